@@ -1,0 +1,241 @@
+"""The one error tree of yoi. Every error carries a stable ``code``.
+
+Codes are part of the public contract (ARCHITECTURE §4.2): clients branch on
+them, so a code never changes meaning once published. Messages are for people
+and never carry secrets, URLs with credentials or tracebacks.
+
+::
+
+    YoiError                          internal
+    ├── InvalidRequest                invalid_request
+    │   ├── LimitTooLarge             limit_too_large
+    │   ├── InvalidCursor             invalid_cursor
+    │   ├── InvalidProfile            invalid_profile
+    │   └── ConfigBundleDigestMismatch config_bundle_digest_mismatch
+    ├── PayloadTooLarge               payload_too_large
+    ├── Unauthorized                  unauthorized
+    ├── ForbiddenOrigin               forbidden_origin
+    ├── WorkerNotFound                worker_not_found
+    ├── ConfigBundleMissing           config_bundle_missing
+    ├── DuplicateWorker               duplicate_worker
+    ├── WorkerBusy                    worker_busy
+    ├── WorkerStopped                 worker_stopped
+    ├── CursorExpired                 cursor_expired
+    ├── SlowConsumer                  slow_consumer
+    ├── UnsupportedOperation          unsupported_operation
+    ├── RuntimeUnavailable            runtime_unavailable
+    ├── ModelUnavailable              model_unavailable
+    ├── ScriptError                   script_error
+    └── ProviderError                 provider_error
+        ├── ProviderRateLimited       provider_rate_limited   (transient)
+        ├── ProviderServerError       provider_server_error   (transient)
+        ├── ProviderConnectionError   provider_connection     (transient)
+        ├── ProviderTimeout           provider_timeout        (transient)
+        ├── ProviderStreamBroken      provider_stream_broken  (transient)
+        ├── ProviderAuthError         provider_auth
+        └── ProviderRequestRejected   provider_request_rejected
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+__all__ = [
+    "ConfigBundleDigestMismatch",
+    "ConfigBundleMissing",
+    "CursorExpired",
+    "DuplicateWorker",
+    "ForbiddenOrigin",
+    "InvalidCursor",
+    "InvalidProfile",
+    "InvalidRequest",
+    "LimitTooLarge",
+    "ModelUnavailable",
+    "PayloadTooLarge",
+    "ProviderAuthError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRequestRejected",
+    "ProviderServerError",
+    "ProviderStreamBroken",
+    "ProviderTimeout",
+    "RuntimeUnavailable",
+    "ScriptError",
+    "SlowConsumer",
+    "Unauthorized",
+    "UnsupportedOperation",
+    "WorkerBusy",
+    "WorkerNotFound",
+    "WorkerStopped",
+    "YoiError",
+]
+
+
+class YoiError(Exception):
+    """The root of every error yoi raises on purpose."""
+
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, details: Mapping[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, object] = dict(details or {})
+
+    def to_dict(self) -> dict[str, object]:
+        """The error as the JSON body of the ``{"error": ...}`` envelope."""
+        return {"code": self.code, "message": self.message, "details": dict(self.details)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidRequest(YoiError):
+    code = "invalid_request"
+
+
+class LimitTooLarge(InvalidRequest):
+    code = "limit_too_large"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"
+
+
+class InvalidProfile(InvalidRequest):
+    code = "invalid_profile"
+
+
+class ConfigBundleDigestMismatch(InvalidRequest):
+    code = "config_bundle_digest_mismatch"
+
+
+class PayloadTooLarge(YoiError):
+    code = "payload_too_large"
+
+
+class Unauthorized(YoiError):
+    code = "unauthorized"
+
+
+class ForbiddenOrigin(YoiError):
+    code = "forbidden_origin"
+
+
+class WorkerNotFound(YoiError):
+    code = "worker_not_found"
+
+
+class ConfigBundleMissing(YoiError):
+    code = "config_bundle_missing"
+
+
+class DuplicateWorker(YoiError):
+    code = "duplicate_worker"
+
+
+class WorkerBusy(YoiError):
+    code = "worker_busy"
+
+
+class WorkerStopped(YoiError):
+    code = "worker_stopped"
+
+
+class CursorExpired(YoiError):
+    code = "cursor_expired"
+
+
+class SlowConsumer(YoiError):
+    code = "slow_consumer"
+
+
+class UnsupportedOperation(YoiError):
+    code = "unsupported_operation"
+
+
+class RuntimeUnavailable(YoiError):
+    code = "runtime_unavailable"
+
+
+class ModelUnavailable(YoiError):
+    """A model was asked for that cannot be used here: unknown provider, SDK or key missing."""
+
+    code = "model_unavailable"
+
+
+class ScriptError(YoiError):
+    """A scripted model was used in a way its script did not foresee."""
+
+    code = "script_error"
+
+
+class ProviderError(YoiError):
+    """A model provider refused or failed a request.
+
+    ``transient`` errors are worth retrying; the others are not.
+    """
+
+    code = "provider_error"
+    transient: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if status is not None:
+            merged["status"] = status
+        super().__init__(message, details=merged)
+        self.status = status
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    transient = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if retry_after is not None:
+            merged["retry_after"] = retry_after
+        super().__init__(message, status=status, details=merged)
+        self.retry_after = retry_after
+
+
+class ProviderServerError(ProviderError):
+    code = "provider_server_error"
+    transient = True
+
+
+class ProviderConnectionError(ProviderError):
+    code = "provider_connection"
+    transient = True
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    transient = True
+
+
+class ProviderStreamBroken(ProviderError):
+    code = "provider_stream_broken"
+    transient = True
+
+
+class ProviderAuthError(ProviderError):
+    code = "provider_auth"
+
+
+class ProviderRequestRejected(ProviderError):
+    code = "provider_request_rejected"

@@ -1,0 +1,70 @@
+"""The embeddable runtime: named, long-lived LLM workers in any Python process."""
+
+from yoi.runtime.busy import OnBusy
+from yoi.runtime.events import Event, EventBody
+from yoi.runtime.limits import RuntimeLimits
+from yoi.runtime.profiles import BUILTIN_PROFILES, ModelPreferences, Profile, ProfileCatalog
+from yoi.runtime.requests import (
+    AssistantIntent,
+    CapabilityRequest,
+    ConfigBundleRef,
+    CreateWorkerRequest,
+    Input,
+    Intent,
+    RoleIntent,
+    TaskIntent,
+)
+from yoi.runtime.runtime import CAPABILITIES, Runtime
+from yoi.runtime.status import WorkerStatus
+from yoi.runtime.stores.memory import MemoryStore
+from yoi.runtime.stores.protocol import Store
+from yoi.runtime.subscription import Subscription
+from yoi.runtime.transcript import Role, TranscriptEntry, TranscriptPage
+from yoi.runtime.views import (
+    CancelAck,
+    Diagnostic,
+    EventPage,
+    InputAck,
+    RunState,
+    RuntimeSummary,
+    StopAck,
+    WorkerDetail,
+    WorkerPage,
+)
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "CAPABILITIES",
+    "AssistantIntent",
+    "CancelAck",
+    "CapabilityRequest",
+    "ConfigBundleRef",
+    "CreateWorkerRequest",
+    "Diagnostic",
+    "Event",
+    "EventBody",
+    "EventPage",
+    "Input",
+    "InputAck",
+    "Intent",
+    "MemoryStore",
+    "ModelPreferences",
+    "OnBusy",
+    "Profile",
+    "ProfileCatalog",
+    "Role",
+    "RoleIntent",
+    "RunState",
+    "Runtime",
+    "RuntimeLimits",
+    "RuntimeSummary",
+    "StopAck",
+    "Store",
+    "Subscription",
+    "TaskIntent",
+    "TranscriptEntry",
+    "TranscriptPage",
+    "WorkerDetail",
+    "WorkerPage",
+    "WorkerStatus",
+]

@@ -1,0 +1,90 @@
+"""Checking a create request and turning it into a new worker's record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from yoi.engine.tool import Tool
+from yoi.errors import ConfigBundleMissing, InvalidRequest
+from yoi.ids import validate_id
+from yoi.runtime.profiles import Profile, ProfileCatalog
+from yoi.runtime.requests import (
+    AssistantIntent,
+    CreateWorkerRequest,
+    Intent,
+    RoleIntent,
+    TaskIntent,
+)
+
+__all__ = ["CheckedCreate", "check_create"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCreate:
+    profile_ref: str
+    profile: Profile
+    display_name: str | None
+    tools: tuple[Tool, ...]
+
+
+def check_create(
+    request: CreateWorkerRequest,
+    *,
+    profiles: ProfileCatalog,
+    tools: Sequence[Tool],
+    max_display_name: int,
+) -> CheckedCreate:
+    """Validate everything about ``request`` that does not depend on existing workers."""
+    if request.worker_id is not None:
+        validate_id(request.worker_id, field="worker_id")
+    _check_intent(request.intent)
+    profile = profiles.resolve(request.profile)
+    if request.config_bundle is not None:
+        raise ConfigBundleMissing(
+            "this runtime has no config bundles",
+            details={"digest": request.config_bundle.digest},
+        )
+    names = {_capability_name(item.name) for item in request.requested_capabilities}
+    granted = tuple(t for t in tools if t.name in names and t.name in profile.tool_grants)
+    display_name = _display_name(request.display_name, max_display_name)
+    ref = request.profile if request.profile != "runtime_default" else f"builtin:{profile.name}"
+    return CheckedCreate(ref, profile, display_name, granted)
+
+
+def _display_name(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > limit or not name.isprintable():
+        raise InvalidRequest(
+            f"display_name must be 1 to {limit} printable characters",
+            details={"field": "display_name"},
+        )
+    return name
+
+
+def _capability_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest(
+            "each requested capability needs a name", details={"field": "requested_capabilities"}
+        )
+    return name
+
+
+def _check_intent(intent: Intent) -> None:
+    match intent:
+        case TaskIntent(objective=objective) if not _text(objective):
+            raise InvalidRequest("a task intent needs an objective", details={"field": "intent"})
+        case RoleIntent(role=role) if not _text(role):
+            raise InvalidRequest("a role intent needs a role", details={"field": "intent"})
+        case AssistantIntent() | TaskIntent() | RoleIntent():
+            return
+        case _:
+            raise InvalidRequest(
+                "intent must be an assistant, task or role intent", details={"field": "intent"}
+            )
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())

@@ -1,0 +1,22 @@
+"""The bounds a runtime keeps, all configurable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["RuntimeLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeLimits:
+    max_content_bytes: int = 256 * 1024
+    max_page: int = 500
+    default_page: int = 50
+    max_queued_inputs: int = 32
+    subscriber_queue: int = 4096
+    snapshot_transcript_tail: int = 20
+    cancel_grace_seconds: float = 1.0
+    max_display_name: int = 200
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)

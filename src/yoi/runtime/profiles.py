@@ -1,0 +1,100 @@
+"""Worker profiles: a prompt resource, tool grants and model preferences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+
+from yoi.errors import InvalidProfile
+from yoi.runtime.requests import AssistantIntent, Intent, RoleIntent, TaskIntent
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "ModelPreferences",
+    "Profile",
+    "ProfileCatalog",
+    "load_prompt",
+    "system_prompt",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPreferences:
+    """What a profile would like of its model; the runtime's model selection has the last word."""
+
+    model: str | None = None
+    max_turns: int = 24
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    prompt: str
+    """The name of a Markdown prompt resource shipped in ``yoi/runtime/prompts``."""
+    tool_grants: frozenset[str] = frozenset()
+    model: ModelPreferences = field(default_factory=ModelPreferences)
+
+
+BUILTIN_PROFILES: tuple[Profile, ...] = (
+    Profile("default", "default.md"),
+    Profile("companion", "companion.md"),
+    Profile("coder", "coder.md", model=ModelPreferences(max_turns=60)),
+    Profile("reviewer", "reviewer.md", model=ModelPreferences(max_turns=40)),
+    Profile("orchestrator", "orchestrator.md"),
+    Profile("intake", "intake.md"),
+)
+
+
+def load_prompt(name: str) -> str:
+    return (resources.files("yoi.runtime") / "prompts" / name).read_text(encoding="utf-8")
+
+
+class ProfileCatalog:
+    """Resolves a profile reference: ``runtime_default``, ``builtin:<name>`` or ``named:<name>``."""
+
+    def __init__(self, profiles: Iterable[Profile] = BUILTIN_PROFILES, *, default: str = "default"):
+        self._profiles: Mapping[str, Profile] = {profile.name: profile for profile in profiles}
+        if default not in self._profiles:
+            raise ValueError(f"the default profile {default!r} is not in the catalog")
+        self._default = default
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._profiles)
+
+    def resolve(self, reference: str) -> Profile:
+        if reference == "runtime_default":
+            return self._profiles[self._default]
+        kind, _, name = reference.partition(":")
+        if kind == "builtin" and name in self._profiles:
+            return self._profiles[name]
+        if kind == "builtin":
+            raise InvalidProfile(
+                f"there is no builtin profile {name!r}",
+                details={"profile": reference, "builtin": list(self._profiles)},
+            )
+        if kind == "named":
+            raise InvalidProfile(
+                "named profiles need a config bundle, which this runtime does not have",
+                details={"profile": reference},
+            )
+        raise InvalidProfile(
+            "a profile is runtime_default, builtin:<name> or named:<name>",
+            details={"profile": reference},
+        )
+
+
+def system_prompt(profile: Profile, intent: Intent) -> str:
+    base = load_prompt(profile.prompt).strip()
+    match intent:
+        case AssistantIntent(purpose=None):
+            return base
+        case AssistantIntent(purpose=purpose):
+            return f"{base}\n\nYour purpose: {purpose}"
+        case TaskIntent(objective=objective):
+            return f"{base}\n\nYour task: {objective}"
+        case RoleIntent(role=role, purpose=purpose):
+            extra = f"\nYour purpose: {purpose}" if purpose else ""
+            return f"{base}\n\nYour role: {role}{extra}"

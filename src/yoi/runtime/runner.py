@@ -1,0 +1,117 @@
+"""Carrying out a worker's runs: engine events become log events and transcript entries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from yoi.engine.events import (
+    AssistantReply,
+    EngineEvent,
+    Retrying,
+    RunEnded,
+    TextDelta,
+    TextDone,
+    ThinkingDelta,
+    ThinkingDone,
+    ToolCallFinished,
+    ToolCallStarted,
+    UsageReport,
+)
+from yoi.errors import YoiError
+from yoi.runtime.events import (
+    ErrorEvent,
+    RunFinished,
+    RunStarted,
+    TextDeltaEvent,
+    TextDoneEvent,
+    ThinkingDeltaEvent,
+    ThinkingDoneEvent,
+    ToolCallFinishedEvent,
+    ToolCallStartedEvent,
+    UsageEvent,
+)
+from yoi.runtime.transcript import Role, ToolEntry
+from yoi.runtime.worker import LiveRun, PendingInput, Worker
+
+__all__ = ["drive"]
+
+log = logging.getLogger(__name__)
+
+
+async def drive(worker: Worker, pending: PendingInput) -> None:
+    """Run ``pending``, then each queued input in turn, until the queue is empty."""
+    current: PendingInput | None = pending
+    while current is not None:
+        await _run(worker, current)
+        current = worker.next_input()
+    await worker.store.save_worker(worker.record)
+
+
+async def _run(worker: Worker, pending: PendingInput) -> None:
+    run_id = pending.run_id
+    worker.live = LiveRun(run_id, worker.clock())
+    if pending.entry is None:
+        pending.entry, _ = worker.record_entry(Role.USER, pending.content, run_id)
+    worker.emit(RunStarted(run_id, worker.engine.model_name))
+    try:
+        async for event in worker.engine.run(worker.system_prompt, worker.history.messages):
+            if not worker.owns(run_id):
+                return
+            _apply(worker, run_id, event)
+    except asyncio.CancelledError:
+        worker.finish_run(run_id, RunFinished(run_id, "cancelled"))
+        raise
+    except Exception as error:  # a bug must end the run, not the worker
+        log.exception("run %s of worker %s failed unexpectedly", run_id, worker.worker_id)
+        failure: dict[str, object] = {"code": "internal", "message": f"internal error ({type(error).__name__})"}
+        worker.finish_run(run_id, RunFinished(run_id, "failed", failure))
+
+
+def _apply(worker: Worker, run_id: str, event: EngineEvent) -> None:
+    live = worker.live
+    assert live is not None
+    match event:
+        case TextDelta(text=text):
+            live.text.append(text)
+            worker.emit(TextDeltaEvent(run_id, text))
+        case TextDone(text=text):
+            worker.emit(TextDoneEvent(run_id, text))
+        case ThinkingDelta(text=text):
+            live.thinking.append(text)
+            worker.emit(ThinkingDeltaEvent(run_id, text))
+        case ThinkingDone(text=text):
+            worker.emit(ThinkingDoneEvent(run_id, text))
+        case AssistantReply(message=message):
+            live.text.clear()
+            live.thinking.clear()
+            if message.text:
+                worker.record_entry(Role.ASSISTANT, message.text, run_id)
+        case ToolCallStarted(call=call):
+            live.tools[call.id] = call.name
+            worker.emit(ToolCallStartedEvent(run_id, call.id, call.name, call.arguments))
+            worker.record_entry(
+                Role.TOOL, call.arguments, run_id, ToolEntry(call.id, call.name, result=False)
+            )
+        case ToolCallFinished(call=call, result=result, truncated=truncated):
+            live.tools.pop(call.id, None)
+            worker.emit(
+                ToolCallFinishedEvent(
+                    run_id, call.id, call.name, result.summary, result.is_error, truncated
+                )
+            )
+            tool = ToolEntry(call.id, call.name, True, result.is_error, result.summary)
+            worker.record_entry(Role.TOOL, result.text, run_id, tool)
+        case UsageReport(input_tokens=used_in, output_tokens=used_out):
+            worker.record.usage["input_tokens"] += used_in
+            worker.record.usage["output_tokens"] += used_out
+            worker.emit(UsageEvent(run_id, used_in, used_out))
+        case Retrying(attempt=attempt, delay=delay, code=code, message=message):
+            text = f"{message} (attempt {attempt}; retrying in {delay:.1f}s)"
+            worker.emit(ErrorEvent(code, text, run_id, retry_in=delay))
+        case RunEnded(result=result, error=error):
+            worker.finish_run(run_id, RunFinished(run_id, str(result), _error_body(error)))
+
+
+def _error_body(error: YoiError | None) -> dict[str, object] | None:
+    return None if error is None else {"code": error.code, "message": error.message}

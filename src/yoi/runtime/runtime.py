@@ -1,0 +1,321 @@
+"""The front door: a runtime that hosts many named, long-lived workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from itertools import islice
+from types import TracebackType
+
+import yoi
+from yoi.engine.model import Model
+from yoi.engine.retry import RetryingModel, RetryPolicy
+from yoi.engine.run import Engine, EngineLimits
+from yoi.engine.tool import Tool
+from yoi.errors import (
+    DuplicateWorker,
+    InvalidRequest,
+    LimitTooLarge,
+    RuntimeUnavailable,
+    WorkerNotFound,
+)
+from yoi.ids import IdGenerator, validate_id
+from yoi.providers.scripted import OfflineModel
+from yoi.runtime import observation
+from yoi.runtime.catalog import check_create
+from yoi.runtime.events import WorkerCreated
+from yoi.runtime.limits import RuntimeLimits
+from yoi.runtime.profiles import ProfileCatalog, system_prompt
+from yoi.runtime.records import RuntimeRecord, WorkerRecord
+from yoi.runtime.requests import CreateWorkerRequest, Input
+from yoi.runtime.runner import drive
+from yoi.runtime.status import WorkerStatus
+from yoi.runtime.stores.memory import MemoryStore
+from yoi.runtime.stores.protocol import Store
+from yoi.runtime.subscription import Subscription
+from yoi.runtime.transcript import TranscriptPage
+from yoi.runtime.views import (
+    CancelAck,
+    Diagnostic,
+    EventPage,
+    InputAck,
+    RuntimeSummary,
+    StopAck,
+    WorkerDetail,
+    WorkerPage,
+)
+from yoi.runtime.worker import Worker
+
+__all__ = ["CAPABILITIES", "Runtime"]
+
+CAPABILITIES = (
+    "workers",
+    "input.on_busy.reject",
+    "input.on_busy.enqueue",
+    "input.on_busy.interrupt",
+    "observe.subscribe",
+    "observe.resume",
+    "profiles.builtin",
+)
+
+
+class Runtime:
+    """Hosts workers. Use it as an async context manager::
+
+    async with Runtime() as runtime:
+        worker = await runtime.create_worker(CreateWorkerRequest())
+        await runtime.send_input(worker.worker_id, Input("hello"))
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime_id: str | None = None,
+        display_name: str | None = None,
+        store: Store | None = None,
+        model: Model | None = None,
+        tools: Sequence[Tool] = (),
+        profiles: ProfileCatalog | None = None,
+        limits: RuntimeLimits | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._requested_id = None if runtime_id is None else validate_id(runtime_id)
+        self._display_name = display_name
+        self._store: Store = store if store is not None else MemoryStore()
+        self._base_model: Model = model if model is not None else OfflineModel()
+        self._model = RetryingModel(self._base_model, retry)
+        self._tools = tuple(tools)
+        self._profiles = profiles or ProfileCatalog()
+        self.limits = limits or RuntimeLimits()
+        self._clock = clock
+        self._worker_ids = IdGenerator("w", clock=clock)
+        self._run_ids = IdGenerator("r", clock=clock)
+        self._workers: dict[str, Worker] = {}
+        self._record: RuntimeRecord | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def __aenter__(self) -> Runtime:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        runtime_id = self._requested_id or IdGenerator("rt", clock=self._clock).new()
+        fresh = RuntimeRecord(runtime_id, self._display_name or runtime_id, self._clock())
+        state = await self._store.open(fresh)
+        self._record = state.runtime
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(worker.close() for worker in self._workers.values()))
+        await self._store.close()
+
+    @property
+    def runtime_id(self) -> str:
+        return self._ready().runtime_id
+
+    # -- management --------------------------------------------------------
+
+    async def summary(self) -> RuntimeSummary:
+        record = self._ready()
+        busy = sum(1 for w in self._workers.values() if w.status is WorkerStatus.RUNNING)
+        return RuntimeSummary(
+            runtime_id=record.runtime_id,
+            display_name=record.display_name,
+            status="ready",
+            store=self._store.kind,
+            model=self._model.name,
+            worker_count=len(self._workers),
+            busy_count=busy,
+            capabilities=CAPABILITIES,
+            limits=self.limits.to_dict(),
+            version=yoi.__version__,
+        )
+
+    async def diagnostics(self) -> list[Diagnostic]:
+        self._ready()
+        found: list[Diagnostic] = []
+        if isinstance(self._base_model, OfflineModel):
+            found.append(
+                Diagnostic("offline_model", "no model is configured: workers answer offline")
+            )
+        return found
+
+    # -- catalog and lifecycle ----------------------------------------------
+
+    async def create_worker(self, request: CreateWorkerRequest | None = None) -> WorkerDetail:
+        request = request or CreateWorkerRequest()
+        record = self._ready()
+        checked = check_create(
+            request,
+            profiles=self._profiles,
+            tools=self._tools,
+            max_display_name=self.limits.max_display_name,
+        )
+        initial = None if request.initial_input is None else Input(request.initial_input)
+        if initial is not None:
+            Worker.check_content(initial.content, self.limits)
+        worker_id = request.worker_id or self._worker_ids.new()
+        if worker_id in self._workers:
+            raise DuplicateWorker(f"worker {worker_id} already exists in {record.runtime_id}")
+        worker_record = WorkerRecord(
+            worker_id=worker_id,
+            display_name=checked.display_name or worker_id,
+            intent=request.intent,
+            profile=checked.profile_ref,
+            created_at=self._clock(),
+            capabilities=request.requested_capabilities,
+            tools=tuple(tool.name for tool in checked.tools),
+        )
+        engine = Engine(
+            self._model,
+            tools=checked.tools,
+            limits=EngineLimits(
+                max_turns=checked.profile.model.max_turns,
+                max_output_tokens=checked.profile.model.max_output_tokens,
+            ),
+        )
+        worker = Worker(
+            worker_record,
+            store=self._store,
+            engine=engine,
+            system_prompt=system_prompt(checked.profile, request.intent),
+            limits=self.limits,
+            clock=self._clock,
+            run_ids=self._run_ids,
+            driver=drive,
+        )
+        self._workers[worker_id] = worker
+        await self._store.save_worker(worker_record)
+        created = WorkerCreated(
+            worker_record.display_name, _intent_dict(request), checked.profile_ref
+        )
+        await worker.emit(created)
+        if initial is not None:
+            await worker.accept(initial)
+        return self._detail(worker)
+
+    async def get_worker(self, worker_id: str) -> WorkerDetail:
+        return self._detail(self._worker(worker_id))
+
+    async def list_workers(
+        self,
+        *,
+        status: WorkerStatus | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> WorkerPage:
+        self._ready()
+        size = self._page_size(limit)
+        ids = iter(self._workers)
+        if after is not None:
+            validate_id(after, field="after")
+            if after not in self._workers:
+                raise InvalidRequest(f"no worker {after} to list after", details={"field": "after"})
+            for worker_id in ids:
+                if worker_id == after:
+                    break
+        workers = map(self._workers.__getitem__, ids)
+        matches = (w for w in workers if status is None or w.status is status)
+        found = [self._detail(worker) for worker in islice(matches, size + 1)]
+        next_after = found[size - 1].worker_id if len(found) > size else None
+        return WorkerPage(tuple(found[:size]), next_after)
+
+    async def stop_worker(self, worker_id: str, reason: str | None = None) -> StopAck:
+        worker = self._worker(worker_id)
+        return StopAck(worker_id, await worker.stop(reason))
+
+    async def cancel_worker(self, worker_id: str) -> CancelAck:
+        worker = self._worker(worker_id)
+        return CancelAck(worker_id, await worker.cancel())
+
+    # -- interaction -------------------------------------------------------
+
+    async def send_input(self, worker_id: str, item: Input | str) -> InputAck:
+        worker = self._worker(worker_id)
+        return await worker.accept(Input(item) if isinstance(item, str) else item)
+
+    # -- observation -------------------------------------------------------
+
+    async def transcript(
+        self, worker_id: str, start: int = 1, limit: int | None = None
+    ) -> TranscriptPage:
+        worker = self._worker(worker_id)
+        size = self._page_size(limit)
+        if not isinstance(start, int) or start < 1:
+            raise InvalidRequest(
+                "start must be a sequence number from 1", details={"field": "start"}
+            )
+        items = await self._store.read_transcript(worker_id, start, size)
+        total = worker.record.transcript_total
+        begin = items[0].sequence if items else start
+        last = items[-1].sequence if items else start - 1
+        return TranscriptPage(items, total, begin, last + 1 if last < total else None)
+
+    async def events(
+        self, worker_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> EventPage:
+        worker = self._worker(worker_id)
+        return await observation.read_events(worker, after, self._page_size(limit))
+
+    async def subscribe(self, worker_id: str, cursor: str | None = None) -> Subscription:
+        worker = self._worker(worker_id)
+        return await observation.subscribe(worker, self._detail(worker), cursor)
+
+    # -- internals ---------------------------------------------------------
+
+    def _ready(self) -> RuntimeRecord:
+        if self._record is None or self._closed:
+            raise RuntimeUnavailable("the runtime is not open")
+        return self._record
+
+    def _worker(self, worker_id: str) -> Worker:
+        record = self._ready()
+        validate_id(worker_id, field="worker_id")
+        worker = self._workers.get(worker_id)
+        if worker is None:
+            raise WorkerNotFound(
+                f"no worker {worker_id} in runtime {record.runtime_id}",
+                details={"worker_id": worker_id},
+            )
+        return worker
+
+    def _detail(self, worker: Worker) -> WorkerDetail:
+        run = worker.live.state() if worker.live is not None else None
+        return WorkerDetail.of(
+            self.runtime_id,
+            worker.record,
+            model=self._model.name,
+            queued=len(worker.queue),
+            run=run,
+        )
+
+    def _page_size(self, limit: int | None) -> int:
+        if limit is None:
+            return self.limits.default_page
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InvalidRequest("limit must be a positive integer", details={"field": "limit"})
+        if limit > self.limits.max_page:
+            raise LimitTooLarge(
+                f"limit {limit} is over the maximum of {self.limits.max_page}",
+                details={"limit": limit, "max": self.limits.max_page},
+            )
+        return limit
+
+
+def _intent_dict(request: CreateWorkerRequest) -> dict[str, object]:
+    return asdict(request.intent)
