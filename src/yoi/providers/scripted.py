@@ -80,9 +80,11 @@ class ScriptedModel:
             case Text(chunks=chunks):
                 for text in chunks:
                     yield TextChunk(text)
+                    await asyncio.sleep(0)  # a real stream lets others run between chunks
             case Think(chunks=chunks):
                 for text in chunks:
                     yield ThinkingChunk(text)
+                    await asyncio.sleep(0)
             case Call():
                 call_id = step.id or f"call_{next(self._call_ids)}"
                 yield ToolCallChunk(ToolCall(call_id, step.name, step.arguments))

@@ -17,6 +17,7 @@ class RuntimeLimits:
     snapshot_transcript_tail: int = 20
     cancel_grace_seconds: float = 1.0
     max_display_name: int = 200
+    max_history_messages: int = 2_000
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -32,7 +32,7 @@ from yoi.runtime.events import (
     UsageEvent,
 )
 from yoi.runtime.transcript import Role, ToolEntry
-from yoi.runtime.worker import LiveRun, PendingInput, Worker
+from yoi.runtime.worker import PendingInput, Worker
 
 __all__ = ["drive"]
 
@@ -50,7 +50,6 @@ async def drive(worker: Worker, pending: PendingInput) -> None:
 
 async def _run(worker: Worker, pending: PendingInput) -> None:
     run_id = pending.run_id
-    worker.live = LiveRun(run_id, worker.clock())
     if pending.entry is None:
         pending.entry, _ = worker.record_entry(Role.USER, pending.content, run_id)
     worker.emit(RunStarted(run_id, worker.engine.model_name))
@@ -64,7 +63,10 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
         raise
     except Exception as error:  # a bug must end the run, not the worker
         log.exception("run %s of worker %s failed unexpectedly", run_id, worker.worker_id)
-        failure: dict[str, object] = {"code": "internal", "message": f"internal error ({type(error).__name__})"}
+        failure: dict[str, object] = {
+            "code": "internal",
+            "message": f"internal error ({type(error).__name__})",
+        }
         worker.finish_run(run_id, RunFinished(run_id, "failed", failure))
 
 

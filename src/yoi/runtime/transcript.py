@@ -86,17 +86,20 @@ class History:
     Tool calls join the assistant message just before them; a call with no such
     message gets an empty one. Calls left without a result (a cancelled run) are
     answered with an error result before the next user message, so the history
-    stays acceptable to every provider.
+    stays acceptable to every provider. Past ``max_messages`` the oldest half is
+    dropped, whole exchanges at a time, before a new user message.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_messages: int = 2_000) -> None:
         self.messages: list[Message] = []
         self._open_calls: dict[str, str] = {}
+        self._max_messages = max_messages
 
     def add(self, entry: TranscriptEntry) -> None:
         tool = entry.tool
         if entry.role is Role.USER:
             self._close_open_calls()
+            self._forget_oldest()
             self.messages.append(UserMessage(entry.content))
         elif entry.role is Role.ASSISTANT:
             self.messages.append(AssistantMessage(entry.content))
@@ -115,6 +118,17 @@ class History:
             self.messages[-1] = AssistantMessage(last.text, (*last.tool_calls, call), last.thinking)
         else:
             self.messages.append(AssistantMessage("", (call,)))
+
+    def _forget_oldest(self) -> None:
+        """Keep memory bounded: drop whole exchanges from the front, oldest first."""
+        if len(self.messages) < self._max_messages:
+            return
+        keep_from = len(self.messages) - self._max_messages // 2
+        while keep_from < len(self.messages) and not isinstance(
+            self.messages[keep_from], UserMessage
+        ):
+            keep_from += 1
+        del self.messages[:keep_from]
 
     def _close_open_calls(self) -> None:
         for call_id, name in self._open_calls.items():

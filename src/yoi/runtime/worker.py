@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from yoi.engine.run import Engine
 from yoi.errors import InvalidRequest, PayloadTooLarge, WorkerBusy, WorkerStopped
@@ -83,7 +83,7 @@ class Worker:
         self.system_prompt = system_prompt
         self.limits = limits
         self.clock = clock
-        self.history = History()
+        self.history = History(limits.max_history_messages)
         self.fanout = Fanout()
         self.tail: deque[TranscriptEntry] = deque(maxlen=limits.snapshot_transcript_tail)
         self.live: LiveRun | None = None
@@ -176,6 +176,7 @@ class Worker:
         accepted = self.emit(InputAccepted(pending.run_id, content, False, pending.entry.sequence))
         seq = self.record.last_seq
         status_durable = self.set_status(WorkerStatus.RUNNING)
+        self.live = LiveRun(pending.run_id, self.clock())
         self._task = asyncio.create_task(self._driver(self, pending))
         await entry_durable
         await accepted
@@ -200,7 +201,9 @@ class Worker:
         if self._task is not asyncio.current_task():
             return None
         if self.queue:
-            return self.queue.popleft()
+            pending = self.queue.popleft()
+            self.live = LiveRun(pending.run_id, self.clock())
+            return pending
         self._task = None
         self.live = None
         if self.status is WorkerStatus.RUNNING:
@@ -223,13 +226,16 @@ class Worker:
         async with self.lock:
             if self.status is WorkerStatus.STOPPED:
                 return False
-            await self._cancel_run(keep_queue=False)
-            self.set_status(WorkerStatus.STOPPED)
+            await self._cancel_run(keep_queue=False, settle=WorkerStatus.STOPPED)
+            if self.record.status is not WorkerStatus.STOPPED:  # it was idle
+                self.set_status(WorkerStatus.STOPPED)
             await self.emit(WorkerStoppedEvent(reason))
             await self.store.save_worker(self.record)
             return True
 
-    async def _cancel_run(self, *, keep_queue: bool) -> bool:
+    async def _cancel_run(
+        self, *, keep_queue: bool, settle: WorkerStatus = WorkerStatus.IDLE
+    ) -> bool:
         if not keep_queue:
             self._drop_queue()
         task = self._task
@@ -241,7 +247,7 @@ class Worker:
         if self.live is not None:
             self.finish_run(self.live.run_id, RunFinished(self.live.run_id, "cancelled"))
         if self.status is WorkerStatus.RUNNING:
-            await self.set_status(WorkerStatus.IDLE)
+            await self.set_status(settle)
         await self.store.save_worker(self.record)
         return True
 

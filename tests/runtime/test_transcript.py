@@ -1,0 +1,141 @@
+from collections.abc import Mapping
+
+from yoi.engine import AssistantMessage, ToolCall, ToolResult, ToolResultMessage, UserMessage
+from yoi.providers.script import Call, Text
+from yoi.providers.scripted import ScriptedModel
+from yoi.runtime import (
+    CapabilityRequest,
+    CreateWorkerRequest,
+    MemoryStore,
+    Profile,
+    ProfileCatalog,
+    Role,
+    Runtime,
+)
+from yoi.runtime.transcript import History, ToolEntry, TranscriptEntry, to_messages
+from yoi.testing.observe import run_to_end
+
+
+class Upper:
+    name = "upper"
+    description = "upper-cases text"
+    parameters: Mapping[str, object] = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}},
+    }
+
+    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
+        text = str(arguments["text"])
+        return ToolResult(f"upper-cased {len(text)} characters", text.upper())
+
+
+def entry(seq: int, role: Role, content: str, tool: ToolEntry | None = None) -> TranscriptEntry:
+    return TranscriptEntry(seq, role, content, 0.0, "r1", tool)
+
+
+def test_tool_calls_join_the_assistant_message_before_them() -> None:
+    messages = to_messages(
+        [
+            entry(1, Role.USER, "shout hi"),
+            entry(2, Role.ASSISTANT, "let me"),
+            entry(3, Role.TOOL, '{"text": "hi"}', ToolEntry("c1", "upper", result=False)),
+            entry(4, Role.TOOL, "HI", ToolEntry("c1", "upper", result=True)),
+            entry(5, Role.ASSISTANT, "HI it is"),
+        ]
+    )
+    assert messages == [
+        UserMessage("shout hi"),
+        AssistantMessage("let me", (ToolCall("c1", "upper", '{"text": "hi"}'),)),
+        ToolResultMessage("c1", "upper", "HI"),
+        AssistantMessage("HI it is"),
+    ]
+
+
+def test_calls_left_without_results_are_closed_before_the_next_input() -> None:
+    messages = to_messages(
+        [
+            entry(1, Role.USER, "go"),
+            entry(2, Role.TOOL, "{}", ToolEntry("c1", "slow", result=False)),
+            entry(3, Role.USER, "never mind"),
+        ]
+    )
+    assert messages == [
+        UserMessage("go"),
+        AssistantMessage("", (ToolCall("c1", "slow", "{}"),)),
+        ToolResultMessage("c1", "slow", "the call was interrupted", is_error=True),
+        UserMessage("never mind"),
+    ]
+
+
+def test_history_stays_bounded_and_starts_at_a_user_message() -> None:
+    history = History(max_messages=6)
+    for n in range(10):
+        history.add(entry(2 * n + 1, Role.USER, f"q{n}"))
+        history.add(entry(2 * n + 2, Role.ASSISTANT, f"a{n}"))
+    assert len(history.messages) <= 7
+    assert isinstance(history.messages[0], UserMessage)
+    assert history.messages[-2:] == [UserMessage("q9"), AssistantMessage("a9")]
+
+
+async def test_tool_calls_and_results_become_transcript_entries() -> None:
+    model = ScriptedModel([[Text("on it"), Call("upper", {"text": "hi"}, id="c1")], [Text("HI")]])
+    profiles = ProfileCatalog([Profile("default", "default.md", frozenset({"upper"}))])
+    async with Runtime(model=model, tools=[Upper()], profiles=profiles) as runtime:
+        request = CreateWorkerRequest(requested_capabilities=(CapabilityRequest("upper"),))
+        worker = await runtime.create_worker(request)
+        events = await run_to_end(runtime, worker.worker_id, "shout hi")
+        page = await runtime.transcript(worker.worker_id)
+    finished = [e.event.to_dict() for e in events if e.event.type == "tool_call_finished"]
+    assert finished[0]["summary"] == "upper-cased 2 characters"
+    assert [(item.role, item.content) for item in page.items] == [
+        ("user", "shout hi"),
+        ("assistant", "on it"),
+        ("tool", '{"text": "hi"}'),
+        ("tool", "HI"),
+        ("assistant", "HI"),
+    ]
+    assert page.items[3].to_dict()["tool"] == {
+        "call_id": "c1",
+        "name": "upper",
+        "result": True,
+        "is_error": False,
+        "summary": "upper-cased 2 characters",
+    }
+
+
+async def test_tools_are_offered_only_when_requested_and_granted() -> None:
+    model = ScriptedModel([[Text("a")], [Text("b")]])
+    ungranted = ProfileCatalog([Profile("default", "default.md")])
+    async with Runtime(model=model, tools=[Upper()], profiles=ungranted) as runtime:
+        asked = await runtime.create_worker(
+            CreateWorkerRequest(requested_capabilities=(CapabilityRequest("upper", "why"),))
+        )
+        plain = await runtime.create_worker()
+        await run_to_end(runtime, asked.worker_id, "hi")
+        await run_to_end(runtime, plain.worker_id, "hi")
+    assert asked.tools == plain.tools == ()
+    assert [request.tools for request in model.requests] == [(), ()]
+
+
+async def test_transcript_pages_are_bounded_and_chain() -> None:
+    model = ScriptedModel([[Text(f"answer {n}")] for n in range(3)])
+    async with Runtime(model=model) as runtime:
+        worker = await runtime.create_worker()
+        for n in range(3):
+            await run_to_end(runtime, worker.worker_id, f"question {n}")
+        first = await runtime.transcript(worker.worker_id, start=1, limit=4)
+        second = await runtime.transcript(worker.worker_id, start=first.next_start or 0, limit=4)
+    assert (first.total, first.next_start, second.next_start) == (6, 5, None)
+    assert [item.sequence for item in (*first.items, *second.items)] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_memory_store_keeps_only_the_newest_transcript_entries() -> None:
+    model = ScriptedModel([[Text(f"answer {n}")] for n in range(5)])
+    async with Runtime(model=model, store=MemoryStore(max_transcript=4)) as runtime:
+        worker = await runtime.create_worker()
+        for n in range(5):
+            await run_to_end(runtime, worker.worker_id, f"question {n}")
+        page = await runtime.transcript(worker.worker_id, start=1)
+    assert page.total == 10
+    assert [item.sequence for item in page.items] == [7, 8, 9, 10]
+    assert page.start == 7
