@@ -21,19 +21,10 @@ from yoi.errors import (
 )
 from yoi.providers.script import Cut, Fail, Text
 from yoi.providers.scripted import ScriptedModel
+from yoi.testing import RecordedSleep
 
 REQUEST = ModelRequest("system", (UserMessage("hi"),))
 POLICY = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=5.0, jitter=0.25)
-
-
-class RecordedSleep:
-    """Stands in for asyncio.sleep: remembers each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 async def drain(model: RetryingModel) -> list[ModelChunk]:
