@@ -4,6 +4,7 @@ from yoi.engine import RetryPolicy
 from yoi.errors import ProviderRateLimited, ProviderServerError
 from yoi.providers.anthropic import AnthropicModel
 from yoi.providers.openai import OpenAIModel
+from yoi.providers.script import Turn
 from yoi.runtime import Runtime
 from yoi.testing import Fail, FakeAnthropicServer, FakeOpenAIServer, Text, event_types, run_to_end
 
@@ -11,7 +12,10 @@ FAST_RETRIES = RetryPolicy(base_delay=0.01, max_delay=0.05)
 
 
 async def test_an_openai_worker_waits_out_a_rate_limit_and_answers() -> None:
-    turns = [[Fail(ProviderRateLimited("slow down", retry_after=0.05))], [Text("Hel", "lo")]]
+    turns: list[Turn] = [
+        [Fail(ProviderRateLimited("slow down", retry_after=0.05))],
+        [Text("Hel", "lo")],
+    ]
     async with FakeOpenAIServer(turns) as server:
         model = OpenAIModel("gpt-test", api_key="sk-e2e", base_url=server.base_url)
         async with model, Runtime(model=model, retry=FAST_RETRIES) as runtime:
