@@ -1,7 +1,9 @@
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
+from yoi.engine import ModelChunk, ModelRequest, TextChunk
 from yoi.errors import CursorExpired, InvalidCursor, SlowConsumer
 from yoi.providers.script import Stall, Text
 from yoi.providers.scripted import ScriptedModel
@@ -144,3 +146,20 @@ async def test_events_serialise_to_the_wire_shape() -> None:
             "result": "completed",
             "error": None,
         }
+
+
+class BurstModel:
+    """A model that hands over a long reply without ever suspending, like a buffered response."""
+
+    name = "burst:model"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        for n in range(10_000):
+            yield TextChunk(f"{n} ")
+
+
+async def test_a_model_that_never_suspends_does_not_starve_a_subscriber() -> None:
+    async with Runtime(model=BurstModel(), limits=RuntimeLimits(subscriber_queue=256)) as runtime:
+        worker = await runtime.create_worker()
+        events = await run_to_end(runtime, worker.worker_id, "go")
+    assert event_types(events).count("text_delta") == 10_000

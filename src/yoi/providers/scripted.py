@@ -112,4 +112,5 @@ class OfflineModel:
         words = f"{OFFLINE_NOTICE}\n\nYou said: {last.strip()}".split(" ")
         for index, word in enumerate(words):
             yield TextChunk(word if index == 0 else " " + word)
+            await asyncio.sleep(0)
         yield UsageChunk(input_tokens=len(last.split()), output_tokens=len(words))

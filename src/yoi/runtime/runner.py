@@ -38,6 +38,10 @@ __all__ = ["drive"]
 
 log = logging.getLogger(__name__)
 
+# A model that never suspends (a large buffered response) would starve subscribers
+# until their buffers overflow; yielding now and then keeps them fed.
+_YIELD_EVERY = 64
+
 
 async def drive(worker: Worker, pending: PendingInput) -> None:
     """Run ``pending``, then each queued input in turn, until the queue is empty."""
@@ -54,10 +58,14 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
         pending.entry, _ = worker.record_entry(Role.USER, pending.content, run_id)
     worker.emit(RunStarted(run_id, worker.engine.model_name))
     try:
+        count = 0
         async for event in worker.engine.run(worker.system_prompt, worker.history.messages):
             if not worker.owns(run_id):
                 return
             _apply(worker, run_id, event)
+            count += 1
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
     except asyncio.CancelledError:
         worker.finish_run(run_id, RunFinished(run_id, "cancelled"))
         raise
