@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pytest
+from tests.providers.rig import HELLO, Rig
 
 from yoi.engine.messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
 from yoi.engine.model import (
@@ -21,7 +21,6 @@ from yoi.errors import (
     ModelUnavailable,
     ProviderAuthError,
     ProviderConnectionError,
-    ProviderError,
     ProviderRateLimited,
     ProviderRequestRejected,
     ProviderServerError,
@@ -29,13 +28,11 @@ from yoi.errors import (
     ProviderTimeout,
 )
 from yoi.providers.openai import OpenAIModel
-from yoi.providers.script import Step
 from yoi.testing import (
     Call,
     Cut,
     Fail,
     FakeOpenAIServer,
-    RecordedRequest,
     Stall,
     Text,
     Think,
@@ -44,38 +41,14 @@ from yoi.testing import (
 from yoi.testing._fake_http import FakeHttpServer, HttpRequest, HttpResponse
 
 KEY = "sk-test-secret-4242"
-HELLO = ModelRequest(system="Be brief.", messages=(UserMessage("hello"),))
 
 
 def model_for(server: FakeOpenAIServer) -> OpenAIModel:
     return OpenAIModel("gpt-test", api_key=KEY, base_url=server.base_url, read_timeout=0.5)
 
 
-async def exchange(
-    turn: Sequence[Step], request: ModelRequest = HELLO
-) -> tuple[list[ModelChunk], RecordedRequest]:
-    """One request against a one-turn script: what came back and what was sent."""
-    async with FakeOpenAIServer([turn]) as server, model_for(server) as model:
-        chunks = [chunk async for chunk in model.stream(request)]
-    server.assert_consumed()
-    return chunks, server.requests[0]
-
-
-async def play(turn: Sequence[Step]) -> list[ModelChunk]:
-    chunks, _sent = await exchange(turn)
-    return chunks
-
-
-async def fail(turn: Sequence[Step]) -> ProviderError:
-    """Run one request that must fail; return the error after checking it holds no secret."""
-    async with FakeOpenAIServer([turn]) as server, model_for(server) as model:
-        with pytest.raises(ProviderError) as caught:
-            _ = [chunk async for chunk in model.stream(HELLO)]
-    error = caught.value
-    assert KEY not in str(error)
-    assert KEY not in repr(error.details)
-    assert server.base_url not in str(error)
-    return error
+RIG = Rig(FakeOpenAIServer, model_for, KEY)
+exchange, play, fail = RIG.exchange, RIG.play, RIG.fail
 
 
 async def consume_into(received: list[ModelChunk], model: OpenAIModel) -> None:
