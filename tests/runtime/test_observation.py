@@ -163,3 +163,14 @@ async def test_a_model_that_never_suspends_does_not_starve_a_subscriber() -> Non
         worker = await runtime.create_worker()
         events = await run_to_end(runtime, worker.worker_id, "go")
     assert event_types(events).count("text_delta") == 10_000
+
+
+async def test_a_backlog_longer_than_the_queue_does_not_cut_the_subscriber() -> None:
+    model = ScriptedModel([[Text(*"abcdefghijklmnopqrst")], [Text("more")]])
+    async with Runtime(model=model, limits=RuntimeLimits(subscriber_queue=4)) as runtime:
+        worker = await runtime.create_worker()
+        first = await run_to_end(runtime, worker.worker_id, "long")
+        async with await runtime.subscribe(worker.worker_id, first[0].cursor) as subscription:
+            await runtime.send_input(worker.worker_id, "short")
+            events = await until(subscription, "run_finished", count=2)
+    assert event_types(events).count("text_delta") == 21

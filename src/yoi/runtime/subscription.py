@@ -23,6 +23,7 @@ class Subscription:
 
     def __init__(self, capacity: int, on_close: Callable[[Subscription], None]) -> None:
         self._capacity = capacity
+        self._backlog: deque[Event] = deque()
         self._buffer: deque[Event] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._overflowed = False
@@ -30,8 +31,11 @@ class Subscription:
         self._on_close = on_close
 
     def prime(self, events: Iterable[Event]) -> None:
-        """Put events ahead of anything live (the snapshot and the backlog)."""
-        self._buffer.extendleft(reversed(list(events)))
+        """Put events ahead of anything live (the snapshot and the backlog).
+
+        They do not count against the capacity, which bounds live events only.
+        """
+        self._backlog.extend(events)
 
     def push(self, event: Event) -> None:
         if self._closed or self._overflowed:
@@ -57,6 +61,8 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        if self._backlog:
+            return self._backlog.popleft()
         while not self._buffer:
             if self._overflowed:
                 raise SlowConsumer(
@@ -73,6 +79,7 @@ class Subscription:
 
     async def aclose(self) -> None:
         self._closed = True
+        self._backlog.clear()
         self._buffer.clear()
         self._on_close(self)
 
