@@ -74,10 +74,6 @@ class Engine:
     def model_name(self) -> str:
         return self._model.name
 
-    @property
-    def tool_names(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self._specs)
-
     async def run(self, system: str, history: Sequence[Message]) -> AsyncIterator[EngineEvent]:
         messages = list(history)
         for _ in range(self._limits.max_turns):

@@ -22,8 +22,7 @@ class _Done:
     __slots__ = ()
 
     def __await__(self) -> Generator[None, None, None]:
-        return
-        yield
+        yield from ()
 
 
 _DONE = _Done()
@@ -40,7 +39,7 @@ class _Window(Generic[T]):
     def extend(self, new: Sequence[T]) -> None:
         self.items.extend(new)
         excess = len(self.items) - self.cap
-        if excess > self.cap // 4 or (excess > 0 and self.cap < 8):
+        if excess > self.cap // 4:  # trim in batches; retained_first hides the rest
             del self.items[:excess]
             self.first += excess
 
@@ -51,10 +50,6 @@ class _Window(Generic[T]):
     def slice(self, start: int, limit: int) -> list[T]:
         begin = max(start, self.retained_first) - self.first
         return self.items[begin : begin + limit]
-
-    def tail(self, count: int) -> list[T]:
-        kept = len(self.items) - (self.retained_first - self.first)
-        return self.items[len(self.items) - min(count, kept) :]
 
 
 @dataclass(slots=True)
@@ -110,6 +105,3 @@ class MemoryStore:
         self, worker_id: str, start: int, limit: int
     ) -> tuple[TranscriptEntry, ...]:
         return tuple(self._workers[worker_id].transcript.slice(start, limit))
-
-    async def read_transcript_tail(self, worker_id: str, count: int) -> tuple[TranscriptEntry, ...]:
-        return tuple(self._workers[worker_id].transcript.tail(count))

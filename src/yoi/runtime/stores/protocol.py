@@ -55,7 +55,3 @@ class Store(Protocol):
     async def read_transcript(
         self, worker_id: str, start: int, limit: int
     ) -> tuple[TranscriptEntry, ...]: ...
-
-    async def read_transcript_tail(
-        self, worker_id: str, count: int
-    ) -> tuple[TranscriptEntry, ...]: ...
