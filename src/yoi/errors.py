@@ -24,6 +24,11 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── SlowConsumer                  slow_consumer
     ├── UnsupportedOperation          unsupported_operation
     ├── RuntimeUnavailable            runtime_unavailable
+    ├── WorkerUnavailable             worker_unavailable
+    ├── StoreError                    store_error
+    │   ├── StoreCorrupt              store_corrupt
+    │   ├── StoreMissing              store_missing
+    │   └── StoreLocked               store_locked
     ├── ModelUnavailable              model_unavailable
     ├── ScriptError                   script_error
     └── ProviderError                 provider_error
@@ -64,11 +69,16 @@ __all__ = [
     "RuntimeUnavailable",
     "ScriptError",
     "SlowConsumer",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoreMissing",
     "Unauthorized",
     "UnsupportedOperation",
     "WorkerBusy",
     "WorkerNotFound",
     "WorkerStopped",
+    "WorkerUnavailable",
     "YoiError",
 ]
 
@@ -157,6 +167,36 @@ class UnsupportedOperation(YoiError):
 
 class RuntimeUnavailable(YoiError):
     code = "runtime_unavailable"
+
+
+class WorkerUnavailable(YoiError):
+    """The worker exists, but its stored state cannot be used (see the runtime's diagnostics)."""
+
+    code = "worker_unavailable"
+
+
+class StoreError(YoiError):
+    """A store cannot do what was asked of it."""
+
+    code = "store_error"
+
+
+class StoreCorrupt(StoreError):
+    """A stored record cannot be read, or belongs to another runtime or worker."""
+
+    code = "store_corrupt"
+
+
+class StoreMissing(StoreError):
+    """A file the store needs is not there."""
+
+    code = "store_missing"
+
+
+class StoreLocked(StoreError):
+    """Another process holds the store root."""
+
+    code = "store_locked"
 
 
 class ModelUnavailable(YoiError):

@@ -39,7 +39,9 @@ __all__ = ["drive"]
 log = logging.getLogger(__name__)
 
 # A model that never suspends (a large buffered response) would starve subscribers
-# until their buffers overflow; yielding now and then keeps them fed.
+# until their buffers overflow; yielding now and then keeps them fed. Waiting for
+# the store at the same points bounds how far published events run ahead of
+# durable ones, and keeps a slow disk from filling memory.
 _YIELD_EVERY = 64
 
 
@@ -66,6 +68,8 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
             count += 1
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+                if worker.last_durable is not None:
+                    await worker.last_durable
     except asyncio.CancelledError:
         worker.finish_run(run_id, RunFinished(run_id, "cancelled"))
         raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from itertools import islice
 from types import TracebackType
@@ -19,12 +20,16 @@ from yoi.errors import (
     InvalidRequest,
     LimitTooLarge,
     RuntimeUnavailable,
+    StoreCorrupt,
+    StoreMissing,
     WorkerNotFound,
+    WorkerUnavailable,
+    YoiError,
 )
 from yoi.ids import IdGenerator, validate_id
 from yoi.providers.scripted import OfflineModel
 from yoi.runtime import observation
-from yoi.runtime.catalog import check_create
+from yoi.runtime.catalog import CheckedCreate, check_create
 from yoi.runtime.events import WorkerCreated
 from yoi.runtime.limits import RuntimeLimits
 from yoi.runtime.profiles import ProfileCatalog, system_prompt
@@ -33,7 +38,7 @@ from yoi.runtime.requests import CreateWorkerRequest, Input
 from yoi.runtime.runner import drive
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.memory import MemoryStore
-from yoi.runtime.stores.protocol import Store
+from yoi.runtime.stores.protocol import Store, StoredWorker
 from yoi.runtime.subscription import Subscription
 from yoi.runtime.transcript import TranscriptPage
 from yoi.runtime.views import (
@@ -94,6 +99,8 @@ class Runtime:
         self._worker_ids = IdGenerator("w", clock=clock)
         self._run_ids = IdGenerator("r", clock=clock)
         self._workers: dict[str, Worker] = {}
+        self._unavailable: dict[str, Diagnostic] = {}
+        self._problems: list[Diagnostic] = []
         self._record: RuntimeRecord | None = None
         self._closed = False
 
@@ -112,10 +119,41 @@ class Runtime:
         await self.close()
 
     async def open(self) -> None:
+        """Open the store and bring back every worker it holds.
+
+        Runs that were in flight when the process last stopped end ``failed``
+        with code ``interrupted``; workers the store cannot read are reported
+        by :meth:`diagnostics` and refuse work with ``worker_unavailable``.
+        """
         runtime_id = self._requested_id or IdGenerator("rt", clock=self._clock).new()
         fresh = RuntimeRecord(runtime_id, self._display_name or runtime_id, self._clock())
-        state = await self._store.open(fresh)
+        state = await self._store.open(fresh, id_requested=self._requested_id is not None)
         self._record = state.runtime
+        for problem in state.problems:
+            self._problems.append(Diagnostic(problem.code, problem.message, problem.worker_id))
+            if problem.worker_id is not None and problem.code != "store_repaired":
+                self._unavailable[problem.worker_id] = self._problems[-1]
+        for stored in state.workers:
+            await self._restore(stored)
+
+    async def _restore(self, stored: StoredWorker) -> None:
+        record = stored.record
+        request = CreateWorkerRequest(
+            display_name=record.display_name,
+            intent=record.intent,
+            profile=record.profile,
+            requested_capabilities=record.capabilities,
+        )
+        try:
+            checked = self._check(request)
+        except YoiError as error:
+            message = f"worker {record.worker_id} cannot be restored: {error.message}"
+            self._unavailable[record.worker_id] = Diagnostic(error.code, message, record.worker_id)
+            self._problems.append(self._unavailable[record.worker_id])
+            return
+        worker = self._build_worker(record, checked, restored=True)
+        self._workers[record.worker_id] = worker
+        await worker.recover(stored.active_run, stored.queued)
 
     async def close(self) -> None:
         if self._closed:
@@ -148,7 +186,7 @@ class Runtime:
 
     async def diagnostics(self) -> list[Diagnostic]:
         self._ready()
-        found: list[Diagnostic] = []
+        found = list(self._problems)
         if isinstance(self._base_model, OfflineModel):
             found.append(
                 Diagnostic("offline_model", "no model is configured: workers answer offline")
@@ -160,17 +198,12 @@ class Runtime:
     async def create_worker(self, request: CreateWorkerRequest | None = None) -> WorkerDetail:
         request = request or CreateWorkerRequest()
         record = self._ready()
-        checked = check_create(
-            request,
-            profiles=self._profiles,
-            tools=self._tools,
-            max_display_name=self.limits.max_display_name,
-        )
+        checked = self._check(request)
         initial = None if request.initial_input is None else Input(request.initial_input)
         if initial is not None:
             Worker.check_content(initial.content, self.limits)
         worker_id = request.worker_id or self._worker_ids.new()
-        if worker_id in self._workers:
+        if worker_id in self._workers or worker_id in self._unavailable:
             raise DuplicateWorker(f"worker {worker_id} already exists in {record.runtime_id}")
         worker_record = WorkerRecord(
             worker_id=worker_id,
@@ -181,24 +214,7 @@ class Runtime:
             capabilities=request.requested_capabilities,
             tools=tuple(tool.name for tool in checked.tools),
         )
-        engine = Engine(
-            self._model,
-            tools=checked.tools,
-            limits=EngineLimits(
-                max_turns=checked.profile.model.max_turns,
-                max_output_tokens=checked.profile.model.max_output_tokens,
-            ),
-        )
-        worker = Worker(
-            worker_record,
-            store=self._store,
-            engine=engine,
-            system_prompt=system_prompt(checked.profile, request.intent),
-            limits=self.limits,
-            clock=self._clock,
-            run_ids=self._run_ids,
-            driver=drive,
-        )
+        worker = self._build_worker(worker_record, checked, restored=False)
         self._workers[worker_id] = worker
         await self._store.save_worker(worker_record)
         created = WorkerCreated(
@@ -247,7 +263,8 @@ class Runtime:
 
     async def send_input(self, worker_id: str, item: Input | str) -> InputAck:
         worker = self._worker(worker_id)
-        return await worker.accept(Input(item) if isinstance(item, str) else item)
+        with self._faults(worker_id):
+            return await worker.accept(Input(item) if isinstance(item, str) else item)
 
     # -- observation -------------------------------------------------------
 
@@ -260,7 +277,8 @@ class Runtime:
             raise InvalidRequest(
                 "start must be a sequence number from 1", details={"field": "start"}
             )
-        items = await self._store.read_transcript(worker_id, start, size)
+        with self._faults(worker_id):
+            items = await self._store.read_transcript(worker_id, start, size)
         total = worker.record.transcript_total
         begin = items[0].sequence if items else start
         last = items[-1].sequence if items else start - 1
@@ -270,13 +288,59 @@ class Runtime:
         self, worker_id: str, *, after: str | None = None, limit: int | None = None
     ) -> EventPage:
         worker = self._worker(worker_id)
-        return await observation.read_events(worker, after, self._page_size(limit))
+        size = self._page_size(limit)
+        with self._faults(worker_id):
+            return await observation.read_events(worker, after, size)
 
     async def subscribe(self, worker_id: str, cursor: str | None = None) -> Subscription:
         worker = self._worker(worker_id)
-        return await observation.subscribe(worker, self._detail(worker), cursor)
+        with self._faults(worker_id):
+            await worker.load_history()
+            return await observation.subscribe(worker, self._detail(worker), cursor)
 
     # -- internals ---------------------------------------------------------
+
+    @contextmanager
+    def _faults(self, worker_id: str) -> Iterator[None]:
+        """A worker whose stored records turn out unreadable becomes unavailable."""
+        try:
+            yield
+        except (StoreCorrupt, StoreMissing) as error:
+            diagnostic = Diagnostic(error.code, error.message, worker_id)
+            self._problems.append(diagnostic)
+            self._unavailable[worker_id] = diagnostic
+            raise
+
+    def _check(self, request: CreateWorkerRequest) -> CheckedCreate:
+        return check_create(
+            request,
+            profiles=self._profiles,
+            tools=self._tools,
+            max_display_name=self.limits.max_display_name,
+        )
+
+    def _build_worker(
+        self, record: WorkerRecord, checked: CheckedCreate, *, restored: bool
+    ) -> Worker:
+        engine = Engine(
+            self._model,
+            tools=checked.tools,
+            limits=EngineLimits(
+                max_turns=checked.profile.model.max_turns,
+                max_output_tokens=checked.profile.model.max_output_tokens,
+            ),
+        )
+        return Worker(
+            record,
+            store=self._store,
+            engine=engine,
+            system_prompt=system_prompt(checked.profile, record.intent),
+            limits=self.limits,
+            clock=self._clock,
+            run_ids=self._run_ids,
+            driver=drive,
+            restored=restored,
+        )
 
     def _ready(self) -> RuntimeRecord:
         if self._record is None or self._closed:
@@ -287,6 +351,12 @@ class Runtime:
         record = self._ready()
         validate_id(worker_id, field="worker_id")
         worker = self._workers.get(worker_id)
+        fault = self._unavailable.get(worker_id)
+        if fault is not None:
+            raise WorkerUnavailable(
+                f"worker {worker_id} is unavailable ({fault.code}): {fault.message}",
+                details={"worker_id": worker_id, "cause": fault.code},
+            )
         if worker is None:
             raise WorkerNotFound(
                 f"no worker {worker_id} in runtime {record.runtime_id}",

@@ -76,6 +76,7 @@ class Worker:
         clock: Callable[[], float],
         run_ids: IdGenerator,
         driver: Callable[[Worker, PendingInput], Coroutine[Any, Any, None]],
+        restored: bool = False,
     ) -> None:
         self.record = record
         self.store = store
@@ -92,6 +93,10 @@ class Worker:
         self._driver = driver
         self._task: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
+        self._history_loaded = not restored
+        self._history_loading: asyncio.Task[None] | None = None
+        self.last_durable: Awaitable[None] | None = None
+        """The durability of the newest event, which a runner awaits now and then."""
 
     @property
     def worker_id(self) -> str:
@@ -113,6 +118,7 @@ class Worker:
         event = Event(self.record.last_seq, self.clock(), self.record.worker_id, body)
         durable = self.store.append_events(self.record.worker_id, (event,))
         self.fanout.publish(event)
+        self.last_durable = durable
         return durable
 
     def record_entry(
@@ -131,8 +137,41 @@ class Worker:
         self.record.status = self.record.status.to(status)
         return self.emit(StatusChanged(str(status)))
 
+    async def load_history(self) -> None:
+        """Read a restored worker's recent transcript back into its history and tail, once."""
+        if self._history_loaded:
+            return
+        if self._history_loading is None:
+            self._history_loading = asyncio.ensure_future(self._load_history())
+        await asyncio.shield(self._history_loading)
+
+    async def _load_history(self) -> None:
+        total = self.record.transcript_total
+        count = min(total, self.limits.max_history_messages)
+        entries = await self.store.read_transcript(self.worker_id, total - count + 1, count)
+        for entry in entries:
+            self.history.add(entry)
+        self.tail.extend(entries[-self.limits.snapshot_transcript_tail :])
+        self._history_loaded = True
+
+    async def recover(self, active_run: str | None, queued: tuple[str, ...]) -> None:
+        """End what a stopped process left open: its run and its queued inputs fail."""
+        pending: list[Awaitable[None]] = []
+        if active_run is not None:
+            self.record.runs += 1
+            failure = _interrupted("the runtime stopped while this run was active")
+            pending.append(self.emit(RunFinished(active_run, "failed", failure)))
+        for run_id in queued:
+            failure = _interrupted("the runtime restarted before this input ran; send it again")
+            pending.append(self.emit(RunFinished(run_id, "failed", failure)))
+        if self.status is WorkerStatus.RUNNING:
+            pending.append(self.set_status(WorkerStatus.IDLE))
+        for durable in pending:
+            await durable
+
     async def accept(self, item: Input) -> InputAck:
         self.check_content(item.content, self.limits)
+        await self.load_history()
         async with self.lock:
             dispatch = decide(
                 self.status, item.on_busy, len(self.queue), self.limits.max_queued_inputs
@@ -269,3 +308,7 @@ class Worker:
             task.cancel()
             await asyncio.wait({task}, timeout=self.limits.cancel_grace_seconds)
         self.fanout.end_all()
+
+
+def _interrupted(message: str) -> dict[str, object]:
+    return {"code": "interrupted", "message": message}

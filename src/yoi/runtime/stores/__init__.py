@@ -1,6 +1,16 @@
 """Where a runtime keeps its records, logs and transcripts."""
 
+from yoi.runtime.stores.fs import FsLimits, FsStore
 from yoi.runtime.stores.memory import MemoryStore
-from yoi.runtime.stores.protocol import EventSlice, Store, StoredState
+from yoi.runtime.stores.protocol import EventSlice, Store, StoredState, StoredWorker, StoreProblem
 
-__all__ = ["EventSlice", "MemoryStore", "Store", "StoredState"]
+__all__ = [
+    "EventSlice",
+    "FsLimits",
+    "FsStore",
+    "MemoryStore",
+    "Store",
+    "StoreProblem",
+    "StoredState",
+    "StoredWorker",
+]

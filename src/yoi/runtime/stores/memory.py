@@ -6,8 +6,11 @@ from collections.abc import Awaitable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from yoi.errors import InvalidRequest
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
+from yoi.runtime.stores.codec import check_digest
+from yoi.runtime.stores.progress import Progress
 from yoi.runtime.stores.protocol import EventSlice, StoredState
 from yoi.runtime.transcript import TranscriptEntry
 
@@ -57,6 +60,7 @@ class _WorkerData:
     record: WorkerRecord
     events: _Window[Event]
     transcript: _Window[TranscriptEntry]
+    progress: Progress = field(default_factory=Progress)
 
 
 class MemoryStore:
@@ -69,12 +73,17 @@ class MemoryStore:
         self._max_transcript = max_transcript
         self._runtime: RuntimeRecord | None = None
         self._workers: dict[str, _WorkerData] = {}
+        self._bundles: dict[str, bytes] = {}
 
-    async def open(self, runtime: RuntimeRecord) -> StoredState:
+    async def open(self, runtime: RuntimeRecord, *, id_requested: bool = False) -> StoredState:
         if self._runtime is None:
             self._runtime = runtime
-        workers = tuple(data.record for data in self._workers.values())
-        return StoredState(self._runtime, workers)
+        elif id_requested and runtime.runtime_id != self._runtime.runtime_id:
+            raise InvalidRequest(
+                f"this store holds runtime {self._runtime.runtime_id}, not {runtime.runtime_id}"
+            )
+        workers = tuple(data.progress.stored(data.record) for data in self._workers.values())
+        return StoredState(self._runtime, workers, bundles=dict(self._bundles))
 
     async def close(self) -> None:
         return None
@@ -88,7 +97,10 @@ class MemoryStore:
             self._workers[record.worker_id].record = record
 
     def append_events(self, worker_id: str, events: Sequence[Event]) -> Awaitable[None]:
-        self._workers[worker_id].events.extend(events)
+        data = self._workers[worker_id]
+        data.events.extend(events)
+        for event in events:
+            data.progress.apply(event)
         return _DONE
 
     def append_transcript(
@@ -96,6 +108,9 @@ class MemoryStore:
     ) -> Awaitable[None]:
         self._workers[worker_id].transcript.extend(entries)
         return _DONE
+
+    async def save_bundle(self, digest: str, content: bytes) -> None:
+        self._bundles[check_digest(digest)] = content
 
     async def read_events(self, worker_id: str, after: int, limit: int) -> EventSlice:
         window = self._workers[worker_id].events

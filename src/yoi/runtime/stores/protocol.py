@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.transcript import TranscriptEntry
 
-__all__ = ["EventSlice", "Store", "StoredState"]
+__all__ = ["EventSlice", "Store", "StoreProblem", "StoredState", "StoredWorker"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWorker:
+    """A worker as the store found it, with the runs that were open when it last closed."""
+
+    record: WorkerRecord
+    active_run: str | None = None
+    queued: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreProblem:
+    """Something the store found wrong, or repaired, naming the file and line.
+
+    ``store_corrupt`` and ``store_missing`` problems with a ``worker_id`` make
+    that worker unavailable; ``store_repaired`` ones are reported only.
+    """
+
+    code: str
+    message: str
+    worker_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredState:
     runtime: RuntimeRecord
-    workers: tuple[WorkerRecord, ...]
+    workers: tuple[StoredWorker, ...] = ()
+    problems: tuple[StoreProblem, ...] = ()
+    bundles: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +62,14 @@ class Store(Protocol):
     @property
     def kind(self) -> str: ...
 
-    async def open(self, runtime: RuntimeRecord) -> StoredState: ...
+    async def open(self, runtime: RuntimeRecord, *, id_requested: bool = False) -> StoredState:
+        """Open the store, creating ``runtime`` in it if it holds none.
+
+        A store that already holds a runtime keeps its identity; if
+        ``id_requested`` and the ids differ, opening fails with
+        ``invalid_request``.
+        """
+        ...
 
     async def close(self) -> None: ...
 
@@ -51,6 +82,10 @@ class Store(Protocol):
     ) -> Awaitable[None]: ...
 
     async def read_events(self, worker_id: str, after: int, limit: int) -> EventSlice: ...
+
+    async def save_bundle(self, digest: str, content: bytes) -> None:
+        """Keep a config bundle's canonical encoding under its SHA-256 digest."""
+        ...
 
     async def read_transcript(
         self, worker_id: str, start: int, limit: int

@@ -1,0 +1,246 @@
+"""One worker on disk: its checkpoint file, event log and transcript log.
+
+Layout, under ``workers/<worker_id>/``::
+
+    worker.json            checkpoint: identity, creation request, progress
+    events/<seq>.jsonl     the event log, in segments named by their first seq
+    transcript/<n>.jsonl   the transcript, in segments named by their first sequence
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from yoi.errors import StoreCorrupt, StoreMissing
+from yoi.runtime.events import Event, RunFinished, StatusChanged, WorkerCreated
+from yoi.runtime.records import WorkerRecord
+from yoi.runtime.stores.codec import (
+    BadRecord,
+    decode_event,
+    decode_identity,
+    decode_transcript,
+    encode_identity,
+)
+from yoi.runtime.stores.fs.files import fsync_dir, write_atomic
+from yoi.runtime.stores.fs.segments import IndexCache, SegmentLog, TailRepair
+from yoi.runtime.stores.progress import Progress
+from yoi.runtime.stores.protocol import StoredWorker
+from yoi.runtime.transcript import TranscriptEntry
+
+__all__ = ["RESTART_SEQ_GAP", "FsLimits", "WorkerFiles"]
+
+RESTART_SEQ_GAP = 1_000
+"""How far a worker's seq jumps after an unclean shutdown.
+
+Subscribers may have seen events that were published but not yet durable when
+the process died (the runner waits for durability every few dozen events).
+Jumping past them means a seq is never given to two different events, and a
+client that resumes with such a cursor misses nothing that happens next.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FsLimits:
+    """How an fs store lays out and bounds its logs."""
+
+    segment_bytes: int = 256 * 1024
+    retain_event_bytes: int = 64 * 1024 * 1024
+    """Event log bytes kept per worker; older whole segments are dropped. The transcript stays."""
+    checkpoint_events: int = 1_000
+    """At most this many events are replayed for a worker on open."""
+    compact_deltas: bool = True
+    """Drop the text and thinking deltas of finished runs from sealed segments."""
+
+
+class WorkerFiles:
+    """The files of one worker, and what the store knows of them in memory."""
+
+    def __init__(
+        self,
+        runtime_id: str,
+        identity: WorkerRecord,
+        directory: Path,
+        events: SegmentLog[Event],
+        transcript: SegmentLog[TranscriptEntry],
+        progress: Progress,
+    ) -> None:
+        self.runtime_id = runtime_id
+        self.identity = identity
+        self.directory = directory
+        self.events = events
+        self.transcript = transcript
+        self.progress = progress
+        self.checkpoint_seq = progress.last_seq
+        self.boundary = False
+        """A durable event since the last checkpoint changed the worker's status or runs."""
+
+    @property
+    def worker_id(self) -> str:
+        return self.identity.worker_id
+
+    # -- creating and loading -------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        runtime_id: str,
+        record: WorkerRecord,
+        cache: IndexCache,
+        limits: FsLimits,
+    ) -> WorkerFiles:
+        """Make a new worker's directory and its first checkpoint, durably."""
+        directory = root / "workers" / record.worker_id
+        (directory / "events").mkdir(parents=True)
+        (directory / "transcript").mkdir()
+        fsync_dir(directory)
+        files = cls._assemble(root, runtime_id, replace(record), cache, limits, Progress())
+        files.write_checkpoint_sync(files.checkpoint())
+        fsync_dir(directory.parent)
+        return files
+
+    @classmethod
+    def load(
+        cls,
+        root: Path,
+        runtime_id: str,
+        worker_id: str,
+        cache: IndexCache,
+        limits: FsLimits,
+    ) -> tuple[WorkerFiles, list[TailRepair]]:
+        """Open a worker's files, replaying the events after its checkpoint.
+
+        Raises ``store_missing`` or ``store_corrupt`` naming the file and line
+        when the worker cannot be used.
+        """
+        rel = f"workers/{worker_id}"
+        raw = _read_checkpoint(root / rel / "worker.json", f"{rel}/worker.json")
+        try:
+            identity = decode_identity(raw, runtime_id, worker_id)
+            progress = Progress.from_dict(_mapping(raw.get("progress")))
+        except BadRecord as error:
+            file = f"{rel}/worker.json"
+            raise StoreCorrupt(f"{file} {error}", details={"file": file}) from None
+        files = cls._assemble(root, runtime_id, identity, cache, limits, progress)
+        repairs = [repair for repair in files._recover() if repair is not None]
+        files._replay()
+        return files, repairs
+
+    @classmethod
+    def _assemble(
+        cls,
+        root: Path,
+        runtime_id: str,
+        identity: WorkerRecord,
+        cache: IndexCache,
+        limits: FsLimits,
+        progress: Progress,
+    ) -> WorkerFiles:
+        worker_id = identity.worker_id
+        rel = f"workers/{worker_id}"
+        directory = root / rel
+        events = SegmentLog[Event](
+            directory / "events",
+            f"{rel}/events",
+            partial(decode_event, worker_id=worker_id),
+            cache,
+            limits.segment_bytes,
+        )
+        transcript = SegmentLog[TranscriptEntry](
+            directory / "transcript",
+            f"{rel}/transcript",
+            partial(decode_transcript, worker_id=worker_id),
+            cache,
+            limits.segment_bytes,
+        )
+        return cls(runtime_id, identity, directory, events, transcript, progress)
+
+    def _recover(self) -> list[TailRepair | None]:
+        repairs: list[TailRepair | None] = []
+        for log in (self.events, self.transcript):
+            if not log.directory.is_dir():
+                raise StoreMissing(f"{log.rel} is missing", details={"file": log.rel})
+            repairs.append(log.recover())
+        return repairs
+
+    def _replay(self) -> None:
+        """Bring the checkpoint's progress up to the end of the durable event log."""
+        if self.events.durable_last < self.progress.last_seq:
+            raise StoreCorrupt(
+                f"{self.events.rel} ends at seq {self.events.durable_last}, "
+                f"before the checkpoint's seq {self.progress.last_seq}",
+                details={"file": self.events.rel},
+            )
+        for event in self.events.read(self.progress.last_seq, 1 << 62):
+            self.apply(event)
+
+    def stored(self, *, clean: bool) -> StoredWorker:
+        """The worker for the runtime; after an unclean stop its seq jumps ahead."""
+        stored = self.progress.stored(replace(self.identity))
+        stored.record.transcript_total = self.transcript.durable_last
+        if not clean:
+            stored.record.last_seq += RESTART_SEQ_GAP
+        return stored
+
+    # -- progress and checkpoints -------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        self.progress.apply(event)
+        if isinstance(event.event, StatusChanged | RunFinished | WorkerCreated):
+            self.boundary = True
+
+    def checkpoint_due(self, every: int) -> bool:
+        behind = self.progress.last_seq - self.checkpoint_seq
+        return behind > 0 and (self.boundary or behind >= every)
+
+    def checkpoint(self) -> bytes:
+        """The checkpoint for the durable state; mark it written with :meth:`checkpointed`."""
+        body = encode_identity(self.runtime_id, self.identity)
+        body["progress"] = self.progress.to_dict()
+        return json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
+
+    def write_checkpoint_sync(self, data: bytes) -> None:
+        write_atomic(self.directory / "worker.json", data)
+
+    def checkpointed(self, seq: int) -> None:
+        self.checkpoint_seq = seq
+        self.boundary = False
+
+
+def _read_checkpoint(path: Path, rel: str) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreMissing(f"{rel} is missing", details={"file": rel}) from None
+    except OSError as error:
+        message = f"{rel} cannot be read: {error.strerror}"
+        raise StoreCorrupt(message, details={"file": rel}) from None
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        line = getattr(error, "lineno", 0)
+        raise StoreCorrupt(
+            f"{rel} line {line} is not valid JSON", details={"file": rel, "line": line}
+        ) from None
+    if not isinstance(raw, dict):
+        raise StoreCorrupt(f"{rel} is not a JSON object", details={"file": rel})
+    return raw
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRecord("has no progress")
+    return value
+
+
+def worker_ids(root: Path) -> list[str]:
+    """The names of the entries under ``workers/``, unvalidated."""
+    directory = root / "workers"
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in os.scandir(directory))
