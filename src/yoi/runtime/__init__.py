@@ -16,8 +16,7 @@ from yoi.runtime.requests import (
 )
 from yoi.runtime.runtime import CAPABILITIES, Runtime
 from yoi.runtime.status import WorkerStatus
-from yoi.runtime.stores.memory import MemoryStore
-from yoi.runtime.stores.protocol import Store
+from yoi.runtime.stores import FsLimits, FsStore, MemoryStore, Store, StoreSettings
 from yoi.runtime.subscription import Subscription
 from yoi.runtime.transcript import Role, TranscriptEntry, TranscriptPage
 from yoi.runtime.views import (
@@ -44,6 +43,8 @@ __all__ = [
     "Event",
     "EventBody",
     "EventPage",
+    "FsLimits",
+    "FsStore",
     "Input",
     "InputAck",
     "Intent",
@@ -60,6 +61,7 @@ __all__ = [
     "RuntimeSummary",
     "StopAck",
     "Store",
+    "StoreSettings",
     "Subscription",
     "TaskIntent",
     "TranscriptEntry",

@@ -3,6 +3,7 @@
 from yoi.runtime.stores.fs import FsLimits, FsStore
 from yoi.runtime.stores.memory import MemoryStore
 from yoi.runtime.stores.protocol import EventSlice, Store, StoredState, StoredWorker, StoreProblem
+from yoi.runtime.stores.settings import StoreSettings
 
 __all__ = [
     "EventSlice",
@@ -11,6 +12,7 @@ __all__ = [
     "MemoryStore",
     "Store",
     "StoreProblem",
+    "StoreSettings",
     "StoredState",
     "StoredWorker",
 ]

@@ -19,8 +19,6 @@ from yoi.runtime.events import (
     RunFinished,
     RunStarted,
     StatusChanged,
-    TextDeltaEvent,
-    ThinkingDeltaEvent,
     UsageEvent,
 )
 from yoi.runtime.records import WorkerRecord
@@ -41,8 +39,6 @@ class Progress:
     active_run: str | None = None
     active_since: int | None = None
     queued: list[str] = field(default_factory=list)
-    streamed: int = 0
-    """Delta events written since the last compaction check."""
 
     def apply(self, event: Event) -> None:
         self.last_seq = event.seq
@@ -64,8 +60,6 @@ class Progress:
             case UsageEvent(input_tokens=used_in, output_tokens=used_out):
                 self.input_tokens += used_in
                 self.output_tokens += used_out
-            case TextDeltaEvent() | ThinkingDeltaEvent():
-                self.streamed += 1
             case _:
                 pass
 

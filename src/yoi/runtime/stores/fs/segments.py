@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from yoi.errors import StoreCorrupt, StoreError
+from yoi.errors import StoreCorrupt, StoreError, StoreMissing
 from yoi.runtime.stores.codec import BadRecord, line_key
 from yoi.runtime.stores.fs.files import fsync_dir
 
@@ -365,7 +365,7 @@ def _read_range(path: Path, start: int, stop: int, rel: str) -> bytes:
             file.seek(start)
             data = file.read(stop - start)
     except FileNotFoundError as error:
-        raise StoreCorrupt(f"{rel} is missing", details={"file": rel}) from error
+        raise StoreMissing(f"{rel} is missing", details={"file": rel}) from error
     if len(data) != stop - start:
         raise _corrupt(rel, 0, "is shorter than the store wrote")
     return data
