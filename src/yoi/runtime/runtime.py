@@ -177,7 +177,7 @@ class Runtime:
             status="ready",
             store=self._store.kind,
             model=self._model.name,
-            worker_count=len(self._workers),
+            worker_count=len(self._workers) - len(self._unavailable.keys() & self._workers.keys()),
             busy_count=busy,
             capabilities=CAPABILITIES,
             limits=self.limits.to_dict(),
@@ -246,7 +246,11 @@ class Runtime:
                 if worker_id == after:
                     break
         workers = map(self._workers.__getitem__, ids)
-        matches = (w for w in workers if status is None or w.status is status)
+        matches = (
+            w
+            for w in workers
+            if (status is None or w.status is status) and w.worker_id not in self._unavailable
+        )
         found = [self._detail(worker) for worker in islice(matches, size + 1)]
         next_after = found[size - 1].worker_id if len(found) > size else None
         return WorkerPage(tuple(found[:size]), next_after)

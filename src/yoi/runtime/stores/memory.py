@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from yoi.errors import InvalidRequest
@@ -11,7 +11,7 @@ from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.codec import check_digest
 from yoi.runtime.stores.progress import Progress
-from yoi.runtime.stores.protocol import EventSlice, StoredState
+from yoi.runtime.stores.protocol import EventSlice, StoredState, StoredWorker
 from yoi.runtime.transcript import TranscriptEntry
 
 __all__ = ["MemoryStore"]
@@ -82,8 +82,14 @@ class MemoryStore:
             raise InvalidRequest(
                 f"this store holds runtime {self._runtime.runtime_id}, not {runtime.runtime_id}"
             )
-        workers = tuple(data.progress.stored(data.record) for data in self._workers.values())
+        workers = tuple(self._stored(data) for data in self._workers.values())
         return StoredState(self._runtime, workers, bundles=dict(self._bundles))
+
+    @staticmethod
+    def _stored(data: _WorkerData) -> StoredWorker:
+        stored = data.progress.stored(replace(data.record))
+        stored.record.transcript_total = data.transcript.first + len(data.transcript.items) - 1
+        return stored
 
     async def close(self) -> None:
         return None
@@ -91,10 +97,10 @@ class MemoryStore:
     async def save_worker(self, record: WorkerRecord) -> None:
         if record.worker_id not in self._workers:
             self._workers[record.worker_id] = _WorkerData(
-                record, _Window(self._max_events), _Window(self._max_transcript)
+                replace(record), _Window(self._max_events), _Window(self._max_transcript)
             )
         else:
-            self._workers[record.worker_id].record = record
+            self._workers[record.worker_id].record = replace(record)
 
     def append_events(self, worker_id: str, events: Sequence[Event]) -> Awaitable[None]:
         data = self._workers[worker_id]

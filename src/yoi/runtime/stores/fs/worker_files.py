@@ -76,6 +76,8 @@ class WorkerFiles:
         self.transcript = transcript
         self.progress = progress
         self.checkpoint_seq = progress.last_seq
+        self.transcript_last = 0
+        """The transcript's durable end when the checkpoint was written; it may only grow."""
         self.boundary = False
         """A durable event since the last checkpoint changed the worker's status or runs."""
 
@@ -127,6 +129,7 @@ class WorkerFiles:
             file = f"{rel}/worker.json"
             raise StoreCorrupt(f"{file} {error}", details={"file": file}) from None
         files = cls._assemble(root, runtime_id, identity, cache, limits, progress)
+        files.transcript_last = _count(raw.get("transcript_last", 0), f"{rel}/worker.json")
         repairs = [repair for repair in files._recover() if repair is not None]
         files._replay()
         return files, repairs
@@ -170,8 +173,14 @@ class WorkerFiles:
 
     def _replay(self) -> None:
         """Bring the checkpoint's progress up to the end of the durable event log."""
+        if self.transcript.durable_last < self.transcript_last:
+            raise StoreMissing(
+                f"{self.transcript.rel} ends at entry {self.transcript.durable_last}, "
+                f"before the checkpoint's entry {self.transcript_last}",
+                details={"file": self.transcript.rel},
+            )
         if self.events.durable_last < self.progress.last_seq:
-            raise StoreCorrupt(
+            raise StoreMissing(
                 f"{self.events.rel} ends at seq {self.events.durable_last}, "
                 f"before the checkpoint's seq {self.progress.last_seq}",
                 details={"file": self.events.rel},
@@ -202,6 +211,7 @@ class WorkerFiles:
         """The checkpoint for the durable state; mark it written with :meth:`checkpointed`."""
         body = encode_identity(self.runtime_id, self.identity)
         body["progress"] = self.progress.to_dict()
+        body["transcript_last"] = self.transcript.durable_last
         return json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
 
     def write_checkpoint_sync(self, data: bytes) -> None:
@@ -230,6 +240,12 @@ def _read_checkpoint(path: Path, rel: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise StoreCorrupt(f"{rel} is not a JSON object", details={"file": rel})
     return raw
+
+
+def _count(value: object, rel: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise StoreCorrupt(f"{rel} has no valid transcript_last", details={"file": rel})
+    return value
 
 
 def _mapping(value: object) -> dict[str, Any]:
