@@ -15,7 +15,16 @@ from pathlib import Path
 
 from bench._report import RESULTS
 
-BENCHMARKS = ("create_worker", "latency", "streaming", "idle_workers", "concurrency")
+BENCHMARKS = (
+    "create_worker",
+    "latency",
+    "streaming",
+    "idle_workers",
+    "concurrency",
+    "fs_appends",
+    "fs_open",
+    "fs_transcript",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 

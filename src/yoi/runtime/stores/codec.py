@@ -35,11 +35,13 @@ __all__ = [
     "encode_event",
     "encode_identity",
     "encode_transcript",
+    "is_delta",
     "line_key",
 ]
 
 _KEY_PREFIX = b'{"seq":'
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_DELTAS = (b'"event":{"type":"text_delta"', b'"event":{"type":"thinking_delta"')
 
 _BODIES: dict[str, type[ev.EventBody]] = {
     body.type: body
@@ -60,6 +62,8 @@ _BODIES: dict[str, type[ev.EventBody]] = {
         ev.ErrorEvent,
     )
 }
+
+_FIELDS = {kind: tuple(item.name for item in fields(kind)) for kind in _BODIES.values()}
 
 
 class BadRecord(ValueError):
@@ -103,6 +107,15 @@ def line_key(line: bytes) -> int:
 # -- events ---------------------------------------------------------------
 
 
+def is_delta(line: bytes) -> bool:
+    """Whether a stored event line is a text or thinking delta, without parsing it.
+
+    JSON escapes every quote inside a string, so these bytes can only be the
+    record's own structure, never text inside it.
+    """
+    return any(marker in line for marker in _DELTAS)
+
+
 def encode_event(event: ev.Event) -> bytes:
     body = event.event.to_dict()
     return _dumps({"seq": event.seq, "at": event.at, "worker_id": event.worker_id, "event": body})
@@ -118,8 +131,7 @@ def decode_event(line: bytes, worker_id: str) -> ev.Event:
     kind = _BODIES.get(str(body.get("type")))
     if kind is None:
         raise BadRecord(f"has an unknown event type {body.get('type')!r}")
-    names = [item.name for item in fields(kind)]
-    values: dict[str, Any] = {name: body[name] for name in names if name in body}
+    values: dict[str, Any] = {name: body[name] for name in _FIELDS[kind] if name in body}
     try:
         decoded = kind(**values)
     except TypeError as error:

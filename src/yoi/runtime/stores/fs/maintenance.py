@@ -12,18 +12,16 @@ import asyncio
 from itertools import pairwise
 from pathlib import Path
 
+from yoi.runtime.stores.codec import is_delta
 from yoi.runtime.stores.fs.files import fsync_dir
 from yoi.runtime.stores.fs.segments import Segment, compact_file
 from yoi.runtime.stores.fs.worker_files import FsLimits, WorkerFiles
 
 __all__ = ["maintain"]
 
-_DELTAS = (b'"event":{"type":"text_delta"', b'"event":{"type":"thinking_delta"')
-
 
 def _not_a_delta(line: bytes) -> bool:
-    # JSON escapes every quote inside a string, so these bytes can only be the structure.
-    return not any(marker in line for marker in _DELTAS)
+    return not is_delta(line)
 
 
 async def maintain(files: WorkerFiles, limits: FsLimits) -> None:

@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 _NAME = re.compile(r"^(\d{12})(-c)?\.jsonl$")
 _TAIL_CHUNK = 64 * 1024
+_READ_LINES = 256
 
 
 def segment_name(first: int, *, compacted: bool = False) -> str:
@@ -273,29 +274,33 @@ class SegmentLog(Generic[T]):
         return found
 
     def _read_disk(self, after: int, limit: int) -> list[T]:
-        firsts = [segment.first for segment in self.segments]
-        start = max(bisect_right(firsts, after + 1) - 1, 0)
         found: list[T] = []
-        for segment in self.segments[start:]:
+        for rel, number, line in self.lines_after(after):
             if len(found) >= limit:
                 break
-            found.extend(self._read_segment(segment, after, limit - len(found)))
+            found.append(self.decode_line(rel, number, line))
         return found
 
-    def _read_segment(self, segment: Segment, after: int, limit: int) -> Iterator[T]:
-        rel = self._rel(segment)
-        index = self.cache.get(segment, rel)
-        begin = bisect_right(index.keys, after)
-        end = min(begin + limit, len(index.keys))
-        if begin >= end:
-            return
-        stop = index.offsets[end] if end < len(index.keys) else index.covered
-        data = _read_range(segment.path, index.offsets[begin], stop, rel)
-        for number, line in enumerate(data.split(b"\n")[:-1], start=begin + 1):
-            try:
-                yield self.decode(line)
-            except BadRecord as error:
-                raise _corrupt(rel, number, str(error)) from error
+    def lines_after(self, after: int) -> Iterator[tuple[str, int, bytes]]:
+        """The raw durable lines with a key above ``after``: file, line number, bytes."""
+        firsts = [segment.first for segment in self.segments]
+        start = max(bisect_right(firsts, after + 1) - 1, 0)
+        for segment in self.segments[start:]:
+            rel = self._rel(segment)
+            index = self.cache.get(segment, rel)
+            begin = bisect_right(index.keys, after)
+            for end in range(begin, len(index.keys), _READ_LINES):
+                stop = min(end + _READ_LINES, len(index.keys))
+                upto = index.offsets[stop] if stop < len(index.keys) else index.covered
+                data = _read_range(segment.path, index.offsets[end], upto, rel)
+                for number, line in enumerate(data.split(b"\n")[:-1], start=end + 1):
+                    yield rel, number, line
+
+    def decode_line(self, rel: str, number: int, line: bytes) -> T:
+        try:
+            return self.decode(line)
+        except BadRecord as error:
+            raise _corrupt(rel, number, str(error)) from error
 
     # -- compaction and retention --------------------------------------------
 

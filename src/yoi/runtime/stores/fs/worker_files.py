@@ -25,6 +25,8 @@ from yoi.runtime.stores.codec import (
     decode_identity,
     decode_transcript,
     encode_identity,
+    is_delta,
+    line_key,
 )
 from yoi.runtime.stores.fs.files import fsync_dir, write_atomic
 from yoi.runtime.stores.fs.segments import IndexCache, SegmentLog, TailRepair
@@ -185,8 +187,13 @@ class WorkerFiles:
                 f"before the checkpoint's seq {self.progress.last_seq}",
                 details={"file": self.events.rel},
             )
-        for event in self.events.read(self.progress.last_seq, 1 << 62):
-            self.apply(event)
+        if self.events.durable_last == self.progress.last_seq:
+            return  # closed cleanly, or checkpointed just before the end: nothing to replay
+        for rel, number, line in self.events.lines_after(self.progress.last_seq):
+            if is_delta(line):  # counts for nothing but its seq: skip the decoding
+                self.progress.last_seq = line_key(line)
+            else:
+                self.apply(self.events.decode_line(rel, number, line))
 
     def stored(self, *, clean: bool) -> StoredWorker:
         """The worker for the runtime; after an unclean stop its seq jumps ahead."""
