@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from pathlib import Path
@@ -223,13 +223,13 @@ class FsStore:
         self._dirty.add(log)
         return self._flush_soon()
 
-    def _flush_soon(self) -> asyncio.Future[None]:
+    def _flush_soon(self) -> Durable:
         if self._writer is None:
             raise StoreError("the store is not open")
         if self._next_flush is None:
             self._next_flush = asyncio.get_running_loop().create_future()
         self._wake.set()
-        return self._next_flush
+        return Durable(self._next_flush)
 
     async def _write_loop(self) -> None:
         while True:
@@ -238,7 +238,7 @@ class FsStore:
             if self._dirty:
                 await self._write_batch()
             elif self._next_flush is not None:
-                self._next_flush.set_result(None)
+                _settle(self._next_flush, None)
                 self._next_flush = None
             if self._closing and not self._dirty:
                 return
@@ -251,15 +251,20 @@ class FsStore:
             if write is not None:
                 planned.append((log, write))
         self._dirty.clear()
+        # Transcripts go first: a durable event then implies that every transcript
+        # entry appended before it is durable too (an input_accepted never points
+        # at a lost entry, and no entry sequence is handed out twice).
+        stages = (
+            [write for log, write in planned if log is not self._owners[id(log)].events],
+            [write for log, write in planned if log is self._owners[id(log)].events],
+        )
         try:
-            await asyncio.to_thread(_run_writes, [write for _, write in planned])
+            await asyncio.to_thread(_run_stages, stages)
         except OSError as error:
-            failure = planned[0][0].fail(error) if planned else StoreError(str(error))
+            failure = StoreError(f"cannot write to the store: {error.strerror or error}")
             for log, _ in planned:
                 log.fail(error)
-            if done is not None:
-                done.set_exception(failure)
-                done.exception()  # retrieved: whoever awaits it still gets the error
+            _settle(done, failure)
             return
         touched: dict[int, WorkerFiles] = {}
         for log, write in planned:
@@ -269,8 +274,7 @@ class FsStore:
             if log is files.events:
                 for event in committed:
                     files.apply(event)
-        if done is not None:
-            done.set_result(None)
+        _settle(done, None)
         await self._after_write(list(touched.values()))
 
     async def _after_write(self, touched: list[WorkerFiles]) -> None:
@@ -327,13 +331,44 @@ def _logs(files: WorkerFiles) -> tuple[SegmentLog[Any], ...]:
     return (files.events, files.transcript)
 
 
-def _run_writes(writes: list[PlannedWrite]) -> None:
-    """Write and fsync every file of a batch; concurrent fsyncs share journal commits."""
-    if len(writes) == 1:
-        writes[0].run()
+def _run_stages(stages: tuple[list[PlannedWrite], ...]) -> None:
+    """Write and fsync each stage's files, one stage after the other.
+
+    The files of a stage are fsynced concurrently: the filesystem folds
+    concurrent fsyncs into shared journal commits.
+    """
+    for writes in stages:
+        if len(writes) == 1:
+            writes[0].run()
+        elif writes:
+            for done in wait_all([_WRITERS.submit(write.run) for write in writes]).done:
+                done.result()  # the first OSError, if any, fails the batch
+
+
+def _settle(done: asyncio.Future[None] | None, failure: StoreError | None) -> None:
+    if done is None or done.done():
         return
-    for done in wait_all([_WRITERS.submit(write.run) for write in writes]).done:
-        done.result()  # the first OSError, if any, fails the batch
+    if failure is None:
+        done.set_result(None)
+    else:
+        done.set_exception(failure)
+        done.exception()  # retrieved: whoever awaits it still gets the error
+
+
+class Durable:
+    """What an append returns: awaiting it waits until the append is durable.
+
+    Every append of a batch shares one future; each await shields it, so a
+    waiter that is cancelled (an interrupted run) never cancels it for the rest.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return asyncio.shield(self._future).__await__()
 
 
 def _write_checkpoints(snapshots: list[tuple[WorkerFiles, bytes, int]]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -34,7 +35,10 @@ from yoi.runtime.stores.progress import Progress
 from yoi.runtime.stores.protocol import StoredWorker
 from yoi.runtime.transcript import TranscriptEntry
 
-__all__ = ["RESTART_SEQ_GAP", "FsLimits", "WorkerFiles"]
+__all__ = ["CREATING_PREFIX", "RESTART_SEQ_GAP", "FsLimits", "WorkerFiles", "worker_ids"]
+
+CREATING_PREFIX = ".creating-"
+"""The prefix of a worker directory still being built; open removes such leftovers."""
 
 RESTART_SEQ_GAP = 1_000
 """How far a worker's seq jumps after an unclean shutdown.
@@ -98,14 +102,23 @@ class WorkerFiles:
         cache: IndexCache,
         limits: FsLimits,
     ) -> WorkerFiles:
-        """Make a new worker's directory and its first checkpoint, durably."""
-        directory = root / "workers" / record.worker_id
-        (directory / "events").mkdir(parents=True)
-        (directory / "transcript").mkdir()
-        fsync_dir(directory)
+        """Make a new worker's directory and its first checkpoint, durably.
+
+        The directory is built under a hidden name and renamed into place, so
+        a crash leaves either a whole worker or a leftover that open removes.
+        """
+        workers = root / "workers"
+        building = workers / f"{CREATING_PREFIX}{record.worker_id}"
+        shutil.rmtree(building, ignore_errors=True)
+        first = not workers.is_dir()
+        (building / "events").mkdir(parents=True)
+        (building / "transcript").mkdir()
         files = cls._assemble(root, runtime_id, replace(record), cache, limits, Progress())
-        files.write_checkpoint_sync(files.checkpoint())
-        fsync_dir(directory.parent)
+        write_atomic(building / "worker.json", files.checkpoint())
+        os.rename(building, files.directory)
+        fsync_dir(workers)
+        if first:
+            fsync_dir(root)
         return files
 
     @classmethod
@@ -266,4 +279,10 @@ def worker_ids(root: Path) -> list[str]:
     directory = root / "workers"
     if not directory.is_dir():
         return []
-    return sorted(entry.name for entry in os.scandir(directory))
+    names: list[str] = []
+    for entry in os.scandir(directory):
+        if entry.name.startswith(CREATING_PREFIX):
+            shutil.rmtree(entry.path, ignore_errors=True)  # a creation a crash cut short
+        else:
+            names.append(entry.name)
+    return sorted(names)
