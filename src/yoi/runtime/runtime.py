@@ -133,8 +133,12 @@ class Runtime:
             self._problems.append(Diagnostic(problem.code, problem.message, problem.worker_id))
             if problem.worker_id is not None and problem.code != "store_repaired":
                 self._unavailable[problem.worker_id] = self._problems[-1]
-        for stored in state.workers:
-            await self._restore(stored)
+        try:
+            for stored in state.workers:
+                await self._restore(stored)
+        except BaseException:
+            await self.close()  # releases the store (and its lock) for the next attempt
+            raise
 
     async def _restore(self, stored: StoredWorker) -> None:
         record = stored.record
