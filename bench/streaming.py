@@ -21,7 +21,7 @@ from bench._models import ChunkModel
 from bench._report import Result, run_bench
 from yoi.errors import SlowConsumer
 from yoi.runtime import Runtime, RuntimeLimits, Subscription
-from yoi.runtime.events import RunFinished, TextDeltaEvent
+from yoi.runtime.events import RunFinished, Snapshot, TextDeltaEvent
 
 BENCH = "streaming"
 DELTAS = 100_000
@@ -68,10 +68,15 @@ async def _read(subscription: Subscription) -> Reading:
 
 
 async def _drain(subscription: Subscription) -> tuple[int, bool]:
-    """Read what a stalled subscription holds: (events buffered, whether it was cut)."""
+    """Read what a stalled subscription holds: (live events buffered, whether it was cut).
+
+    Its snapshot is not counted: it was handed over before any live event, outside the bound.
+    """
     held = 0
     try:
         async for event in subscription:
+            if isinstance(event.event, Snapshot):
+                continue
             held += 1
             if isinstance(event.event, RunFinished):
                 return held, False
