@@ -214,7 +214,9 @@ class FsStore:
         directory = self.root / "bundles"
 
         def write() -> None:
-            directory.mkdir(exist_ok=True)
+            if not directory.is_dir():
+                directory.mkdir()
+                fsync_dir(self.root)
             write_atomic(directory / f"{name}.json", content)
 
         await asyncio.to_thread(write)
