@@ -213,10 +213,6 @@ class SegmentLog(Generic[T]):
         self._buffer.append(_Buffered(key, record, line))
         self.last_key = key
 
-    @property
-    def pending(self) -> int:
-        return len(self._buffer) - self._inflight
-
     def plan(self) -> PlannedWrite | None:
         """Take the buffered records as the next write, or None if there are none."""
         batch = self._buffer[self._inflight :]
@@ -303,9 +299,6 @@ class SegmentLog(Generic[T]):
             raise _corrupt(rel, number, str(error)) from error
 
     # -- compaction and retention --------------------------------------------
-
-    def sealed(self) -> list[Segment]:
-        return self.segments[:-1]
 
     def replace(self, segment: Segment, compacted: Path, size: int) -> Path:
         """Point ``segment`` at its compacted file; returns the old file, to unlink."""
