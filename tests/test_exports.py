@@ -46,9 +46,12 @@ FRONT_DOORS = {
     "yoi.runtime": [
         "AssistantIntent",
         "BUILTIN_PROFILES",
+        "BundleProfile",
+        "BundleSummary",
         "CAPABILITIES",
         "CancelAck",
         "CapabilityRequest",
+        "ConfigBundle",
         "ConfigBundleRef",
         "CreateWorkerRequest",
         "Diagnostic",
@@ -82,6 +85,7 @@ FRONT_DOORS = {
         "WorkerPage",
         "WorkerStatus",
     ],
+    "yoi.server": ["MAX_BODY_BYTES", "create_app"],
     "yoi.testing": [
         "Call",
         "Cut",

@@ -12,6 +12,8 @@ and never carry secrets, URLs with credentials or tracebacks.
     │   ├── InvalidCursor             invalid_cursor
     │   ├── InvalidProfile            invalid_profile
     │   └── ConfigBundleDigestMismatch config_bundle_digest_mismatch
+    ├── RouteNotFound                 not_found
+    ├── MethodNotAllowed              method_not_allowed
     ├── PayloadTooLarge               payload_too_large
     ├── Unauthorized                  unauthorized
     ├── ForbiddenOrigin               forbidden_origin
@@ -22,6 +24,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkerStopped                 worker_stopped
     ├── CursorExpired                 cursor_expired
     ├── SlowConsumer                  slow_consumer
+    ├── ObservationOnly               observation_only
     ├── UnsupportedOperation          unsupported_operation
     ├── RuntimeUnavailable            runtime_unavailable
     ├── WorkerUnavailable             worker_unavailable
@@ -56,7 +59,9 @@ __all__ = [
     "InvalidProfile",
     "InvalidRequest",
     "LimitTooLarge",
+    "MethodNotAllowed",
     "ModelUnavailable",
+    "ObservationOnly",
     "PayloadTooLarge",
     "ProviderAuthError",
     "ProviderConnectionError",
@@ -66,6 +71,7 @@ __all__ = [
     "ProviderServerError",
     "ProviderStreamBroken",
     "ProviderTimeout",
+    "RouteNotFound",
     "RuntimeUnavailable",
     "ScriptError",
     "SlowConsumer",
@@ -80,6 +86,7 @@ __all__ = [
     "WorkerStopped",
     "WorkerUnavailable",
     "YoiError",
+    "error_class",
 ]
 
 
@@ -121,6 +128,16 @@ class ConfigBundleDigestMismatch(InvalidRequest):
     code = "config_bundle_digest_mismatch"
 
 
+class RouteNotFound(YoiError):
+    """No route of the API has this path."""
+
+    code = "not_found"
+
+
+class MethodNotAllowed(YoiError):
+    code = "method_not_allowed"
+
+
 class PayloadTooLarge(YoiError):
     code = "payload_too_large"
 
@@ -159,6 +176,12 @@ class CursorExpired(YoiError):
 
 class SlowConsumer(YoiError):
     code = "slow_consumer"
+
+
+class ObservationOnly(YoiError):
+    """A client sent an observation stream something other than ping or close."""
+
+    code = "observation_only"
 
 
 class UnsupportedOperation(YoiError):
@@ -279,3 +302,21 @@ class ProviderAuthError(ProviderError):
 
 class ProviderRequestRejected(ProviderError):
     code = "provider_request_rejected"
+
+
+def error_class(code: str) -> type[YoiError]:
+    """The error class that carries ``code``; :class:`YoiError` for a code this version lacks.
+
+    Clients use it to raise, from an error envelope, the same class the library raises.
+    """
+    return _BY_CODE.get(code, YoiError)
+
+
+def _subclasses(root: type[YoiError]) -> list[type[YoiError]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+_BY_CODE: dict[str, type[YoiError]] = {cls.code: cls for cls in _subclasses(YoiError)}

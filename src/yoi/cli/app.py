@@ -8,6 +8,7 @@ import click
 
 import yoi
 from yoi.cli.chat import chat
+from yoi.cli.runtime import runtime
 from yoi.errors import YoiError
 
 __all__ = ["app"]
@@ -31,3 +32,4 @@ def app() -> None:
 
 
 app.add_command(chat)
+app.add_command(runtime)

@@ -1,5 +1,6 @@
 """The embeddable runtime: named, long-lived LLM workers in any Python process."""
 
+from yoi.runtime.bundles import BundleProfile, BundleSummary, ConfigBundle
 from yoi.runtime.busy import OnBusy
 from yoi.runtime.events import Event, EventBody
 from yoi.runtime.limits import RuntimeLimits
@@ -35,8 +36,11 @@ __all__ = [
     "BUILTIN_PROFILES",
     "CAPABILITIES",
     "AssistantIntent",
+    "BundleProfile",
+    "BundleSummary",
     "CancelAck",
     "CapabilityRequest",
+    "ConfigBundle",
     "ConfigBundleRef",
     "CreateWorkerRequest",
     "Diagnostic",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yoi.engine.tool import Tool
-from yoi.errors import ConfigBundleMissing, InvalidRequest
+from yoi.errors import ConfigBundleMissing, InvalidRequest, UnsupportedOperation
 from yoi.ids import validate_id
+from yoi.runtime.bundles import ConfigBundle, check_digest
 from yoi.runtime.profiles import Profile, ProfileCatalog
 from yoi.runtime.requests import (
     AssistantIntent,
@@ -32,24 +33,54 @@ def check_create(
     request: CreateWorkerRequest,
     *,
     profiles: ProfileCatalog,
+    bundles: Mapping[str, ConfigBundle],
     tools: Sequence[Tool],
     max_display_name: int,
 ) -> CheckedCreate:
-    """Validate everything about ``request`` that does not depend on existing workers."""
+    """Validate everything about ``request`` that does not depend on existing workers.
+
+    The runtime's host policy has the last word: a capability it does not
+    offer, asked for by the request or granted by a bundle's profile, is
+    ``unsupported_operation``.
+    """
     if request.worker_id is not None:
         validate_id(request.worker_id, field="worker_id")
     _check_intent(request.intent)
-    profile = profiles.resolve(request.profile)
-    if request.config_bundle is not None:
-        raise ConfigBundleMissing(
-            "this runtime has no config bundles",
-            details={"digest": request.config_bundle.digest},
-        )
+    profile = _resolve(request, profiles, bundles)
+    offered = {tool.name for tool in tools}
     names = {_capability_name(item.name) for item in request.requested_capabilities}
+    _offered(names, offered, "requested capability")
+    if profile.text is not None:  # a bundle's profile declares its own tool policy
+        _offered(profile.tool_grants, offered, f"tool granted by profile {profile.name}")
     granted = tuple(t for t in tools if t.name in names and t.name in profile.tool_grants)
     display_name = _display_name(request.display_name, max_display_name)
     ref = request.profile if request.profile != "runtime_default" else f"builtin:{profile.name}"
     return CheckedCreate(ref, profile, display_name, granted)
+
+
+def _resolve(
+    request: CreateWorkerRequest, profiles: ProfileCatalog, bundles: Mapping[str, ConfigBundle]
+) -> Profile:
+    if request.config_bundle is None:
+        return profiles.resolve(request.profile)
+    digest = check_digest(request.config_bundle.digest)
+    bundle = bundles.get(digest)
+    if bundle is None:
+        raise ConfigBundleMissing(
+            f"this runtime has no config bundle {digest}; sync it with PUT /v1/config-bundles",
+            details={"digest": digest},
+        )
+    kind, _, name = request.profile.partition(":")
+    return bundle.profile(name) if kind == "named" else profiles.resolve(request.profile)
+
+
+def _offered(names: Iterable[str], offered: set[str], what: str) -> None:
+    missing = sorted(set(names) - offered)
+    if missing:
+        raise UnsupportedOperation(
+            f"this runtime does not offer the {what} {', '.join(missing)}",
+            details={"unsupported": missing, "offered": sorted(offered)},
+        )
 
 
 def _display_name(value: str | None, limit: int) -> str | None:

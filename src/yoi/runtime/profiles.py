@@ -32,9 +32,14 @@ class ModelPreferences:
 class Profile:
     name: str
     prompt: str
-    """The name of a Markdown prompt resource shipped in ``yoi/runtime/prompts``."""
+    """The name of a Markdown prompt resource shipped in ``yoi/runtime/prompts``,
+    or a label when ``text`` holds the prompt itself (a config bundle's profile)."""
     tool_grants: frozenset[str] = frozenset()
     model: ModelPreferences = field(default_factory=ModelPreferences)
+    text: str | None = None
+
+    def prompt_text(self) -> str:
+        return self.text if self.text is not None else load_prompt(self.prompt)
 
 
 BUILTIN_PROFILES: tuple[Profile, ...] = (
@@ -77,7 +82,7 @@ class ProfileCatalog:
             )
         if kind == "named":
             raise InvalidProfile(
-                "named profiles need a config bundle, which this runtime does not have",
+                "a named profile is resolved in a config bundle: name one with config_bundle",
                 details={"profile": reference},
             )
         raise InvalidProfile(
@@ -87,7 +92,7 @@ class ProfileCatalog:
 
 
 def system_prompt(profile: Profile, intent: Intent) -> str:
-    base = load_prompt(profile.prompt).strip()
+    base = profile.prompt_text().strip()
     match intent:
         case AssistantIntent(purpose=None):
             return base

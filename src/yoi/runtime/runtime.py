@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from itertools import islice
@@ -16,6 +16,7 @@ from yoi.engine.retry import RetryingModel, RetryPolicy
 from yoi.engine.run import Engine, EngineLimits
 from yoi.engine.tool import Tool
 from yoi.errors import (
+    ConfigBundleMissing,
     DuplicateWorker,
     InvalidRequest,
     LimitTooLarge,
@@ -29,12 +30,13 @@ from yoi.errors import (
 from yoi.ids import IdGenerator, validate_id
 from yoi.providers.scripted import OfflineModel
 from yoi.runtime import observation
+from yoi.runtime.bundles import BundleSummary, ConfigBundle, check_digest
 from yoi.runtime.catalog import CheckedCreate, check_create
 from yoi.runtime.events import WorkerCreated
 from yoi.runtime.limits import RuntimeLimits
 from yoi.runtime.profiles import ProfileCatalog, system_prompt
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
-from yoi.runtime.requests import CreateWorkerRequest, Input
+from yoi.runtime.requests import ConfigBundleRef, CreateWorkerRequest, Input
 from yoi.runtime.runner import drive
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.memory import MemoryStore
@@ -63,6 +65,8 @@ CAPABILITIES = (
     "observe.subscribe",
     "observe.resume",
     "profiles.builtin",
+    "profiles.named",
+    "config_bundles",
 )
 
 
@@ -99,6 +103,7 @@ class Runtime:
         self._worker_ids = IdGenerator("w", clock=clock)
         self._run_ids = IdGenerator("r", clock=clock)
         self._workers: dict[str, Worker] = {}
+        self._bundles: dict[str, ConfigBundle] = {}
         self._unavailable: dict[str, Diagnostic] = {}
         self._problems: list[Diagnostic] = []
         self._record: RuntimeRecord | None = None
@@ -133,6 +138,7 @@ class Runtime:
             self._problems.append(Diagnostic(problem.code, problem.message, problem.worker_id))
             if problem.worker_id is not None and problem.code != "store_repaired":
                 self._unavailable[problem.worker_id] = self._problems[-1]
+        self._load_bundles(state.bundles)
         try:
             for stored in state.workers:
                 await self._restore(stored)
@@ -147,6 +153,9 @@ class Runtime:
             intent=record.intent,
             profile=record.profile,
             requested_capabilities=record.capabilities,
+            config_bundle=None
+            if record.config_bundle is None
+            else ConfigBundleRef(record.config_bundle),
         )
         try:
             checked = self._check(request)
@@ -158,6 +167,17 @@ class Runtime:
         worker = self._build_worker(record, checked, restored=True)
         self._workers[record.worker_id] = worker
         await worker.recover(stored.active_run, stored.queued)
+
+    def _load_bundles(self, stored: Mapping[str, bytes]) -> None:
+        for digest, content in stored.items():
+            try:
+                bundle = ConfigBundle.decode(content)
+                bundle.check(digest)
+            except YoiError as error:
+                message = f"config bundle {digest} is unreadable: {error.message}"
+                self._problems.append(Diagnostic("store_corrupt", message))
+                continue
+            self._bundles[digest] = bundle
 
     async def close(self) -> None:
         if self._closed:
@@ -217,6 +237,7 @@ class Runtime:
             created_at=self._clock(),
             capabilities=request.requested_capabilities,
             tools=tuple(tool.name for tool in checked.tools),
+            config_bundle=None if request.config_bundle is None else request.config_bundle.digest,
         )
         worker = self._build_worker(worker_record, checked, restored=False)
         self._workers[worker_id] = worker
@@ -266,6 +287,33 @@ class Runtime:
     async def cancel_worker(self, worker_id: str) -> CancelAck:
         worker = self._worker(worker_id)
         return CancelAck(worker_id, await worker.cancel())
+
+    # -- config bundles ----------------------------------------------------
+
+    async def put_config_bundle(self, digest: str, bundle: ConfigBundle) -> BundleSummary:
+        """Keep ``bundle`` under ``digest``, which must name its canonical encoding.
+
+        Putting the same bundle again changes nothing.
+        """
+        self._ready()
+        bundle.check(digest)
+        if digest not in self._bundles:
+            await self._store.save_bundle(digest, bundle.encode())
+            self._bundles[digest] = bundle
+        return self._bundles[digest].summary()
+
+    async def config_bundles(self) -> tuple[BundleSummary, ...]:
+        self._ready()
+        return tuple(bundle.summary() for _, bundle in sorted(self._bundles.items()))
+
+    async def config_bundle(self, digest: str) -> ConfigBundle:
+        self._ready()
+        bundle = self._bundles.get(check_digest(digest))
+        if bundle is None:
+            raise ConfigBundleMissing(
+                f"this runtime has no config bundle {digest}", details={"digest": digest}
+            )
+        return bundle
 
     # -- interaction -------------------------------------------------------
 
@@ -323,6 +371,7 @@ class Runtime:
         return check_create(
             request,
             profiles=self._profiles,
+            bundles=self._bundles,
             tools=self._tools,
             max_display_name=self.limits.max_display_name,
         )

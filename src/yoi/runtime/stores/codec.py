@@ -9,12 +9,10 @@ does not decode raises :class:`BadRecord`, which the store turns into a
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from yoi.errors import InvalidRequest
 from yoi.runtime import events as ev
 from yoi.runtime.records import WorkerRecord
 from yoi.runtime.requests import (
@@ -28,7 +26,6 @@ from yoi.runtime.transcript import Role, ToolEntry, TranscriptEntry
 
 __all__ = [
     "BadRecord",
-    "check_digest",
     "decode_event",
     "decode_identity",
     "decode_transcript",
@@ -40,7 +37,6 @@ __all__ = [
 ]
 
 _KEY_PREFIX = b'{"seq":'
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 _DELTAS = (b'"event":{"type":"text_delta"', b'"event":{"type":"thinking_delta"')
 
 _BODIES: dict[str, type[ev.EventBody]] = {
@@ -82,15 +78,6 @@ def _loads(line: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRecord("not a JSON object")
     return value
-
-
-def check_digest(digest: str) -> str:
-    """A config bundle digest: 64 lowercase hex digits of SHA-256, safe to name a file."""
-    if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
-        raise InvalidRequest(
-            "a config bundle digest is 64 lowercase hex digits", details={"field": "digest"}
-        )
-    return digest
 
 
 def line_key(line: bytes) -> int:

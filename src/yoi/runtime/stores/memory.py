@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from yoi.errors import InvalidRequest
+from yoi.runtime.bundles import check_digest
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
-from yoi.runtime.stores.codec import check_digest
 from yoi.runtime.stores.progress import Progress
 from yoi.runtime.stores.protocol import EventSlice, StoredState, StoredWorker
 from yoi.runtime.transcript import TranscriptEntry

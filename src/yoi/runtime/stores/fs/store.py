@@ -27,9 +27,10 @@ from typing import Any
 
 from yoi.errors import InvalidRequest, StoreCorrupt, StoreError, StoreMissing
 from yoi.ids import validate_id
+from yoi.runtime.bundles import check_digest
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
-from yoi.runtime.stores.codec import check_digest, encode_event, encode_transcript
+from yoi.runtime.stores.codec import encode_event, encode_transcript
 from yoi.runtime.stores.fs.files import RootLock, fsync_dir, write_atomic
 from yoi.runtime.stores.fs.maintenance import maintain
 from yoi.runtime.stores.fs.segments import IndexCache, PlannedWrite, SegmentLog, TailRepair

@@ -1,0 +1,86 @@
+"""Serving an ASGI app on a socket inside the caller's event loop (uvicorn underneath).
+
+The socket is bound before the server starts, so the address (port 0 picks a
+free port) is known at once and connections queue until the server is up.
+The caller owns the process's signals; leaving the context shuts the server
+down gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from yoi.errors import InvalidRequest
+
+__all__ = ["Listener", "listening"]
+
+_GRACEFUL_SECONDS = 2
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the process, not the server, decides what a signal means
+
+
+@dataclass(slots=True)
+class Listener:
+    host: str
+    port: int
+    _server: _Server
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop_accepting(self) -> None:
+        for server in self._server.servers:
+            server.close()
+
+
+@asynccontextmanager
+async def listening(
+    app: ASGIApp, host: str, port: int, *, ping_interval: float = 20.0
+) -> AsyncIterator[Listener]:
+    """Serve ``app`` on ``host:port`` until the block ends."""
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        ws="websockets-sansio",
+        ws_ping_interval=ping_interval,
+        ws_ping_timeout=ping_interval,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    bound_host, bound_port = sock.getsockname()[:2]
+    try:
+        yield Listener(bound_host, bound_port, server)
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((host, port), family=family, backlog=512)
+    except OSError as error:
+        raise InvalidRequest(
+            f"cannot listen on {host}:{port}: {error.strerror or error}",
+            details={"field": "bind"},
+        ) from error
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,292 @@
+"""The wire models of the runtime API: what arrives is validated here, what leaves is described.
+
+Requests are parsed into these models and turned into the runtime's own
+request values; responses are the runtime views' ``to_dict`` forms, which
+these models describe in ``/openapi.json`` (a schema-driven test checks that
+the two agree).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yoi.runtime import (
+    AssistantIntent,
+    CapabilityRequest,
+    ConfigBundleRef,
+    CreateWorkerRequest,
+    Input,
+    Intent,
+    OnBusy,
+    RoleIntent,
+    TaskIntent,
+)
+
+__all__ = [
+    "AckBody",
+    "BundleBody",
+    "BundleListBody",
+    "BundleOneBody",
+    "BundlePutBody",
+    "CreateBody",
+    "ErrorBody",
+    "EventPageBody",
+    "InputBody",
+    "RuntimeBody",
+    "StopBody",
+    "TranscriptBody",
+    "WorkerBody",
+    "WorkerListBody",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ---------------------------------------------------------------
+
+
+class AssistantIntentBody(_Strict):
+    kind: Literal["assistant"] = "assistant"
+    purpose: str | None = None
+
+
+class TaskIntentBody(_Strict):
+    kind: Literal["task"]
+    objective: str
+
+
+class RoleIntentBody(_Strict):
+    kind: Literal["role"]
+    role: str
+    purpose: str | None = None
+
+
+IntentBody = Annotated[
+    AssistantIntentBody | TaskIntentBody | RoleIntentBody, Field(discriminator="kind")
+]
+
+
+class CapabilityBody(_Strict):
+    name: str
+    reason: str | None = None
+
+
+class BundleRefBody(_Strict):
+    digest: str
+
+
+class CreateBody(_Strict):
+    """``{}`` is valid: an assistant on the runtime's default profile."""
+
+    worker_id: str | None = None
+    display_name: str | None = None
+    intent: IntentBody | None = None
+    profile: str = "runtime_default"
+    config_bundle: BundleRefBody | None = None
+    requested_capabilities: list[CapabilityBody] = Field(default_factory=list)
+    initial_input: str | None = None
+
+    def to_request(self) -> CreateWorkerRequest:
+        return CreateWorkerRequest(
+            worker_id=self.worker_id,
+            display_name=self.display_name,
+            intent=_intent(self.intent),
+            profile=self.profile,
+            config_bundle=None
+            if self.config_bundle is None
+            else ConfigBundleRef(self.config_bundle.digest),
+            requested_capabilities=tuple(
+                CapabilityRequest(item.name, item.reason) for item in self.requested_capabilities
+            ),
+            initial_input=self.initial_input,
+        )
+
+
+def _intent(body: IntentBody | None) -> Intent:
+    match body:
+        case None:
+            return AssistantIntent()
+        case TaskIntentBody(objective=objective):
+            return TaskIntent(objective)
+        case RoleIntentBody(role=role, purpose=purpose):
+            return RoleIntent(role, purpose)
+        case AssistantIntentBody(purpose=purpose):
+            return AssistantIntent(purpose=purpose)
+
+
+class InputBody(_Strict):
+    kind: Literal["user"] = "user"
+    content: str
+    on_busy: Literal["reject", "enqueue", "interrupt"] = "reject"
+
+    def to_input(self) -> Input:
+        return Input(self.content, OnBusy(self.on_busy))
+
+
+class StopBody(_Strict):
+    reason: str | None = None
+
+
+class BundleProfileBody(_Strict):
+    prompt: str
+    tools: list[str] = Field(default_factory=list)
+    model: str | None = None
+    max_turns: int = 24
+    max_output_tokens: int | None = None
+    description: str | None = None
+
+
+class BundlePutBody(_Strict):
+    """A config bundle as sent; the runtime checks it and its digest (ARCHITECTURE §4.5)."""
+
+    format: Literal["yoi.config-bundle/1"] = "yoi.config-bundle/1"
+    revision: str
+    provenance: dict[str, str] = Field(default_factory=dict)
+    profiles: dict[str, BundleProfileBody]
+
+
+# -- responses --------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error, whatever its status: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+class RunStateBody(BaseModel):
+    run_id: str
+    started_at: str
+    text: str
+    thinking: str
+    tools_in_flight: list[str]
+
+
+class WorkerDetailBody(BaseModel):
+    runtime_id: str
+    worker_id: str
+    display_name: str
+    display_ref: str
+    status: Literal["idle", "running", "stopped"]
+    intent: dict[str, Any]
+    profile: str
+    model: str
+    created_at: str
+    capabilities: list[dict[str, Any]]
+    tools: list[str]
+    last_seq: int
+    transcript_total: int
+    runs: int
+    queued_inputs: int
+    usage: dict[str, int]
+    run: RunStateBody | None
+
+
+class WorkerBody(BaseModel):
+    worker: WorkerDetailBody
+
+
+class WorkerListBody(BaseModel):
+    workers: list[WorkerDetailBody]
+    next_after: str | None
+
+
+class DiagnosticBody(BaseModel):
+    code: str
+    message: str
+    worker_id: str | None
+
+
+class RuntimeSummaryBody(BaseModel):
+    runtime_id: str
+    display_name: str
+    status: str
+    store: str
+    model: str
+    worker_count: int
+    busy_count: int
+    capabilities: list[str]
+    limits: dict[str, Any]
+    version: str
+
+
+class RuntimeBody(BaseModel):
+    runtime: RuntimeSummaryBody
+    diagnostics: list[DiagnosticBody]
+
+
+class AckDetail(BaseModel):
+    worker_id: str
+    run_id: str | None = None
+    transcript_sequence: int | None = None
+    event_seq: int | None = None
+    queued: bool | None = None
+    stopped: bool | None = None
+    cancelled: bool | None = None
+
+
+class AckBody(BaseModel):
+    ack: AckDetail
+
+
+class TranscriptEntryBody(BaseModel):
+    sequence: int
+    role: Literal["user", "assistant", "tool", "system"]
+    content: str
+    at: str
+    run_id: str | None
+    tool: dict[str, Any] | None = None
+
+
+class TranscriptPageBody(BaseModel):
+    items: list[TranscriptEntryBody]
+    total: int
+    start: int
+    next_start: int | None
+
+
+class TranscriptBody(BaseModel):
+    transcript: TranscriptPageBody
+
+
+class EventBody(BaseModel):
+    seq: int
+    at: str
+    worker_id: str
+    event: dict[str, Any]
+
+
+class EventPageBody(BaseModel):
+    events: list[EventBody]
+    next_cursor: str
+
+
+class BundleBody(BaseModel):
+    digest: str
+    revision: str
+    provenance: dict[str, str]
+    profiles: list[str]
+    size: int
+
+
+class BundleListBody(BaseModel):
+    config_bundles: list[BundleBody]
+
+
+class BundleOneBody(BaseModel):
+    config_bundle: BundleBody
+    content: dict[str, Any]
+
+
+class HealthBody(BaseModel):
+    status: Literal["ok"]

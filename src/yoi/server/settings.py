@@ -1,0 +1,178 @@
+"""What ``yoi runtime serve`` is asked for: flags, a TOML file, or both (flags win).
+
+The TOML file holds the same settings as the flags, by the same names::
+
+    runtime_id = "build-box"
+    display_name = "Build box"
+    bind = "0.0.0.0:7701"
+    store = "fs"
+    store_root = "state/runtime"        # relative to this file's directory
+    token_env = "YOI_RUNTIME_TOKEN"     # or token_file = "runtime.token"
+    model = "openai:gpt-4o-mini"
+
+A token is only ever read from the environment or a file, never from the
+flags or the TOML itself, and never shown.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from yoi.errors import InvalidRequest
+from yoi.runtime.stores import StoreSettings
+
+__all__ = [
+    "DEFAULT_BIND",
+    "DEFAULT_TOKEN_ENV",
+    "ServeSettings",
+    "is_loopback",
+    "parse_bind",
+]
+
+DEFAULT_BIND = "127.0.0.1:7701"
+DEFAULT_TOKEN_ENV = "YOI_RUNTIME_TOKEN"
+_KEYS = {
+    "runtime_id",
+    "display_name",
+    "bind",
+    "store",
+    "store_root",
+    "store_retain_event_bytes",
+    "token_env",
+    "token_file",
+    "model",
+    "ping_interval",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    runtime_id: str | None = None
+    display_name: str | None = None
+    bind: str = DEFAULT_BIND
+    store: StoreSettings = field(default_factory=StoreSettings)
+    token_env: str | None = None
+    token_file: Path | None = None
+    model: str | None = None
+    ping_interval: float = 20.0
+    """Seconds between keepalive pings on observation streams; a peer gets as long to answer."""
+
+    @classmethod
+    def from_toml(cls, path: Path) -> ServeSettings:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InvalidRequest(f"cannot read {path}: {error.strerror}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise InvalidRequest(f"{path} is not valid TOML: {error}") from error
+        return cls.from_mapping(document, base=path.parent)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object], *, base: Path) -> ServeSettings:
+        unknown = sorted(set(values) - _KEYS)
+        if unknown:
+            raise InvalidRequest(
+                f"unknown runtime settings: {', '.join(unknown)}", details={"unknown": unknown}
+            )
+        token_file = _optional_str(values, "token_file")
+        return cls(
+            runtime_id=_optional_str(values, "runtime_id"),
+            display_name=_optional_str(values, "display_name"),
+            bind=_optional_str(values, "bind") or DEFAULT_BIND,
+            store=StoreSettings.from_mapping(values, base=base),
+            token_env=_optional_str(values, "token_env"),
+            token_file=None if token_file is None else base / Path(token_file).expanduser(),
+            model=_optional_str(values, "model"),
+            ping_interval=_seconds(values.get("ping_interval", 20.0)),
+        )
+
+    def override(self, flags: Mapping[str, object], *, cwd: Path) -> ServeSettings:
+        """These settings with every flag that was given (not None) put over them.
+
+        ``store`` and ``store_root`` flags rebuild the store settings, with a
+        relative root taken from ``cwd``; a token flag replaces both token settings.
+        """
+        given = {name: value for name, value in flags.items() if value is not None}
+        kind, root = given.pop("store", None), given.pop("store_root", None)
+        if kind is not None or root is not None:
+            store: dict[str, object] = {"store": kind or self.store.kind}
+            if self.store.retain_event_bytes is not None:
+                store["store_retain_event_bytes"] = self.store.retain_event_bytes
+            chosen = root if root is not None else self.store.root
+            if chosen is not None:
+                store["store_root"] = str(chosen)
+            given["store"] = StoreSettings.from_mapping(store, base=cwd)
+        if "token_env" in given or "token_file" in given:
+            given.setdefault("token_env", None)
+            given.setdefault("token_file", None)
+        return replace(self, **given)  # type: ignore[arg-type]
+
+    def token(self, env: Mapping[str, str]) -> str | None:
+        """The bearer token, from the named variable or file; None if none is configured."""
+        if self.token_env is not None and self.token_file is not None:
+            raise InvalidRequest("give a token by --token-env or --token-file, not both")
+        if self.token_file is not None:
+            return _token_from_file(self.token_file)
+        if self.token_env is not None:
+            value = env.get(self.token_env, "").strip()
+            if not value:
+                raise InvalidRequest(f"the token variable {self.token_env} is empty or unset")
+            return value
+        return env.get(DEFAULT_TOKEN_ENV, "").strip() or None
+
+    def address(self) -> tuple[str, int]:
+        return parse_bind(self.bind)
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6); port 0 picks a free one."""
+    host, colon, port_text = bind.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise InvalidRequest(
+            f"bind must be HOST:PORT, such as 127.0.0.1:7701 (port 0 picks a free port), "
+            f"not {bind!r}",
+            details={"field": "bind"},
+        )
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_from_file(path: Path) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise InvalidRequest(f"cannot read the token file {path}: {error.strerror}") from error
+    if not value:
+        raise InvalidRequest(f"the token file {path} is empty")
+    return value
+
+
+def _optional_str(values: Mapping[str, object], key: str) -> str | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{key} must be a non-empty string", details={"field": key})
+    return value.strip()
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+        raise InvalidRequest(
+            "ping_interval must be a number of seconds from 0 to 3600",
+            details={"field": "ping_interval"},
+        )
+    return float(value)

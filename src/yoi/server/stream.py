@@ -1,0 +1,95 @@
+"""The observation stream over WebSocket (ARCHITECTURE §4.4).
+
+An unknown or unusable worker is refused before the upgrade with its HTTP
+status. After the upgrade, the runtime's subscription is pumped to the socket
+as event frames while the client side is read for the only frames it may
+send (pings); anything else ends the stream with a diagnostic. The runtime's
+subscription does the bounding: a subscriber that falls behind gets
+``slow_consumer`` and never slows anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from yoi.errors import (
+    CursorExpired,
+    InvalidCursor,
+    ObservationOnly,
+    YoiError,
+)
+from yoi.runtime import Runtime, Subscription
+from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, event_frame, is_client_ping
+from yoi.server.envelope import error_response
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+
+@router.websocket("/workers/{worker_id}/events/ws")
+async def observe(websocket: WebSocket, worker_id: str, cursor: str | None = None) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    try:
+        subscription = await runtime.subscribe(worker_id, cursor)
+    except (CursorExpired, InvalidCursor) as error:
+        await websocket.accept()
+        await _end(websocket, error)
+        return
+    except YoiError as error:
+        await websocket.send_denial_response(error_response(error))
+        return
+    async with subscription:
+        await websocket.accept()
+        await _pump_until_done(websocket, subscription)
+
+
+async def _pump_until_done(websocket: WebSocket, subscription: Subscription) -> None:
+    pump = asyncio.create_task(_pump(websocket, subscription))
+    listen = asyncio.create_task(_listen(websocket))
+    done, pending = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    finished = done.pop()
+    ending = finished.result()
+    if ending is not None:
+        await _end(websocket, ending)
+
+
+async def _pump(websocket: WebSocket, subscription: Subscription) -> YoiError | None:
+    """Send every event; say why it stopped, or None when the peer is gone."""
+    try:
+        async for event in subscription:
+            await websocket.send_text(event_frame(event))
+    except YoiError as error:  # slow_consumer
+        return error
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        return None
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        await websocket.close(GOING_AWAY, "the runtime is shutting down")
+    return None
+
+
+async def _listen(websocket: WebSocket) -> YoiError | None:
+    """Read client frames until it leaves (None) or sends something it may not."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None or not is_client_ping(text):
+            return ObservationOnly(
+                'the stream is observation only: a client may send only {"kind": "ping"}'
+            )
+
+
+async def _end(websocket: WebSocket, error: YoiError) -> None:
+    text, code = diagnostic_frame(error)
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        await websocket.send_text(text)
+        await websocket.close(code, error.code)
