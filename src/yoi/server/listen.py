@@ -9,6 +9,7 @@ down gracefully.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +23,21 @@ from yoi.errors import InvalidRequest
 __all__ = ["Listener", "listening"]
 
 _GRACEFUL_SECONDS = 2
+
+
+class _DenialNoise(logging.Filter):
+    """Drop uvicorn's error line for a refused upgrade.
+
+    Its sans-I/O WebSocket protocol logs "returned without completing
+    handshake" after an app sends a denial response (our 401/403/404 before
+    an upgrade), which is a complete, deliberate answer.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
+
+
+_DENIAL_NOISE = _DenialNoise()
 
 
 class _Server(uvicorn.Server):
@@ -52,6 +68,7 @@ async def listening(
 ) -> AsyncIterator[Listener]:
     """Serve ``app`` on ``host:port`` until the block ends."""
     sock = _bind(host, port)
+    logging.getLogger("uvicorn.error").addFilter(_DENIAL_NOISE)  # the same filter, added once
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -26,8 +26,10 @@ from yoi.runtime.transcript import Role, ToolEntry, TranscriptEntry
 
 __all__ = [
     "BadRecord",
+    "decode_body",
     "decode_event",
     "decode_identity",
+    "decode_intent",
     "decode_transcript",
     "encode_event",
     "encode_identity",
@@ -115,15 +117,19 @@ def decode_event(line: bytes, worker_id: str) -> ev.Event:
         raise BadRecord("is not an event record")
     if owner != worker_id:
         raise BadRecord(f"belongs to worker {owner!r}, not {worker_id}")
+    return ev.Event(seq, float(at), owner, decode_body(body))
+
+
+def decode_body(body: Mapping[str, Any]) -> ev.EventBody:
+    """A logged event body from its JSON object (never a ``snapshot``, which is not logged)."""
     kind = _BODIES.get(str(body.get("type")))
     if kind is None:
         raise BadRecord(f"has an unknown event type {body.get('type')!r}")
     values: dict[str, Any] = {name: body[name] for name in _FIELDS[kind] if name in body}
     try:
-        decoded = kind(**values)
+        return kind(**values)
     except TypeError as error:
         raise BadRecord(f"is not a valid {kind.type} event") from error
-    return ev.Event(seq, float(at), owner, decoded)
 
 
 # -- transcript -----------------------------------------------------------
@@ -202,7 +208,7 @@ def decode_identity(raw: Mapping[str, Any], runtime_id: str, worker_id: str) -> 
         return WorkerRecord(
             worker_id=worker_id,
             display_name=_str(raw["display_name"]),
-            intent=_intent(raw["intent"]),
+            intent=decode_intent(raw["intent"]),
             profile=_str(raw["profile"]),
             created_at=float(raw["created_at"]),
             capabilities=tuple(
@@ -216,7 +222,7 @@ def decode_identity(raw: Mapping[str, Any], runtime_id: str, worker_id: str) -> 
         raise BadRecord("is not a worker record") from error
 
 
-def _intent(raw: object) -> Intent:
+def decode_intent(raw: object) -> Intent:
     if not isinstance(raw, dict):
         raise TypeError("intent")
     match raw.get("kind"):

@@ -1,0 +1,6 @@
+"""Typed clients for yoi's network APIs."""
+
+from yoi.client.observation import RemoteSubscription
+from yoi.client.runtime import RuntimeClient
+
+__all__ = ["RemoteSubscription", "RuntimeClient"]

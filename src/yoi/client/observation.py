@@ -1,0 +1,95 @@
+"""The client side of an observation stream: frames in, the runtime's events out.
+
+A :class:`RemoteSubscription` iterates like the runtime's own
+:class:`~yoi.runtime.Subscription`: the snapshot, the backlog, then live
+events. A diagnostic frame is raised as its error class (``cursor_expired``,
+``slow_consumer``, ...); the runtime shutting down ends the iteration; a
+connection that drops otherwise is ``runtime_unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from yoi.client.errors import envelope_error, frame_error
+from yoi.errors import RuntimeUnavailable, YoiError
+from yoi.runtime import Event
+from yoi.runtime.wire import read_event
+
+__all__ = ["RemoteSubscription", "connect_stream"]
+
+_NORMAL_ENDS = {1000, 1001}
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+async def connect_stream(url: str, token: str | None) -> RemoteSubscription:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    try:
+        connection = await connect(
+            url, additional_headers=headers, max_size=MAX_FRAME_BYTES, open_timeout=30
+        )
+    except InvalidStatus as error:
+        response = error.response
+        raise envelope_error(response.status_code, bytes(response.body or b"")) from error
+    except (OSError, InvalidHandshake, TimeoutError) as error:
+        raise RuntimeUnavailable(
+            f"cannot open the observation stream ({type(error).__name__})"
+        ) from error
+    return RemoteSubscription(connection)
+
+
+class RemoteSubscription:
+    def __init__(self, connection: ClientConnection) -> None:
+        self._connection = connection
+        self.close_code: int | None = None
+        """How the server closed the stream, once it has."""
+
+    def __aiter__(self) -> RemoteSubscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            text = await self._connection.recv(decode=True)
+        except ConnectionClosed as closed:
+            raise self._ended(closed) from None
+        frame = json.loads(text)
+        if frame.get("kind") == "diagnostic":
+            raise await self._diagnostic(frame)
+        try:
+            return read_event(frame)
+        except (KeyError, TypeError, ValueError) as error:
+            raise RuntimeUnavailable("the runtime sent a frame this client cannot read") from error
+
+    async def _diagnostic(self, frame: dict[str, object]) -> YoiError:
+        error = frame_error(frame)
+        await self._connection.close()
+        self.close_code = self._connection.close_code
+        return error
+
+    def _ended(self, closed: ConnectionClosed) -> Exception:
+        received = closed.rcvd
+        self.close_code = None if received is None else received.code
+        if self.close_code in _NORMAL_ENDS:
+            return StopAsyncIteration()
+        return RuntimeUnavailable(
+            "the observation stream was cut; resume with the last cursor",
+            details={"close_code": self.close_code},
+        )
+
+    async def aclose(self) -> None:
+        await self._connection.close()
+
+    async def __aenter__(self) -> RemoteSubscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

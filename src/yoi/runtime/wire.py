@@ -1,0 +1,190 @@
+"""Reading the runtime's views back from their JSON forms, for clients of a remote runtime.
+
+Each ``to_dict`` of :mod:`yoi.runtime.views` and friends has its inverse here,
+so a remote runtime answers with the very types an embedded one does. A body
+that does not read raises :class:`WireError`; a client reports it as the
+runtime being unusable, never as a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from yoi.runtime.bundles import BundleSummary
+from yoi.runtime.events import Event, EventBody, Snapshot
+from yoi.runtime.requests import CapabilityRequest
+from yoi.runtime.status import WorkerStatus
+from yoi.runtime.stores.codec import BadRecord, decode_body, decode_intent
+from yoi.runtime.transcript import Role, ToolEntry, TranscriptEntry, TranscriptPage
+from yoi.runtime.views import (
+    CancelAck,
+    Diagnostic,
+    EventPage,
+    InputAck,
+    RunState,
+    RuntimeSummary,
+    StopAck,
+    WorkerDetail,
+    WorkerPage,
+)
+
+__all__ = [
+    "WireError",
+    "read_bundle_summary",
+    "read_cancel_ack",
+    "read_diagnostic",
+    "read_event",
+    "read_event_page",
+    "read_input_ack",
+    "read_runtime_summary",
+    "read_stop_ack",
+    "read_transcript_page",
+    "read_worker",
+    "read_worker_page",
+]
+
+Raw = Mapping[str, Any]
+
+
+class WireError(ValueError):
+    """A body that is not the JSON form of what it should be."""
+
+
+def read_worker(raw: Raw) -> WorkerDetail:
+    run = raw["run"]
+    return WorkerDetail(
+        runtime_id=_str(raw["runtime_id"]),
+        worker_id=_str(raw["worker_id"]),
+        display_name=_str(raw["display_name"]),
+        status=WorkerStatus(raw["status"]),
+        intent=decode_intent(raw["intent"]),
+        profile=_str(raw["profile"]),
+        model=_str(raw["model"]),
+        created_at=_time(raw["created_at"]),
+        capabilities=tuple(
+            CapabilityRequest(_str(item["name"]), item.get("reason"))
+            for item in raw["capabilities"]
+        ),
+        tools=tuple(_str(name) for name in raw["tools"]),
+        last_seq=_int(raw["last_seq"]),
+        transcript_total=_int(raw["transcript_total"]),
+        runs=_int(raw["runs"]),
+        queued_inputs=_int(raw["queued_inputs"]),
+        usage={str(key): _int(value) for key, value in raw["usage"].items()},
+        run=None if run is None else _run_state(run),
+    )
+
+
+def _run_state(raw: Raw) -> RunState:
+    return RunState(
+        run_id=_str(raw["run_id"]),
+        started_at=_time(raw["started_at"]),
+        text=_str(raw["text"]),
+        thinking=_str(raw["thinking"]),
+        tools_in_flight=tuple(_str(name) for name in raw["tools_in_flight"]),
+    )
+
+
+def read_worker_page(raw: Raw) -> WorkerPage:
+    items = tuple(read_worker(item) for item in raw["workers"])
+    return WorkerPage(items, raw["next_after"])
+
+
+def read_event(raw: Raw) -> Event:
+    body = raw["event"]
+    return Event(_int(raw["seq"]), _time(raw["at"]), _str(raw["worker_id"]), _body(body))
+
+
+def _body(raw: Raw) -> EventBody:
+    if raw.get("type") == "snapshot":
+        return Snapshot(dict(raw["worker"]), list(raw["transcript_tail"]), raw["run"])
+    try:
+        return decode_body(raw)
+    except BadRecord as error:
+        raise WireError(f"an event {error}") from error
+
+
+def read_event_page(raw: Raw) -> EventPage:
+    return EventPage(tuple(read_event(item) for item in raw["events"]), _str(raw["next_cursor"]))
+
+
+def read_transcript_page(raw: Raw) -> TranscriptPage:
+    items = tuple(_entry(item) for item in raw["items"])
+    return TranscriptPage(items, _int(raw["total"]), _int(raw["start"]), raw["next_start"])
+
+
+def _entry(raw: Raw) -> TranscriptEntry:
+    tool = raw.get("tool")
+    return TranscriptEntry(
+        sequence=_int(raw["sequence"]),
+        role=Role(raw["role"]),
+        content=_str(raw["content"]),
+        at=_time(raw["at"]),
+        run_id=raw["run_id"],
+        tool=None if tool is None else ToolEntry(**tool),
+    )
+
+
+def read_input_ack(raw: Raw) -> InputAck:
+    return InputAck(
+        worker_id=_str(raw["worker_id"]),
+        run_id=_str(raw["run_id"]),
+        transcript_sequence=raw["transcript_sequence"],
+        event_seq=_int(raw["event_seq"]),
+        queued=bool(raw["queued"]),
+    )
+
+
+def read_stop_ack(raw: Raw) -> StopAck:
+    return StopAck(_str(raw["worker_id"]), bool(raw["stopped"]))
+
+
+def read_cancel_ack(raw: Raw) -> CancelAck:
+    return CancelAck(_str(raw["worker_id"]), bool(raw["cancelled"]))
+
+
+def read_runtime_summary(raw: Raw) -> RuntimeSummary:
+    return RuntimeSummary(
+        runtime_id=_str(raw["runtime_id"]),
+        display_name=_str(raw["display_name"]),
+        status=_str(raw["status"]),
+        store=_str(raw["store"]),
+        model=_str(raw["model"]),
+        worker_count=_int(raw["worker_count"]),
+        busy_count=_int(raw["busy_count"]),
+        capabilities=tuple(_str(name) for name in raw["capabilities"]),
+        limits=dict(raw["limits"]),
+        version=_str(raw["version"]),
+    )
+
+
+def read_diagnostic(raw: Raw) -> Diagnostic:
+    return Diagnostic(_str(raw["code"]), _str(raw["message"]), raw.get("worker_id"))
+
+
+def read_bundle_summary(raw: Raw) -> BundleSummary:
+    return BundleSummary(
+        digest=_str(raw["digest"]),
+        revision=_str(raw["revision"]),
+        provenance={str(k): _str(v) for k, v in raw["provenance"].items()},
+        profiles=tuple(_str(name) for name in raw["profiles"]),
+        size=_int(raw["size"]),
+    )
+
+
+def _time(value: object) -> float:
+    return datetime.fromisoformat(_str(value)).timestamp()
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise WireError(f"expected a whole number, got {type(value).__name__}")
+    return value
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise WireError(f"expected a string, got {type(value).__name__}")
+    return value
