@@ -27,6 +27,7 @@ RANK = {
     "tui": 5,
     "cli": 5,
     "testing": 5,
+    "__main__": 6,  # `python -m yoi`: the command line, entered another way
 }
 # Peers of one layer that may lean on each other: the engine's seams, and the error tree.
 PEERS = {("providers", "engine"), ("tools", "engine"), ("ids", "errors")}

@@ -85,6 +85,7 @@ FRONT_DOORS = {
         "WorkerPage",
         "WorkerStatus",
     ],
+    "yoi.client": ["RemoteSubscription", "RuntimeClient"],
     "yoi.server": ["MAX_BODY_BYTES", "create_app"],
     "yoi.testing": [
         "Call",
