@@ -94,10 +94,13 @@ class ServeSettings:
         """These settings with every flag that was given (not None) put over them.
 
         ``store`` and ``store_root`` flags rebuild the store settings, with a
-        relative root taken from ``cwd``; a token flag replaces both token settings.
+        relative root taken from ``cwd`` (a root alone means ``fs``); a token
+        flag replaces both token settings.
         """
         given = {name: value for name, value in flags.items() if value is not None}
         kind, root = given.pop("store", None), given.pop("store_root", None)
+        if kind is None and root is not None:
+            kind = "fs"  # a root given on the command line is meant to be used
         if kind is not None or root is not None:
             store: dict[str, object] = {"store": kind or self.store.kind}
             if self.store.retain_event_bytes is not None:
@@ -132,7 +135,8 @@ def parse_bind(bind: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6); port 0 picks a free one."""
     host, colon, port_text = bind.rpartition(":")
     host = host.strip("[]")
-    if not colon or not host or not port_text.isdigit() or int(port_text) > 65535:
+    digits = port_text.isascii() and port_text.isdigit()
+    if not colon or not host or not digits or int(port_text) > 65535:
         raise InvalidRequest(
             f"bind must be HOST:PORT, such as 127.0.0.1:7701 (port 0 picks a free port), "
             f"not {bind!r}",
