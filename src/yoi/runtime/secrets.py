@@ -69,6 +69,7 @@ def _walk(value: object, path: str, key: str = "") -> Iterator[tuple[str, str, s
         yield path, key, value
     elif isinstance(value, Mapping):
         for name, item in value.items():
+            yield path, "", str(name)  # a name can leak too; it is reported by its parent
             yield from _walk(item, f"{path}.{name}" if path else str(name), str(name))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):

@@ -13,6 +13,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 from yoi.errors import ForbiddenOrigin, PayloadTooLarge, Unauthorized, YoiError
 from yoi.runtime.frames import CLOSE_CODES
 from yoi.server.envelope import error_response, internal_error_response, status_of
@@ -32,7 +34,7 @@ UNGUARDED_PATHS = frozenset({"/v1/health"})
 class Guard:
     def __init__(self, app: ASGIApp, *, token: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self._token = None if token is None else f"Bearer {token}".encode()
+        self._token = None if token is None else token.encode()
         self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,8 +55,9 @@ class Guard:
         if b"origin" in headers:
             return ForbiddenOrigin("browsers may not reach a runtime; go through the backend's API")
         guarded = self._token is not None and scope["path"] not in UNGUARDED_PATHS
-        given = headers.get(b"authorization", b"")
-        if guarded and not hmac.compare_digest(given, self._token or b""):
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        bearer = scheme.lower() == b"bearer"  # the scheme is case-insensitive (RFC 9110)
+        if guarded and not (bearer and hmac.compare_digest(given.strip(), self._token or b"")):
             return Unauthorized("a valid bearer token is required")
         if scope["type"] == "http" and _declared_length(headers) > self._max_body:
             return PayloadTooLarge(f"the request body is over {self._max_body} bytes")
@@ -69,7 +72,8 @@ class Guard:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self._max_body:
-                raise PayloadTooLarge(f"the request body is over {self._max_body} bytes")
+                # FastAPI turns anything but an HTTPException raised while reading a body into 400.
+                raise HTTPException(413)
             return message
 
         async def watched_send(message: Message) -> None:

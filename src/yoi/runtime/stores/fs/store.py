@@ -95,7 +95,8 @@ class FsStore:
             if loaded is not None:
                 workers.append(loaded)
         workers.sort(key=lambda item: (item.record.created_at, item.record.worker_id))
-        return StoredState(runtime, tuple(workers), tuple(problems), self._load_bundles())
+        bundles = self._load_bundles(problems)
+        return StoredState(runtime, tuple(workers), tuple(problems), bundles)
 
     def _load_runtime(self, fresh: RuntimeRecord, id_requested: bool) -> RuntimeRecord:
         path = self.root / "runtime.json"
@@ -141,15 +142,20 @@ class FsStore:
         self._register(files)
         return files.stored(clean=clean)
 
-    def _load_bundles(self) -> dict[str, bytes]:
+    def _load_bundles(self, problems: list[StoreProblem]) -> dict[str, bytes]:
         directory = self.root / "bundles"
         if not directory.is_dir():
             return {}
         found: dict[str, bytes] = {}
-        for entry in os.scandir(directory):
-            digest = entry.name.removesuffix(".json")
-            if entry.name.endswith(".json") and not entry.name.startswith("."):
-                found[digest] = Path(entry.path).read_bytes()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                try:
+                    found[entry.name.removesuffix(".json")] = Path(entry.path).read_bytes()
+                except OSError as error:
+                    message = f"bundles/{entry.name} cannot be read: {error.strerror}"
+                    problems.append(StoreProblem("store_corrupt", message))
         return found
 
     async def close(self) -> None:
