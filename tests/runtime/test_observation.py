@@ -174,3 +174,21 @@ async def test_a_backlog_longer_than_the_queue_does_not_cut_the_subscriber() -> 
             await runtime.send_input(worker.worker_id, "short")
             events = await until(subscription, "run_finished", count=2)
     assert event_types(events).count("text_delta") == 21
+
+
+async def test_a_snapshot_cuts_long_entries_and_says_so_while_the_transcript_keeps_them() -> None:
+    reply = "x" * 100
+    model = ScriptedModel([[Text(reply)]])
+    async with Runtime(model=model, limits=RuntimeLimits(snapshot_entry_chars=10)) as runtime:
+        worker = await runtime.create_worker(None)
+        await run_to_end(runtime, worker.worker_id, "short")
+        async with await runtime.subscribe(worker.worker_id) as subscription:
+            first = await anext(subscription)
+        page = await runtime.transcript(worker.worker_id)
+    tail = first.event.to_dict()["transcript_tail"]
+    assert isinstance(tail, list)
+    assert [(item["content"], item.get("truncated")) for item in tail] == [
+        ("short", None),
+        ("x" * 10, True),
+    ]
+    assert page.items[-1].content == reply

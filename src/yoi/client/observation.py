@@ -23,7 +23,9 @@ from yoi.runtime.wire import read_event
 __all__ = ["RemoteSubscription", "connect_stream"]
 
 _NORMAL_ENDS = {1000, 1001}
-MAX_FRAME_BYTES = 8 * 1024 * 1024
+_TOO_BIG = 1009
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+"""Frames are events and snapshots; a snapshot cuts long transcript entries, so this is ample."""
 
 
 async def connect_stream(url: str, token: str | None) -> RemoteSubscription:
@@ -56,12 +58,12 @@ class RemoteSubscription:
             text = await self._connection.recv(decode=True)
         except ConnectionClosed as closed:
             raise self._ended(closed) from None
-        frame = json.loads(text)
-        if frame.get("kind") == "diagnostic":
-            raise await self._diagnostic(frame)
         try:
+            frame = json.loads(text)
+            if frame.get("kind") == "diagnostic":
+                raise await self._diagnostic(frame)
             return read_event(frame)
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RuntimeUnavailable("the runtime sent a frame this client cannot read") from error
 
     async def _diagnostic(self, frame: dict[str, object]) -> YoiError:
@@ -75,6 +77,11 @@ class RemoteSubscription:
         self.close_code = None if received is None else received.code
         if self.close_code in _NORMAL_ENDS:
             return StopAsyncIteration()
+        if closed.sent is not None and closed.sent.code == _TOO_BIG:
+            return RuntimeUnavailable(
+                f"the runtime sent a frame over this client's limit of {MAX_FRAME_BYTES} bytes",
+                details={"close_code": _TOO_BIG},
+            )
         return RuntimeUnavailable(
             "the observation stream was cut; resume with the last cursor",
             details={"close_code": self.close_code},

@@ -197,6 +197,8 @@ class RuntimeClient:
         json: object = None,
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
+        if self._http.is_closed:
+            raise RuntimeUnavailable("this client is closed")
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException as error:

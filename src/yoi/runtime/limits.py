@@ -15,6 +15,8 @@ class RuntimeLimits:
     max_queued_inputs: int = 32
     subscriber_queue: int = 4096
     snapshot_transcript_tail: int = 20
+    snapshot_entry_chars: int = 16_384
+    """Longer transcript entries are cut in a snapshot (marked ``truncated``)."""
     cancel_grace_seconds: float = 1.0
     max_display_name: int = 200
     max_history_messages: int = 2_000

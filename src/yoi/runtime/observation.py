@@ -14,8 +14,22 @@ __all__ = ["read_events", "snapshot", "subscribe"]
 def snapshot(worker: Worker, detail: WorkerDetail) -> Event:
     """Where the worker stands now, as the event that starts every observation."""
     run = worker.live.state().to_dict() if worker.live is not None else None
-    body = Snapshot(detail.to_dict(), [entry.to_dict() for entry in worker.tail], run)
+    limit = worker.limits.snapshot_entry_chars
+    tail = [_bounded(entry.to_dict(), limit) for entry in worker.tail]
+    body = Snapshot(detail.to_dict(), tail, run)
     return Event(worker.record.last_seq, worker.clock(), worker.worker_id, body)
+
+
+def _bounded(entry: dict[str, object], limit: int) -> dict[str, object]:
+    """A transcript entry for a snapshot: a long content is cut, and says so.
+
+    Snapshots travel as one frame; the whole entry is a transcript page away.
+    """
+    content = entry["content"]
+    if isinstance(content, str) and len(content) > limit:
+        entry["content"] = content[:limit]
+        entry["truncated"] = True
+    return entry
 
 
 async def subscribe(worker: Worker, detail: WorkerDetail, cursor: str | None) -> Subscription:
