@@ -32,7 +32,11 @@ async def connect_stream(url: str, token: str | None) -> RemoteSubscription:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     try:
         connection = await connect(
-            url, additional_headers=headers, max_size=MAX_FRAME_BYTES, open_timeout=30
+            url,
+            additional_headers=headers,
+            max_size=MAX_FRAME_BYTES,
+            open_timeout=30,
+            compression=None,  # small JSON frames: compressing each costs more than it saves
         )
     except InvalidStatus as error:
         response = error.response

@@ -34,6 +34,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.frames = stream.FrameCache()
     app.include_router(routes.router)
     app.include_router(stream.router)
     install_error_handlers(app)

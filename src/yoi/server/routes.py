@@ -52,7 +52,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return found
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:  # async: a plain def would run in a thread
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -22,13 +23,35 @@ from yoi.errors import (
     ObservationOnly,
     YoiError,
 )
-from yoi.runtime import Runtime, Subscription
+from yoi.runtime import Event, Runtime, Subscription
 from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, event_frame, is_client_ping
 from yoi.server.envelope import error_response
 
-__all__ = ["router"]
+__all__ = ["FrameCache", "router"]
 
 router = APIRouter(prefix="/v1")
+
+
+class FrameCache:
+    """The frame texts of recent events, so that many subscribers encode an event once.
+
+    Every subscriber of a worker is handed the same :class:`Event` object; the
+    cache holds that object, so its ``id`` cannot be reused while cached.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._frames: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+
+    def frame(self, event: Event) -> str:
+        hit = self._frames.get(id(event))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        text = event_frame(event)
+        self._frames[id(event)] = (event, text)
+        if len(self._frames) > self._size:
+            self._frames.popitem(last=False)
+        return text
 
 
 @router.websocket("/workers/{worker_id}/events/ws")
@@ -45,11 +68,13 @@ async def observe(websocket: WebSocket, worker_id: str, cursor: str | None = Non
         return
     async with subscription:
         await websocket.accept()
-        await _pump_until_done(websocket, subscription)
+        await _pump_until_done(websocket, subscription, websocket.app.state.frames)
 
 
-async def _pump_until_done(websocket: WebSocket, subscription: Subscription) -> None:
-    pump = asyncio.create_task(_pump(websocket, subscription))
+async def _pump_until_done(
+    websocket: WebSocket, subscription: Subscription, frames: FrameCache
+) -> None:
+    pump = asyncio.create_task(_pump(websocket, subscription, frames))
     listen = asyncio.create_task(_listen(websocket))
     done, pending = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
@@ -61,11 +86,13 @@ async def _pump_until_done(websocket: WebSocket, subscription: Subscription) -> 
         await _end(websocket, ending)
 
 
-async def _pump(websocket: WebSocket, subscription: Subscription) -> YoiError | None:
+async def _pump(
+    websocket: WebSocket, subscription: Subscription, frames: FrameCache
+) -> YoiError | None:
     """Send every event; say why it stopped, or None when the peer is gone."""
     try:
         async for event in subscription:
-            await websocket.send_text(event_frame(event))
+            await websocket.send_text(frames.frame(event))
     except YoiError as error:  # slow_consumer
         return error
     except (WebSocketDisconnect, OSError, RuntimeError):
