@@ -24,6 +24,8 @@ BENCHMARKS = (
     "fs_appends",
     "fs_open",
     "fs_transcript",
+    "server_api",
+    "server_stream",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
