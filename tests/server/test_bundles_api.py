@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import pytest
+from tests.server.asgi import app_client, error_of
 
 from yoi.engine.tool import Tool, ToolResult
 from yoi.providers.script import Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import ConfigBundle, Runtime
 from yoi.runtime.cursor import encode_cursor
-from yoi.server.app import create_app
 from yoi.testing.observe import until
 
 PROMPT = "You review pull requests for the Zephyr team. Be brief and kind."
@@ -44,22 +43,6 @@ class EchoTool:
         return ToolResult("echoed", str(dict(arguments)))
 
 
-@asynccontextmanager
-async def serve(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as http:
-        yield http
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert list(body) == ["error"]
-    assert set(body["error"]) == {"code", "message", "details"}
-    error: dict[str, Any] = body["error"]
-    return error
-
-
 def digest_of(bundle: Mapping[str, Any]) -> str:
     return ConfigBundle.from_mapping(bundle).digest
 
@@ -79,7 +62,7 @@ def tools() -> list[Tool]:
 
 
 async def test_a_bundle_put_under_its_digest_is_kept_and_described() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         digest = digest_of(BUNDLE)
         response = await http.put(f"/v1/config-bundles/{digest}", json=BUNDLE)
         fetched = await http.get(f"/v1/config-bundles/{digest}")
@@ -99,7 +82,7 @@ async def test_a_bundle_put_under_its_digest_is_kept_and_described() -> None:
 
 
 async def test_putting_the_same_bundle_again_changes_nothing() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         digest = await put(http, BUNDLE)
         reordered = {key: BUNDLE[key] for key in reversed(list(BUNDLE))}
         again = await http.put(f"/v1/config-bundles/{digest}", json=reordered)
@@ -111,7 +94,7 @@ async def test_putting_the_same_bundle_again_changes_nothing() -> None:
 
 async def test_bundles_are_listed_by_digest_without_their_prompts() -> None:
     other = {**BUNDLE, "revision": "r43"}
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         empty = (await http.get("/v1/config-bundles")).json()
         digests = {await put(http, BUNDLE), await put(http, other)}
         listed = (await http.get("/v1/config-bundles")).json()
@@ -124,7 +107,7 @@ async def test_bundles_are_listed_by_digest_without_their_prompts() -> None:
 
 async def test_a_digest_that_does_not_name_the_bundle_is_refused() -> None:
     wrong = digest_of({**BUNDLE, "revision": "another"})
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.put(f"/v1/config-bundles/{wrong}", json=BUNDLE)
         listed = (await http.get("/v1/config-bundles")).json()["config_bundles"]
     error = error_of(response, 400)
@@ -137,7 +120,7 @@ async def test_a_digest_that_does_not_name_the_bundle_is_refused() -> None:
     "digest", ["abc", "0" * 63, "A" * 64, "g" * 64, "0" * 65, "sha256-" + "0" * 57]
 )
 async def test_a_malformed_digest_is_an_invalid_request(digest: str) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         put_response = await http.put(f"/v1/config-bundles/{digest}", json=BUNDLE)
         get_response = await http.get(f"/v1/config-bundles/{digest}")
     assert error_of(put_response, 400)["code"] == "invalid_request"
@@ -145,7 +128,7 @@ async def test_a_malformed_digest_is_an_invalid_request(digest: str) -> None:
 
 
 async def test_an_unknown_bundle_is_missing() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.get(f"/v1/config-bundles/{'e' * 64}")
     error = error_of(response, 404)
     assert error["code"] == "config_bundle_missing"
@@ -179,7 +162,7 @@ def with_prompt(prompt: str) -> dict[str, Any]:
 async def test_a_bundle_holding_a_secret_or_local_path_is_refused_without_echoing_it(
     bundle: dict[str, Any], secret: str
 ) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.put(f"/v1/config-bundles/{'0' * 64}", json=bundle)
         listed = (await http.get("/v1/config-bundles")).json()["config_bundles"]
     error = error_of(response, 400)
@@ -212,7 +195,7 @@ async def test_a_bundle_holding_a_secret_or_local_path_is_refused_without_echoin
     ],
 )
 async def test_a_malformed_bundle_is_an_invalid_request(bundle: dict[str, Any]) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.put(f"/v1/config-bundles/{'0' * 64}", json=bundle)
     assert error_of(response, 400)["code"] == "invalid_request"
 
@@ -222,7 +205,7 @@ async def test_a_malformed_bundle_is_an_invalid_request(bundle: dict[str, Any]) 
 
 async def test_a_worker_is_created_from_a_named_profile_in_a_bundle() -> None:
     model = ScriptedModel([[Text("LGTM")]])
-    async with Runtime(model=model) as runtime, serve(runtime) as http:
+    async with Runtime(model=model) as runtime, app_client(runtime) as http:
         digest = await put(http, BUNDLE)
         response = await http.post(
             "/v1/workers",
@@ -247,7 +230,7 @@ async def test_a_worker_is_created_from_a_named_profile_in_a_bundle() -> None:
 
 
 async def test_a_bundle_profile_whose_tools_the_runtime_offers_is_granted_them() -> None:
-    async with Runtime(tools=tools()) as runtime, serve(runtime) as http:
+    async with Runtime(tools=tools()) as runtime, app_client(runtime) as http:
         digest = await put(http, BUNDLE)
         response = await http.post(
             "/v1/workers",
@@ -264,7 +247,7 @@ async def test_a_bundle_profile_whose_tools_the_runtime_offers_is_granted_them()
 
 
 async def test_a_bundle_profile_granting_a_tool_the_runtime_lacks_is_unsupported() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         digest = await put(http, BUNDLE)
         response = await http.post(
             "/v1/workers", json={"profile": "named:scribe", "config_bundle": {"digest": digest}}
@@ -277,7 +260,7 @@ async def test_a_bundle_profile_granting_a_tool_the_runtime_lacks_is_unsupported
 
 
 async def test_a_worker_from_a_bundle_the_runtime_lacks_is_refused() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.post(
             "/v1/workers",
             json={"profile": "named:zephyr-reviewer", "config_bundle": {"digest": "d" * 64}},
@@ -288,7 +271,7 @@ async def test_a_worker_from_a_bundle_the_runtime_lacks_is_refused() -> None:
 
 
 async def test_a_profile_the_bundle_does_not_define_is_an_invalid_profile() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         digest = await put(http, BUNDLE)
         response = await http.post(
             "/v1/workers", json={"profile": "named:ghost", "config_bundle": {"digest": digest}}
@@ -299,7 +282,7 @@ async def test_a_profile_the_bundle_does_not_define_is_an_invalid_profile() -> N
 
 
 async def test_a_malformed_bundle_reference_is_an_invalid_request() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.post(
             "/v1/workers",
             json={"profile": "named:scribe", "config_bundle": {"digest": "../../etc/passwd"}},

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
+from tests.server.asgi import app_client, error_of
 
 from yoi.runtime import CreateWorkerRequest, MemoryStore, Runtime
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.protocol import EventSlice, Store, StoredState
 from yoi.runtime.transcript import TranscriptEntry
-from yoi.server.app import create_app
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,23 +29,8 @@ async def serve(
     """A runtime with one idle worker ``ada``, behind its app."""
     async with Runtime(store=store) as runtime:
         await runtime.create_worker(CreateWorkerRequest(worker_id="ada"))
-        app = create_app(runtime, token=token, max_body_bytes=max_body_bytes)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as http:
+        async with app_client(runtime, token=token, max_body_bytes=max_body_bytes) as http:
             yield http
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The error of an envelope, checking its status and that it is exactly the envelope."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert list(body) == ["error"]
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert isinstance(body["error"]["message"], str)
-    assert isinstance(body["error"]["details"], dict)
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 ROUTES = [

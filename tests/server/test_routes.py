@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from tests.server.asgi import app_client, error_of
 
 import yoi
 from yoi.engine.model import ModelChunk, ModelRequest
@@ -16,27 +16,9 @@ from yoi.providers.script import Stall, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import MemoryStore, Runtime, RuntimeLimits
 from yoi.runtime.cursor import encode_cursor
-from yoi.server.app import create_app
 from yoi.testing.observe import until
 
 DEADLINE = 5.0
-
-
-@asynccontextmanager
-async def serve(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as http:
-        yield http
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The error of an envelope, checking its status and that it is exactly the envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert list(body) == ["error"]
-    assert set(body["error"]) == {"code", "message", "details"}
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 async def create(http: httpx.AsyncClient, **body: object) -> dict[str, Any]:
@@ -71,7 +53,7 @@ class WatchedModel:
 
 
 async def test_health_answers_ok_and_nothing_else() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.get("/v1/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -80,7 +62,7 @@ async def test_health_answers_ok_and_nothing_else() -> None:
 async def test_the_runtime_summary_says_who_it_is_and_what_it_offers() -> None:
     async with (
         Runtime(runtime_id="rt-test", display_name="Test runtime") as runtime,
-        serve(runtime) as http,
+        app_client(runtime) as http,
     ):
         await create(http)
         response = await http.get("/v1/runtime")
@@ -101,7 +83,7 @@ async def test_the_runtime_summary_says_who_it_is_and_what_it_offers() -> None:
 
 
 async def test_a_runtime_with_a_model_has_no_diagnostics() -> None:
-    async with Runtime(model=ScriptedModel([])) as runtime, serve(runtime) as http:
+    async with Runtime(model=ScriptedModel([])) as runtime, app_client(runtime) as http:
         response = await http.get("/v1/runtime")
     assert response.json()["diagnostics"] == []
     assert response.json()["runtime"]["model"] == "scripted:test"
@@ -111,7 +93,7 @@ async def test_a_runtime_with_a_model_has_no_diagnostics() -> None:
 
 
 async def test_an_empty_create_makes_an_assistant_on_the_default_profile() -> None:
-    async with Runtime(runtime_id="rt-test") as runtime, serve(runtime) as http:
+    async with Runtime(runtime_id="rt-test") as runtime, app_client(runtime) as http:
         response = await http.post("/v1/workers", json={})
         assert response.status_code == 201
         assert list(response.json()) == ["worker"]
@@ -129,7 +111,7 @@ async def test_an_empty_create_makes_an_assistant_on_the_default_profile() -> No
 
 
 async def test_a_create_without_a_body_is_the_same_as_an_empty_one() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.post("/v1/workers")
     assert response.status_code == 201
     assert response.json()["worker"]["profile"] == "builtin:default"
@@ -151,7 +133,7 @@ async def test_the_full_create_form_names_intends_and_starts_the_worker(
     intent: dict[str, str], prompt_ends: str
 ) -> None:
     model = ScriptedModel([[Text("on it")]])
-    async with Runtime(runtime_id="rt-test", model=model) as runtime, serve(runtime) as http:
+    async with Runtime(runtime_id="rt-test", model=model) as runtime, app_client(runtime) as http:
         worker = await create(
             http,
             worker_id="helper-1",
@@ -179,7 +161,7 @@ async def test_the_full_create_form_names_intends_and_starts_the_worker(
 
 
 async def test_a_second_worker_with_the_same_id_is_a_conflict() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         await create(http, worker_id="twin")
         response = await http.post("/v1/workers", json={"worker_id": "twin"})
         listed = (await http.get("/v1/workers")).json()["workers"]
@@ -215,7 +197,7 @@ async def test_a_second_worker_with_the_same_id_is_a_conflict() -> None:
 async def test_a_create_that_cannot_be_honoured_is_refused_and_makes_nothing(
     body: dict[str, object], status: int, code: str
 ) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.post("/v1/workers", json=body)
         listed = (await http.get("/v1/workers")).json()["workers"]
     assert error_of(response, status)["code"] == code
@@ -233,7 +215,7 @@ async def test_a_create_that_cannot_be_honoured_is_refused_and_makes_nothing(
     ],
 )
 async def test_an_unknown_worker_is_not_found(method: str, path: str) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.request(method, path)
         sent = await http.post("/v1/workers/ghost/input", json={"content": "hello?"})
     error = error_of(response, 404)
@@ -243,7 +225,7 @@ async def test_an_unknown_worker_is_not_found(method: str, path: str) -> None:
 
 
 async def test_a_malformed_worker_id_in_the_path_is_an_invalid_request() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         response = await http.get("/v1/workers/NOT-an-id")
     assert error_of(response, 400)["code"] == "invalid_request"
 
@@ -252,7 +234,7 @@ async def test_a_malformed_worker_id_in_the_path_is_an_invalid_request() -> None
 
 
 async def test_workers_are_listed_in_pages_that_chain_by_next_after() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         for name in ("ada", "bob", "cyd"):
             await create(http, worker_id=name)
         first = (await http.get("/v1/workers", params={"limit": 2})).json()
@@ -270,7 +252,7 @@ async def test_workers_are_listed_in_pages_that_chain_by_next_after() -> None:
 
 
 async def test_a_status_filter_lists_only_workers_in_that_status() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         for name in ("ada", "bob", "cyd"):
             await create(http, worker_id=name)
         await http.post("/v1/workers/bob/stop")
@@ -293,7 +275,7 @@ async def test_a_status_filter_lists_only_workers_in_that_status() -> None:
     ids=["zero", "not-a-number", "over-max", "unknown-after"],
 )
 async def test_a_bad_listing_page_is_refused(params: dict[str, str | int], code: str) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         response = await http.get("/v1/workers", params=params)
     assert error_of(response, 400)["code"] == code
@@ -304,7 +286,7 @@ async def test_a_bad_listing_page_is_refused(params: dict[str, str | int], code:
 
 async def test_input_is_acknowledged_with_its_run_and_positions() -> None:
     model = ScriptedModel([[Text("hi ", "there")]])
-    async with Runtime(model=model) as runtime, serve(runtime) as http:
+    async with Runtime(model=model) as runtime, app_client(runtime) as http:
         worker = await create(http, worker_id="ada")
         async with await runtime.subscribe("ada") as live:
             response = await http.post(
@@ -325,7 +307,7 @@ async def test_input_is_acknowledged_with_its_run_and_positions() -> None:
 
 
 async def test_input_to_a_busy_worker_is_refused_and_not_recorded() -> None:
-    async with Runtime(model=ScriptedModel([[Stall()]])) as runtime, serve(runtime) as http:
+    async with Runtime(model=ScriptedModel([[Stall()]])) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         first = await http.post("/v1/workers/ada/input", json={"content": "long job"})
         busy = await http.post("/v1/workers/ada/input", json={"content": "are you done?"})
@@ -339,7 +321,7 @@ async def test_input_to_a_busy_worker_is_refused_and_not_recorded() -> None:
 
 async def test_enqueued_input_waits_its_turn_then_runs() -> None:
     model = WatchedModel(ScriptedModel([[Text("one")], [Text("two")]]), gated=True)
-    async with Runtime(model=model) as runtime, serve(runtime) as http:
+    async with Runtime(model=model) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         async with await runtime.subscribe("ada") as live:
             first = await http.post("/v1/workers/ada/input", json={"content": "first"})
@@ -363,7 +345,7 @@ async def test_enqueued_input_waits_its_turn_then_runs() -> None:
 
 async def test_interrupting_input_cancels_the_current_run_and_runs_at_once() -> None:
     model = WatchedModel(ScriptedModel([[Stall()], [Text("taking over")]]))
-    async with Runtime(model=model) as runtime, serve(runtime) as http:
+    async with Runtime(model=model) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         async with await runtime.subscribe("ada") as live:
             first = await http.post("/v1/workers/ada/input", json={"content": "slow"})
@@ -386,7 +368,7 @@ async def test_interrupting_input_cancels_the_current_run_and_runs_at_once() -> 
 
 
 async def test_stop_is_acknowledged_once_and_then_input_is_refused() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         first = await http.post("/v1/workers/ada/stop", json={"reason": "done for today"})
         again = await http.post("/v1/workers/ada/stop")
@@ -403,7 +385,7 @@ async def test_stop_is_acknowledged_once_and_then_input_is_refused() -> None:
 
 
 async def test_cancel_says_whether_a_run_was_cancelled() -> None:
-    async with Runtime(model=ScriptedModel([[Stall()]])) as runtime, serve(runtime) as http:
+    async with Runtime(model=ScriptedModel([[Stall()]])) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         idle = await http.post("/v1/workers/ada/cancel")
         await http.post("/v1/workers/ada/input", json={"content": "long job"})
@@ -429,7 +411,7 @@ async def converse(runtime: Runtime, http: httpx.AsyncClient, worker_id: str, te
 async def test_the_transcript_is_paged_by_start_and_limit() -> None:
     model = ScriptedModel([[Text("a1")], [Text("a2")]])
     limits = RuntimeLimits(max_page=3, default_page=3)
-    async with Runtime(model=model, limits=limits) as runtime, serve(runtime) as http:
+    async with Runtime(model=model, limits=limits) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         await converse(runtime, http, "ada", "u1")
         await converse(runtime, http, "ada", "u2")
@@ -458,7 +440,7 @@ async def test_the_transcript_is_paged_by_start_and_limit() -> None:
 
 async def test_polled_event_pages_chain_without_gaps_or_repeats() -> None:
     model = ScriptedModel([[Text("a", "b", "c")], [Text("d", "e")]])
-    async with Runtime(model=model) as runtime, serve(runtime) as http:
+    async with Runtime(model=model) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         await converse(runtime, http, "ada", "one")
         seqs: list[int] = []
@@ -481,14 +463,14 @@ async def test_polled_event_pages_chain_without_gaps_or_repeats() -> None:
 
 @pytest.mark.parametrize("cursor", ["not a cursor!", "%%%", "YWRhOm5vcGU"])
 async def test_a_malformed_cursor_is_refused(cursor: str) -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         response = await http.get("/v1/workers/ada/events", params={"cursor": cursor})
     assert error_of(response, 400)["code"] == "invalid_cursor"
 
 
 async def test_a_cursor_from_another_worker_is_refused() -> None:
-    async with Runtime() as runtime, serve(runtime) as http:
+    async with Runtime() as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         await create(http, worker_id="bob")
         cursor = (await http.get("/v1/workers/bob/events")).json()["next_cursor"]
@@ -499,7 +481,7 @@ async def test_a_cursor_from_another_worker_is_refused() -> None:
 async def test_a_cursor_older_than_the_retained_events_has_expired() -> None:
     model = ScriptedModel([[Text(*"abcdefghijklmnopqrst")]])
     store = MemoryStore(max_events=8)
-    async with Runtime(model=model, store=store) as runtime, serve(runtime) as http:
+    async with Runtime(model=model, store=store) as runtime, app_client(runtime) as http:
         await create(http, worker_id="ada")
         oldest = (await http.get("/v1/workers/ada/events", params={"limit": 1})).json()
         await converse(runtime, http, "ada", "talk a lot")
