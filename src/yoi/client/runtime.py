@@ -11,6 +11,7 @@ URL or token.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -244,9 +245,7 @@ def _create_body(request: CreateWorkerRequest | None) -> dict[str, object]:
     if request.display_name is not None:
         body["display_name"] = request.display_name
     if request.intent != AssistantIntent():
-        body["intent"] = {
-            name: getattr(request.intent, name) for name in request.intent.__dataclass_fields__
-        }
+        body["intent"] = asdict(request.intent)
     if request.config_bundle is not None:
         body["config_bundle"] = {"digest": request.config_bundle.digest}
     if request.requested_capabilities:
