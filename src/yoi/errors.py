@@ -17,7 +17,9 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── PayloadTooLarge               payload_too_large
     ├── Unauthorized                  unauthorized
     ├── ForbiddenOrigin               forbidden_origin
+    ├── UnsupportedMediaType          unsupported_media_type
     ├── WorkerNotFound                worker_not_found
+    ├── RuntimeNotFound               runtime_not_found
     ├── ConfigBundleMissing           config_bundle_missing
     ├── DuplicateWorker               duplicate_worker
     ├── WorkerBusy                    worker_busy
@@ -27,6 +29,8 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── ObservationOnly               observation_only
     ├── UnsupportedOperation          unsupported_operation
     ├── RuntimeUnavailable            runtime_unavailable
+    │   └── RuntimeTimeout            runtime_timeout
+    ├── RuntimeAuthFailed             runtime_auth_failed
     ├── WorkerUnavailable             worker_unavailable
     ├── StoreError                    store_error
     │   ├── StoreCorrupt              store_corrupt
@@ -72,6 +76,9 @@ __all__ = [
     "ProviderStreamBroken",
     "ProviderTimeout",
     "RouteNotFound",
+    "RuntimeAuthFailed",
+    "RuntimeNotFound",
+    "RuntimeTimeout",
     "RuntimeUnavailable",
     "ScriptError",
     "SlowConsumer",
@@ -80,6 +87,7 @@ __all__ = [
     "StoreLocked",
     "StoreMissing",
     "Unauthorized",
+    "UnsupportedMediaType",
     "UnsupportedOperation",
     "WorkerBusy",
     "WorkerNotFound",
@@ -150,8 +158,20 @@ class ForbiddenOrigin(YoiError):
     code = "forbidden_origin"
 
 
+class UnsupportedMediaType(YoiError):
+    """A mutating request to the backend whose body is not declared ``application/json``."""
+
+    code = "unsupported_media_type"
+
+
 class WorkerNotFound(YoiError):
     code = "worker_not_found"
+
+
+class RuntimeNotFound(YoiError):
+    """The backend has no runtime by that id."""
+
+    code = "runtime_not_found"
 
 
 class ConfigBundleMissing(YoiError):
@@ -190,6 +210,18 @@ class UnsupportedOperation(YoiError):
 
 class RuntimeUnavailable(YoiError):
     code = "runtime_unavailable"
+
+
+class RuntimeTimeout(RuntimeUnavailable):
+    """The runtime did not answer in time; it may still have acted on the request."""
+
+    code = "runtime_timeout"
+
+
+class RuntimeAuthFailed(YoiError):
+    """A runtime refused the backend's credential. The browser is never asked for it."""
+
+    code = "runtime_auth_failed"
 
 
 class WorkerUnavailable(YoiError):

@@ -20,7 +20,7 @@ import httpx
 
 from yoi.client.errors import envelope_error, unreadable
 from yoi.client.observation import RemoteSubscription, connect_stream
-from yoi.errors import RuntimeUnavailable
+from yoi.errors import RuntimeTimeout, RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
     BundleSummary,
@@ -203,7 +203,7 @@ class RuntimeClient:
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException as error:
-            raise RuntimeUnavailable("the runtime did not answer in time") from error
+            raise RuntimeTimeout("the runtime did not answer in time") from error
         except httpx.HTTPError as error:
             raise RuntimeUnavailable(
                 f"cannot reach the runtime ({type(error).__name__})"

@@ -28,11 +28,14 @@ CLOSE_CODES: Mapping[str, int] = {
     "unauthorized": 4401,
     "forbidden_origin": 4403,
     "worker_not_found": 4404,
+    "runtime_not_found": 4404,
     "observation_only": 4405,
     "cursor_expired": 4410,
     "slow_consumer": 4429,
     "internal": 4500,
+    "runtime_auth_failed": 4502,
     "runtime_unavailable": 4503,
+    "runtime_timeout": 4504,
     "worker_unavailable": 4503,
 }
 """The close code that follows a diagnostic, by its code; anything else closes with 4500."""

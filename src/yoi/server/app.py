@@ -9,7 +9,7 @@ from yoi.runtime import Runtime
 from yoi.runtime.bundles import MAX_BUNDLE_BYTES
 from yoi.server import routes, stream
 from yoi.server.envelope import install_error_handlers
-from yoi.server.guard import Guard
+from yoi.server.guard import Guard, RuntimeAdmission
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -38,5 +38,5 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(stream.router)
     install_error_handlers(app)
-    app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
+    app.add_middleware(Guard, admit=RuntimeAdmission(token), max_body_bytes=max_body_bytes)
     return app

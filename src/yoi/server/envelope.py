@@ -44,6 +44,7 @@ STATUS: Mapping[str, int] = {
     "forbidden_origin": 403,
     "not_found": 404,
     "worker_not_found": 404,
+    "runtime_not_found": 404,
     "config_bundle_missing": 404,
     "method_not_allowed": 405,
     "duplicate_worker": 409,
@@ -51,15 +52,18 @@ STATUS: Mapping[str, int] = {
     "worker_stopped": 409,
     "cursor_expired": 410,
     "payload_too_large": 413,
+    "unsupported_media_type": 415,
     "internal": 500,
     "store_error": 500,
     "store_corrupt": 500,
     "store_missing": 500,
     "unsupported_operation": 501,
+    "runtime_auth_failed": 502,
     "runtime_unavailable": 503,
     "worker_unavailable": 503,
     "store_locked": 503,
     "model_unavailable": 503,
+    "runtime_timeout": 504,
 }
 
 

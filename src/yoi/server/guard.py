@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -19,9 +19,17 @@ from yoi.errors import ForbiddenOrigin, PayloadTooLarge, Unauthorized, YoiError
 from yoi.runtime.frames import CLOSE_CODES
 from yoi.server.envelope import error_response, internal_error_response, status_of
 
-__all__ = ["Guard", "UNGUARDED_PATHS"]
+__all__ = [
+    "UNGUARDED_PATHS",
+    "Admission",
+    "Guard",
+    "RuntimeAdmission",
+    "bearer_token",
+    "headers_of",
+]
 
 Scope = MutableMapping[str, Any]
+Headers = Mapping[bytes, bytes]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -31,10 +39,33 @@ UNGUARDED_PATHS = frozenset({"/v1/health"})
 """Liveness answers without a token; it says nothing but ``ok``."""
 
 
-class Guard:
-    def __init__(self, app: ASGIApp, *, token: str | None, max_body_bytes: int) -> None:
-        self.app = app
+Admission = Callable[[Scope, Headers], YoiError | None]
+"""Decides whether a request or upgrade may pass: None, or the error that refuses it."""
+
+
+class RuntimeAdmission:
+    """A runtime's rule: no browser at all, and the bearer token on everything but health."""
+
+    def __init__(self, token: str | None) -> None:
         self._token = None if token is None else token.encode()
+
+    def __call__(self, scope: Scope, headers: Headers) -> YoiError | None:
+        if b"origin" in headers:
+            return ForbiddenOrigin("browsers may not reach a runtime; go through the backend's API")
+        if self._token is None or scope["path"] in UNGUARDED_PATHS:
+            return None
+        given = bearer_token(headers)
+        if given is None or not hmac.compare_digest(given, self._token):
+            return Unauthorized("a valid bearer token is required")
+        return None
+
+
+class Guard:
+    """Admission first, then a body bound, then a last line of defence against bugs."""
+
+    def __init__(self, app: ASGIApp, *, admit: Admission, max_body_bytes: int) -> None:
+        self.app = app
+        self._admit = admit
         self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,14 +82,10 @@ class Guard:
         await self._http(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> YoiError | None:
-        headers = dict(_headers(scope))
-        if b"origin" in headers:
-            return ForbiddenOrigin("browsers may not reach a runtime; go through the backend's API")
-        guarded = self._token is not None and scope["path"] not in UNGUARDED_PATHS
-        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-        bearer = scheme.lower() == b"bearer"  # the scheme is case-insensitive (RFC 9110)
-        if guarded and not (bearer and hmac.compare_digest(given.strip(), self._token or b"")):
-            return Unauthorized("a valid bearer token is required")
+        headers = headers_of(scope)
+        refusal = self._admit(scope, headers)
+        if refusal is not None:
+            return refusal
         if scope["type"] == "http" and _declared_length(headers) > self._max_body:
             return PayloadTooLarge(f"the request body is over {self._max_body} bytes")
         return None
@@ -90,11 +117,20 @@ class Guard:
             await response(scope, receive, send)
 
 
-def _headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    return [(name.lower(), value) for name, value in scope.get("headers", [])]
+def headers_of(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by lower-case name (the last of repeated ones)."""
+    return {name.lower(): value for name, value in scope.get("headers", [])}
 
 
-def _declared_length(headers: dict[bytes, bytes]) -> int:
+def bearer_token(headers: Headers) -> bytes | None:
+    """The token of an ``Authorization: Bearer`` header; the scheme is case-insensitive."""
+    scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    return given.strip()
+
+
+def _declared_length(headers: Headers) -> int:
     try:
         return int(headers.get(b"content-length", b"0"))
     except ValueError:
