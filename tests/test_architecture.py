@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "yoi"
 RANK = {
     "errors": 0,
     "ids": 0,
+    "workspace": 0,
     "engine": 1,
     "providers": 1,
     "tools": 1,
@@ -34,7 +35,7 @@ PEERS = {("providers", "engine"), ("tools", "engine"), ("ids", "errors")}
 
 WEB_FRAMEWORKS = {"starlette", "fastapi", "uvicorn", "websockets"}
 VENDOR_SDKS = {"openai", "anthropic"}
-CORE = {"errors", "ids", "engine", "providers", "tools", "runtime"}
+CORE = {"errors", "ids", "workspace", "engine", "providers", "tools", "runtime"}
 CORE_THIRD_PARTY: set[str] = set()
 
 

@@ -9,6 +9,7 @@ import click
 import yoi
 from yoi.cli.chat import chat
 from yoi.cli.runtime import runtime
+from yoi.cli.serve import serve
 from yoi.errors import YoiError
 
 __all__ = ["app"]
@@ -33,3 +34,4 @@ def app() -> None:
 
 app.add_command(chat)
 app.add_command(runtime)
+app.add_command(serve)

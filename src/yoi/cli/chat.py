@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from yoi.cli.session import ChatOptions, Terminal, chat_interactive, chat_once
-from yoi.cli.workspace import config_path
 from yoi.runtime import BUILTIN_PROFILES
+from yoi.workspace import config_path
 
 __all__ = ["chat"]
 

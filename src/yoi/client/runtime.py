@@ -98,13 +98,17 @@ class RuntimeClient:
         return True
 
     async def summary(self) -> RuntimeSummary:
-        body = await self._call("GET", "/v1/runtime")
-        return _read(wire.read_runtime_summary, body, "runtime")
+        return (await self.report())[0]
 
     async def diagnostics(self) -> list[Diagnostic]:
+        return (await self.report())[1]
+
+    async def report(self) -> tuple[RuntimeSummary, list[Diagnostic]]:
+        """The summary and the diagnostics together, in one request."""
         body = await self._call("GET", "/v1/runtime")
+        summary = _read(wire.read_runtime_summary, body, "runtime")
         found = _read(list, body, "diagnostics")
-        return [_read(wire.read_diagnostic, item) for item in found]
+        return summary, [_read(wire.read_diagnostic, item) for item in found]
 
     # -- workers ---------------------------------------------------------------
 

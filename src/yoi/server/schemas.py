@@ -39,6 +39,7 @@ __all__ = [
     "TranscriptBody",
     "WorkerBody",
     "WorkerListBody",
+    "intent_of",
 ]
 
 
@@ -94,7 +95,7 @@ class CreateBody(_Strict):
         return CreateWorkerRequest(
             worker_id=self.worker_id,
             display_name=self.display_name,
-            intent=_intent(self.intent),
+            intent=intent_of(self.intent),
             profile=self.profile,
             config_bundle=None
             if self.config_bundle is None
@@ -106,7 +107,8 @@ class CreateBody(_Strict):
         )
 
 
-def _intent(body: IntentBody | None) -> Intent:
+def intent_of(body: IntentBody | None) -> Intent:
+    """The runtime's intent for a request's ``intent`` object (an assistant when absent)."""
     match body:
         case None:
             return AssistantIntent()

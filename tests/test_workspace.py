@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from yoi.cli.workspace import config_path, workspace_root
+from yoi.workspace import config_path, workspace_root
 
 
 def test_the_root_is_the_nearest_folder_with_git(tmp_path: Path) -> None:

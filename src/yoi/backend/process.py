@@ -1,0 +1,144 @@
+"""``yoi serve`` as a process: build the workspace's backend, listen, shut down cleanly.
+
+The embedded runtime ``backend-internal`` keeps its workers in an fs store
+under ``.yoi/state/runtime``; the remote runtimes come from
+``.yoi/config.toml``, their tokens from the environment. Shutdown on SIGTERM
+or SIGINT: stop accepting, end every relay (close 1001), close the remote
+clients and the embedded runtime (runs in flight end ``cancelled``), then
+let the server finish its open connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from yoi.backend.app import create_backend_app
+from yoi.backend.companion import ModelLabel
+from yoi.backend.config import EMBEDDED_RUNTIME_ID, BackendSettings
+from yoi.backend.profiles import workspace_bundle
+from yoi.backend.remote import RemoteSource
+from yoi.backend.sanitize import Scrubber
+from yoi.backend.service import Backend
+from yoi.client import RuntimeClient
+from yoi.engine.model import Model
+from yoi.errors import InvalidRequest
+from yoi.providers.selection import (
+    ModelChoice,
+    ModelSettings,
+    aclose_model,
+    build_model,
+    select_model,
+)
+from yoi.runtime import FsStore, Runtime
+from yoi.server.listen import listening
+from yoi.server.settings import is_loopback, parse_bind
+from yoi.workspace import Workspace
+
+__all__ = ["ServeOptions", "serve_backend"]
+
+_PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """What ``yoi serve`` was asked for; None means "from config, else the default"."""
+
+    workspace: Workspace
+    listen: str | None = None
+    model: str | None = None
+
+
+async def serve_backend(
+    options: ServeOptions,
+    env: Mapping[str, str],
+    out: TextIO,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set, or until SIGTERM or SIGINT when no event is given."""
+    workspace = options.workspace
+    workspace.ensure()
+    settings = BackendSettings.from_toml(workspace.config)
+    host, port = parse_bind(options.listen or settings.listen)
+    token = settings.token(env)
+    if token is None and not is_loopback(host):
+        raise InvalidRequest(
+            f"refusing to listen on {host} without a token: anyone who can reach it could "
+            f"drive every runtime of this workspace; set {settings.token_env}",
+            details={"field": "listen"},
+        )
+    choice = select_model(options.model, ModelSettings.from_toml(workspace.config), env)
+    model = build_model(choice, env)
+    try:
+        backend = _backend(workspace, settings, choice, env=env, model=model)
+        backend.registry.scrubber.add(token)
+        stop = stop or _signalled()
+        async with backend:
+            app = create_backend_app(backend, token=token)
+            async with listening(app, host, port) as server:
+                out.write(f"{_announce(choice)}\nlistening on {server.url}\n")
+                out.flush()
+                await stop.wait()
+                server.stop_accepting()
+                await backend.close()
+    finally:
+        await aclose_model(model)
+
+
+def _backend(
+    workspace: Workspace,
+    settings: BackendSettings,
+    choice: ModelChoice,
+    *,
+    env: Mapping[str, str],
+    model: Model,
+) -> Backend:
+    scrubber = Scrubber([str(workspace.root), str(Path.home())])
+    scrubber.add(*(env.get(name) for name in _PROVIDER_KEYS))
+    if choice.api_key_env is not None:
+        scrubber.add(env.get(choice.api_key_env))
+    if choice.base_url is not None:
+        scrubber.add_url(choice.base_url)
+    remotes = []
+    for entry in settings.runtimes:
+        token = entry.token(env)
+        scrubber.add_url(entry.url)
+        scrubber.add(token)
+        client = RuntimeClient(entry.url, token=token, timeout=entry.timeout)
+        remotes.append(RemoteSource(entry, client))
+    runtime = Runtime(
+        runtime_id=EMBEDDED_RUNTIME_ID,
+        display_name=f"{workspace.name} (embedded)",
+        store=FsStore(workspace.state / "runtime"),
+        model=model,
+    )
+    return Backend(
+        runtime=runtime,
+        bundle=workspace_bundle(workspace),
+        model=ModelLabel(choice.reference, choice.offline),
+        remotes=remotes,
+        workspace_name=workspace.name,
+        scrubber=scrubber,
+    )
+
+
+def _announce(choice: ModelChoice) -> str:
+    if choice.offline:
+        return (
+            "model: the offline scripted model (no model configured: set OPENAI_API_KEY or "
+            "ANTHROPIC_API_KEY, or pass --model provider:model)"
+        )
+    return f"model: {choice.reference}"
+
+
+def _signalled() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

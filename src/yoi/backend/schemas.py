@@ -1,0 +1,128 @@
+"""The wire models of the backend API: browser requests in, browser-safe bodies described.
+
+Worker, ack, transcript and error bodies are the runtime API's own (the
+backend passes them on, projected); what is new here is the runtime view,
+the cross-runtime listing, the workspace and the Companion.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yoi.runtime import CapabilityRequest, CreateWorkerRequest
+from yoi.server.schemas import CapabilityBody, IntentBody, WorkerDetailBody, intent_of
+
+__all__ = [
+    "CompanionBody",
+    "CompanionMessageBody",
+    "LoginBody",
+    "RuntimeListBody",
+    "RuntimeOneBody",
+    "WorkerCreateBody",
+    "WorkerListingBody",
+    "WorkspaceBody",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkerCreateBody(_Strict):
+    """A worker to create; ``profile`` names a workspace profile (the backend adds its bundle)."""
+
+    worker_id: str | None = None
+    display_name: str | None = None
+    intent: IntentBody | None = None
+    profile: Annotated[str, Field(description="a workspace profile, or builtin:<name>")] = "default"
+    requested_capabilities: list[CapabilityBody] = Field(default_factory=list)
+    initial_input: str | None = None
+
+    def to_request(self) -> CreateWorkerRequest:
+        return CreateWorkerRequest(
+            worker_id=self.worker_id,
+            display_name=self.display_name,
+            intent=intent_of(self.intent),
+            profile=self.profile,
+            requested_capabilities=tuple(
+                CapabilityRequest(item.name, item.reason) for item in self.requested_capabilities
+            ),
+            initial_input=self.initial_input,
+        )
+
+
+class CompanionMessageBody(_Strict):
+    content: str
+    on_busy: Literal["reject", "enqueue", "interrupt"] = "reject"
+
+
+class LoginBody(_Strict):
+    token: str
+
+
+# -- responses --------------------------------------------------------------
+
+
+class DiagnosticView(BaseModel):
+    code: str
+    message: str
+    worker_id: str | None = None
+
+
+class RuntimeViewBody(BaseModel):
+    runtime_id: str
+    display_name: str
+    kind: Literal["embedded", "remote"]
+    status: Literal["available", "unavailable"]
+    capabilities: list[str]
+    worker_count: int | None
+    busy_count: int | None
+    model: str | None
+    diagnostics: list[DiagnosticView]
+
+
+class RuntimeListBody(BaseModel):
+    runtimes: list[RuntimeViewBody]
+
+
+class RuntimeOneBody(BaseModel):
+    runtime: RuntimeViewBody
+
+
+class ListingProblemBody(BaseModel):
+    runtime_id: str
+    code: str
+    message: str
+
+
+class WorkerListingBody(BaseModel):
+    workers: list[WorkerDetailBody]
+    diagnostics: list[ListingProblemBody]
+    next_after: str | None
+
+
+class CompanionView(BaseModel):
+    runtime_id: str
+    worker_id: str
+    display_name: str
+    status: Literal["idle", "running", "stopped"]
+    model: str
+    offline: bool
+
+
+class CompanionBody(BaseModel):
+    companion: CompanionView
+
+
+class WorkspaceView(BaseModel):
+    name: str
+    version: str
+    model: str
+    offline: bool
+    companion: dict[str, str]
+
+
+class WorkspaceBody(BaseModel):
+    workspace: WorkspaceView

@@ -1,0 +1,123 @@
+"""The Backend: one workspace's runtimes, registry and Companion, opened and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+
+import yoi
+from yoi.backend.companion import COMPANION_ID, Companion, ModelLabel
+from yoi.backend.embedded import EmbeddedSource
+from yoi.backend.policy import Policy
+from yoi.backend.registry import RuntimeRegistry
+from yoi.backend.relay import Relay
+from yoi.backend.remote import RemoteSource
+from yoi.backend.sanitize import Scrubber
+from yoi.backend.views import Projection
+from yoi.errors import YoiError
+from yoi.runtime import ConfigBundle, Runtime
+
+__all__ = ["Backend"]
+
+
+class Backend:
+    """Use it as an async context manager; it opens ``runtime`` and closes everything after.
+
+    ``runtime`` is the embedded one (``backend-internal`` in ``yoi serve``);
+    ``remotes`` are runtime processes, in the order they are listed.
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        bundle: ConfigBundle,
+        model: ModelLabel,
+        remotes: Sequence[RemoteSource] = (),
+        workspace_name: str = "workspace",
+        scrubber: Scrubber | None = None,
+        policy: Policy | None = None,
+        resume_window: float = 30.0,
+    ) -> None:
+        self.runtime = runtime
+        self.bundle = bundle
+        self.model = model
+        self.workspace_name = workspace_name
+        self._remotes = tuple(remotes)
+        self.registry = RuntimeRegistry(policy=policy, scrubber=scrubber)
+        self.companion = Companion(runtime, self.registry, model)
+        self.closing = asyncio.Event()
+        """Set once the backend shuts down: relays end instead of reconnecting."""
+        self.resume_window = resume_window
+        self._opened = False
+
+    async def __aenter__(self) -> Backend:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open the embedded runtime, reach out to the remote ones, and ensure the Companion.
+
+        A remote runtime that is down does not hold this up for longer than its timeout.
+        """
+        try:
+            await self.runtime.open()
+            self._opened = True
+            embedded = EmbeddedSource(self.runtime)
+            self.registry.add(embedded)
+            for remote in self._remotes:
+                self.registry.add(remote)
+            await embedded.start(self.bundle)
+            await asyncio.gather(*(remote.start(self.bundle) for remote in self._remotes))
+            await self.companion.ensure()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close everything; a second call does nothing more."""
+        if self.closing.is_set():
+            return
+        self.closing.set()
+        opened = {id(source) for source in self.registry.sources}
+        unopened = [remote for remote in self._remotes if id(remote) not in opened]
+        await asyncio.gather(*(source.aclose() for source in (*self.registry.sources, *unopened)))
+        if self._opened:
+            await self.runtime.close()
+
+    def workspace(self) -> Projection:
+        return {
+            "name": self.workspace_name,
+            "version": yoi.__version__,
+            "model": self.model.reference,
+            "offline": self.model.offline,
+            "companion": {"runtime_id": self.runtime.runtime_id, "worker_id": COMPANION_ID},
+        }
+
+    async def relay(self, runtime_id: str, worker_id: str, cursor: str | None) -> Relay:
+        """An opened relay of the worker's events for one client."""
+        source = await self.registry.admit_observation(runtime_id, worker_id)
+        relay = Relay(
+            source,
+            worker_id,
+            cursor=cursor,
+            policy=self.registry.policy,
+            scrubber=self.registry.scrubber,
+            closing=self.closing,
+            resume_window=self.resume_window,
+        )
+        try:
+            await relay.open()
+        except YoiError as error:
+            await relay.aclose()
+            raise self.registry.scrubber.error(error) from None
+        return relay

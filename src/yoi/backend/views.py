@@ -1,0 +1,106 @@
+"""What leaves the backend: browser-safe projections of runtimes, workers and listings.
+
+Each is built from named fields only. Nothing here knows how the backend
+reaches a runtime, so no URL, token or path can be in a view by construction;
+:mod:`yoi.backend.sanitize` is the second line for free-text messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from yoi.runtime import Diagnostic, RuntimeSummary, WorkerDetail
+
+__all__ = [
+    "Availability",
+    "ListingProblem",
+    "Projection",
+    "RuntimeView",
+    "SourceKind",
+    "project_worker",
+    "project_worker_dict",
+]
+
+Availability = Literal["available", "unavailable"]
+SourceKind = Literal["embedded", "remote"]
+Projection = dict[str, object]
+"""A JSON object ready for a browser."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeView:
+    runtime_id: str
+    display_name: str
+    kind: SourceKind
+    status: Availability
+    capabilities: tuple[str, ...]
+    worker_count: int | None
+    """None while the runtime has never answered."""
+    busy_count: int | None
+    model: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @classmethod
+    def of(
+        cls,
+        runtime_id: str,
+        kind: SourceKind,
+        status: Availability,
+        *,
+        display_name: str | None,
+        summary: RuntimeSummary | None,
+        diagnostics: tuple[Diagnostic, ...],
+    ) -> RuntimeView:
+        return cls(
+            runtime_id=runtime_id,
+            display_name=display_name or (summary.display_name if summary else runtime_id),
+            kind=kind,
+            status=status,
+            capabilities=summary.capabilities if summary else (),
+            worker_count=summary.worker_count if summary else None,
+            busy_count=summary.busy_count if summary else None,
+            model=summary.model if summary else None,
+            diagnostics=diagnostics,
+        )
+
+    def to_dict(self) -> Projection:
+        return {
+            "runtime_id": self.runtime_id,
+            "display_name": self.display_name,
+            "kind": self.kind,
+            "status": self.status,
+            "capabilities": list(self.capabilities),
+            "worker_count": self.worker_count,
+            "busy_count": self.busy_count,
+            "model": self.model,
+            "diagnostics": [item.to_dict() for item in self.diagnostics],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ListingProblem:
+    """A runtime that could not answer a listing; the others still did."""
+
+    runtime_id: str
+    code: str
+    message: str
+
+    def to_dict(self) -> Projection:
+        return {"runtime_id": self.runtime_id, "code": self.code, "message": self.message}
+
+
+def project_worker(detail: WorkerDetail, runtime_id: str) -> Projection:
+    """A worker as the browser sees it, under the runtime id the backend knows it by."""
+    return project_worker_dict(detail.to_dict(), runtime_id)
+
+
+def project_worker_dict(body: dict[str, object], runtime_id: str) -> Projection:
+    """A worker's JSON form (a view or a snapshot's), keyed by the backend's runtime id.
+
+    A remote runtime may call itself something else; the backend's
+    configuration names it, so that name is the authority.
+    """
+    body["runtime_id"] = runtime_id
+    body["display_ref"] = f"{body.get('display_name')}@{runtime_id}"
+    return body

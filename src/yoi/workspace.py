@@ -1,0 +1,86 @@
+"""A workspace: the project folder and its ``.yoi/`` (ARCHITECTURE §7).
+
+The root is the nearest folder holding ``.git`` at or above where yoi starts,
+else that folder itself. Under ``.yoi/``: ``config.toml`` and ``tickets/``
+are tracked, ``state/`` (the embedded runtime's store, backend data) is not,
+and ``profiles/`` holds the workspace's profile overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Workspace", "config_path", "workspace_root"]
+
+_IGNORED = "state/"
+
+
+def workspace_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``.git``; ``start`` when there is none."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def config_path(start: Path) -> Path:
+    """The workspace's ``.yoi/config.toml`` (which may not exist)."""
+    return workspace_root(start) / ".yoi" / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path) -> Workspace:
+        return cls(workspace_root(start))
+
+    @property
+    def name(self) -> str:
+        """A label for people: the folder's name, never its path."""
+        return self.root.name or "workspace"
+
+    @property
+    def dot(self) -> Path:
+        return self.root / ".yoi"
+
+    @property
+    def config(self) -> Path:
+        return self.dot / "config.toml"
+
+    @property
+    def state(self) -> Path:
+        return self.dot / "state"
+
+    @property
+    def profiles(self) -> Path:
+        return self.dot / "profiles"
+
+    @property
+    def tickets(self) -> Path:
+        return self.dot / "tickets"
+
+    def ensure(self) -> None:
+        """Create ``.yoi/`` and ``state/`` when missing, and keep ``state/`` out of git.
+
+        An existing ``.yoi/.gitignore`` is kept, with the ``state/`` line
+        appended when it lacks one.
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        ignore = self.dot / ".gitignore"
+        try:
+            text = ignore.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        lines = {line.strip().strip("/") for line in text.splitlines()}
+        if _IGNORED.strip("/") in lines:
+            return
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        with ignore.open("a", encoding="utf-8") as file:
+            file.write(f"{prefix}{_IGNORED}\n")
+            file.flush()
+            os.fsync(file.fileno())
