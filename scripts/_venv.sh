@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by scripts/chat and scripts/test: make sure ./.venv exists, then install into it.
+# Sourced by scripts/serve, scripts/chat and scripts/test: make sure ./.venv exists, then install into it.
 #
 #   yoi_venv                    create .venv with Python 3.11+ (installing python3-venv
 #                               with apt-get when the venv module or ensurepip is missing)

@@ -1,0 +1,186 @@
+"""Schema-driven fuzzing of the backend API: whatever a browser sends, the contract holds.
+
+Every operation of the backend's ``/openapi.json`` gets generated requests,
+valid and invalid, against a real backend (uvicorn on 127.0.0.1, in a thread
+with its own event loop) over its embedded runtime and a remote runtime
+served beside it. No answer is a 5xx but 501 ``unsupported_operation``;
+every failure is exactly the error envelope with the status of its code;
+every status, content type and body is documented. Cases that name a
+runtime or a worker are sent again naming real ones, so the fuzzer reaches
+past the lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from yoi.backend import (
+    Backend,
+    ModelLabel,
+    Probing,
+    RemoteRuntimeSettings,
+    RemoteSource,
+    create_backend_app,
+)
+from yoi.client import RuntimeClient
+from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, CreateWorkerRequest, Runtime
+from yoi.server import create_app
+from yoi.server.envelope import STATUS
+from yoi.server.listen import listening
+
+TOKEN = "backend-fuzz-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REMOTE = "far"
+SEEDED_WORKER = "w-fuzz"
+BUNDLE = ConfigBundle.from_mapping(
+    {
+        "revision": "fuzz",
+        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
+    }
+)
+LABEL = ModelLabel("scripted:offline", offline=True)
+DOCUMENT: dict[str, Any] = create_backend_app(
+    Backend(runtime=Runtime(), bundle=BUNDLE, model=LABEL), token=TOKEN
+).openapi()
+
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+Case = schemathesis.Case[Any]
+
+FUZZ = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+class Server:
+    """A backend (embedded runtime plus one remote runtime) served from a thread of its own."""
+
+    def __init__(self) -> None:
+        self._url: Future[str] = Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        try:
+            self._loop = asyncio.get_running_loop()
+            self._stopped = asyncio.Event()
+            async with (
+                Runtime(runtime_id=REMOTE) as far,
+                listening(create_app(far), "127.0.0.1", 0) as remote,
+            ):
+                source = RemoteSource(
+                    RemoteRuntimeSettings(REMOTE, remote.url),
+                    RuntimeClient(remote.url),
+                    probing=Probing(first_backoff=0.05),
+                )
+                backend = Backend(
+                    runtime=Runtime(runtime_id="backend-internal"),
+                    bundle=BUNDLE,
+                    model=LABEL,
+                    remotes=[source],
+                )
+                async with backend:
+                    for runtime_id in ("backend-internal", REMOTE):
+                        await backend.registry.create_worker(
+                            runtime_id, CreateWorkerRequest(worker_id=SEEDED_WORKER)
+                        )
+                    app = create_backend_app(backend, token=TOKEN)
+                    async with listening(app, "127.0.0.1", 0) as listener:
+                        self._url.set_result(listener.url)
+                        await self._stopped.wait()
+        except BaseException as error:
+            if not self._url.done():
+                self._url.set_exception(error)
+            raise
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return self._url.result(timeout=30)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the backend did not shut down"
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with Server() as url:
+        yield url
+
+
+def assert_envelope(response: schemathesis.Response) -> None:
+    if response.status_code < 300:
+        return
+    body = response.json()
+    assert isinstance(body, dict), response.text
+    assert list(body) == ["error"], response.text
+    error = body["error"]
+    assert sorted(error) == ["code", "details", "message"], response.text
+    assert isinstance(error["message"], str), response.text
+    assert isinstance(error["details"], dict), response.text
+    assert STATUS.get(error["code"]) == response.status_code, response.text
+    assert response.status_code < 500 or error["code"] == "unsupported_operation", response.text
+
+
+def variants(case: Case) -> Iterator[Case]:
+    """The case as generated, then naming a real runtime (and worker) on each side."""
+    yield case
+    path = case.path_parameters
+    if path is None or "runtime_id" not in path:
+        return
+    for runtime_id in ("backend-internal", REMOTE):
+        path["runtime_id"] = runtime_id
+        if "worker_id" in path:
+            path["worker_id"] = SEEDED_WORKER
+        yield case
+
+
+def test_the_fuzzed_document_is_the_one_the_backend_serves(base_url: str) -> None:
+    served = httpx.get(f"{base_url}/openapi.json", headers=AUTH, timeout=10)
+    assert served.status_code == 200
+    assert served.json() == DOCUMENT
+
+
+@schema.parametrize()
+@FUZZ
+def test_every_answer_keeps_the_contract(case: Case, base_url: str) -> None:
+    for variant in variants(case):
+        response = variant.call(base_url=base_url, headers=AUTH, timeout=10)
+        variant.validate_response(response, checks=CHECKS)
+        assert_envelope(response)
+
+
+@schema.parametrize()
+@settings(FUZZ, max_examples=5)
+def test_without_the_token_only_health_and_login_answer(case: Case, base_url: str) -> None:
+    response = case.call(base_url=base_url, timeout=10)
+    assert_envelope(response)
+    if case.path == "/api/health":
+        expected = {200} if case.method in ("GET", "HEAD") else {405, 415}
+        assert response.status_code in expected, response.text
+    elif case.path != "/api/login":  # login answers 401 itself, for a wrong token
+        assert response.status_code in (401, 415), response.text
