@@ -49,6 +49,9 @@ __all__ = ["Probing", "RemoteSource"]
 
 log = logging.getLogger("yoi.backend")
 
+_FIRST_PROBE_SECONDS = 3.0
+"""How long start-up waits for a runtime's first answer before going on without it."""
+
 T = TypeVar("T")
 
 
@@ -86,6 +89,8 @@ class RemoteSource(RuntimeSource):
             "runtime_unavailable", "the runtime has not been reached yet"
         )
         self._content: ConfigBundle | None = None
+        self._refused: Diagnostic | None = None
+        """Why the runtime refused the workspace bundle, if it did."""
         self._watcher: asyncio.Task[None] | None = None
         self._probed = asyncio.Event()
 
@@ -100,7 +105,7 @@ class RemoteSource(RuntimeSource):
         self._content = bundle
         self._watcher = asyncio.create_task(self._watch(), name=f"probe {self.runtime_id}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._probed.wait(), self._timeout)
+            await asyncio.wait_for(self._probed.wait(), min(self._timeout, _FIRST_PROBE_SECONDS))
 
     async def aclose(self) -> None:
         if self._watcher is not None:
@@ -120,8 +125,8 @@ class RemoteSource(RuntimeSource):
     async def describe(self) -> RuntimeView:
         if self._status == "available":
             with contextlib.suppress(YoiError):
-                await self._report()
-        problems = () if self._problem is None else (self._problem,)
+                await self._refresh()
+        problems = tuple(p for p in (self._refused, self._problem) if p is not None)
         return RuntimeView.of(
             self.runtime_id,
             self.kind,
@@ -164,18 +169,20 @@ class RemoteSource(RuntimeSource):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _probe(self) -> None:
+        """Refresh the summary, hand over the bundle if needed, and only then say available."""
         try:
-            await self._report()
+            await self._refresh()
             if self.bundle is None:
                 await self._guarded(self._sync_bundle())
         except YoiError as error:
             log.debug("runtime %s: %s", self.runtime_id, error.code)
+            return
+        self._set_status("available", None)
 
-    async def _report(self) -> None:
+    async def _refresh(self) -> None:
         summary, diagnostics = await self._guarded(self._client.report())
         self._summary = summary
         self._diagnostics = tuple(diagnostics)
-        self._set_status("available", None)
 
     async def _sync_bundle(self) -> None:
         """Hand the runtime the workspace's bundle unless it already holds it."""
@@ -189,10 +196,10 @@ class RemoteSource(RuntimeSource):
             except (RuntimeUnavailable, Unauthorized, ForbiddenOrigin):
                 raise
             except YoiError as error:
-                self._diagnostics += (
-                    Diagnostic(error.code, f"the workspace profiles were refused: {error.message}"),
-                )
+                message = f"the workspace profiles were refused: {error.message}"
+                self._refused = Diagnostic(error.code, message)
                 return
+        self._refused = None
         self.bundle = ConfigBundleRef(bundle.digest)
 
     # -- failures ----------------------------------------------------------------
