@@ -75,11 +75,15 @@ class BackendSettings:
         except FileNotFoundError:
             return cls()
         except OSError as error:
-            raise InvalidRequest(f"cannot read {path}: {error.strerror}") from error
+            raise InvalidRequest(
+                f"cannot read {path.name}: {error.strerror}", details={"file": path.name}
+            ) from error
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise InvalidRequest(f"{path} is not valid TOML: {error}") from error
+            raise InvalidRequest(
+                f"{path.name} is not valid TOML: {error}", details={"file": path.name}
+            ) from error
         return _Reader(path).settings(document)
 
     def token(self, env: Mapping[str, str]) -> str | None:

@@ -18,6 +18,7 @@ a profile means the same everywhere.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from yoi.workspace import Workspace
 __all__ = ["workspace_bundle"]
 
 _FENCE = "+++"
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _SETTINGS = {"description", "tools", "model", "max_turns", "max_output_tokens"}
 
 
@@ -61,6 +63,12 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
 
 def _override(path: Path) -> dict[str, object]:
     where = f"profiles/{path.name}"
+    if _NAME.fullmatch(path.stem) is None:
+        raise InvalidRequest(
+            f"{where}: a profile name is 1 to 64 of a-z, 0-9, '.', '_' and '-', "
+            "starting with a letter or digit",
+            details={"file": where},
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

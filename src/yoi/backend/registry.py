@@ -19,9 +19,10 @@ from yoi.backend.cursor import ListingCursor
 from yoi.backend.policy import Operation, PassThrough, Policy
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.sources import RuntimeSource
-from yoi.backend.views import ListingProblem, Projection, project_worker
+from yoi.backend.views import ListingProblem, Projection, RuntimeView, project_worker
 from yoi.errors import (
     ConfigBundleMissing,
+    InvalidCursor,
     InvalidRequest,
     LimitTooLarge,
     RuntimeNotFound,
@@ -75,13 +76,13 @@ class RuntimeRegistry:
         operation = Operation("list_runtimes")
         async with self._outgoing(operation):
             views = await asyncio.gather(*(source.describe() for source in self.sources))
-            return [self._project(operation, view.to_dict()) for view in views]
+            return [self._project(operation, self._view(view)) for view in views]
 
     async def get_runtime(self, runtime_id: str) -> Projection:
         operation = Operation("get_runtime", runtime_id)
         async with self._outgoing(operation):
             view = await self.source(runtime_id).describe()
-            return self._project(operation, view.to_dict())
+            return self._project(operation, self._view(view))
 
     # -- workers -----------------------------------------------------------------
 
@@ -97,7 +98,7 @@ class RuntimeRegistry:
         operation = Operation("list_workers", runtime_id)
         async with self._outgoing(operation):
             size = _page_size(limit)
-            sources = [self.source(runtime_id)] if runtime_id else list(self.sources)
+            sources = [self.source(runtime_id)] if runtime_id is not None else list(self.sources)
             start = None if after is None else ListingCursor.decode(after)
             sources = _from(sources, start)
             pages = await asyncio.gather(
@@ -127,6 +128,14 @@ class RuntimeRegistry:
             return await source.call(
                 lambda api: api.list_workers(status=status, limit=size, after=after or None)
             )
+        except InvalidRequest as error:
+            if error.details.get("field") == "after":
+                raise InvalidCursor(
+                    f"the listing cursor names a worker runtime {source.runtime_id} no longer "
+                    "has; list again from the start",
+                    details={"field": "after"},
+                ) from error
+            return error
         except YoiError as error:
             return error
 
@@ -194,6 +203,12 @@ class RuntimeRegistry:
     def _project(self, operation: Operation, projection: Projection) -> Projection:
         return self.policy.project(operation, projection)
 
+    def _view(self, view: RuntimeView) -> Projection:
+        """A runtime's view; its diagnostics are free text from the runtime, so scrubbed."""
+        body = view.to_dict()
+        body["diagnostics"] = self.scrubber.value(body["diagnostics"])
+        return body
+
     def _problem(self, problem: ListingProblem) -> Projection:
         return {**problem.to_dict(), "message": self.scrubber.text(problem.message)}
 
@@ -230,7 +245,7 @@ def _from(sources: list[RuntimeSource], start: ListingCursor | None) -> list[Run
     for index, source in enumerate(sources):
         if source.runtime_id == start.runtime_id:
             return sources[index:]
-    raise InvalidRequest("the listing cursor names no runtime here", details={"field": "after"})
+    raise InvalidCursor("the listing cursor names no runtime here", details={"field": "after"})
 
 
 def _page_size(limit: int | None) -> int:

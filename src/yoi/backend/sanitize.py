@@ -9,6 +9,7 @@ Views are built from named fields, so this is a second line, not the first.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -59,6 +60,8 @@ class Scrubber:
         details = self.value(error.details)
         if message == error.message and details == error.details:
             return error
-        clean = YoiError.__new__(type(error))
-        YoiError.__init__(clean, message, details=details if isinstance(details, dict) else None)
+        clean = copy.copy(error)  # keeps what a subclass sets (a retry_after, a status)
+        clean.message = message
+        clean.details = details if isinstance(details, dict) else {}
+        clean.args = (message,)
         return clean
