@@ -85,7 +85,7 @@ FRONT_DOORS = {
         "WorkerPage",
         "WorkerStatus",
     ],
-    "yoi.client": ["RemoteSubscription", "RuntimeClient"],
+    "yoi.client": ["BackendClient", "RemoteSubscription", "RuntimeClient"],
     "yoi.backend": [
         "Backend",
         "BackendSettings",

@@ -192,3 +192,19 @@ async def test_a_snapshot_cuts_long_entries_and_says_so_while_the_transcript_kee
         ("x" * 10, True),
     ]
     assert page.items[-1].content == reply
+
+
+async def test_closing_a_subscription_ends_an_iteration_waiting_in_another_task() -> None:
+    async with Runtime() as runtime:
+        worker = await runtime.create_worker()
+        subscription = await runtime.subscribe(worker.worker_id)
+        await anext(subscription)  # the snapshot; nothing else will come
+
+        async def drain() -> list[Event]:
+            return [event async for event in subscription]
+
+        reader = asyncio.create_task(drain())
+        await asyncio.sleep(0)  # let the reader start waiting
+        await subscription.aclose()
+        async with asyncio.timeout(1.0):
+            assert await reader == []

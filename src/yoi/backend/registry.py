@@ -267,6 +267,8 @@ def _with_bundle(source: RuntimeSource, request: CreateWorkerRequest) -> CreateW
     if profile.startswith("builtin:"):
         return request
     name = "default" if profile == "runtime_default" else profile.removeprefix("named:")
+    if source.status == "unavailable":
+        raise RuntimeUnavailable(f"runtime {source.runtime_id} is unavailable")
     if source.bundle is None:
         raise ConfigBundleMissing(
             f"runtime {source.runtime_id} does not hold the workspace's profiles yet; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -51,6 +52,7 @@ class Backend:
         """Set once the backend shuts down: relays end instead of reconnecting."""
         self.resume_window = resume_window
         self._opened = False
+        self._relays: weakref.WeakSet[Relay] = weakref.WeakSet()
 
     async def __aenter__(self) -> Backend:
         await self.open()
@@ -88,6 +90,7 @@ class Backend:
         if self.closing.is_set():
             return
         self.closing.set()
+        await asyncio.gather(*(relay.aclose() for relay in tuple(self._relays)))
         opened = {id(source) for source in self.registry.sources}
         unopened = [remote for remote in self._remotes if id(remote) not in opened]
         await asyncio.gather(*(source.aclose() for source in (*self.registry.sources, *unopened)))
@@ -120,4 +123,5 @@ class Backend:
         except YoiError as error:
             await relay.aclose()
             raise self.registry.scrubber.error(error) from None
+        self._relays.add(relay)
         return relay

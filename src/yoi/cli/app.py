@@ -10,6 +10,7 @@ import yoi
 from yoi.cli.chat import chat
 from yoi.cli.runtime import runtime
 from yoi.cli.serve import serve
+from yoi.cli.worker import worker
 from yoi.errors import YoiError
 
 __all__ = ["app"]
@@ -35,3 +36,4 @@ def app() -> None:
 app.add_command(chat)
 app.add_command(runtime)
 app.add_command(serve)
+app.add_command(worker)

@@ -28,7 +28,10 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 """Frames are events and snapshots; a snapshot cuts long transcript entries, so this is ample."""
 
 
-async def connect_stream(url: str, token: str | None) -> RemoteSubscription:
+async def connect_stream(
+    url: str, token: str | None, *, peer: str = "runtime"
+) -> RemoteSubscription:
+    """Open the stream at ``url``; ``peer`` names the server in messages (no URL, no token)."""
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     try:
         connection = await connect(
@@ -43,16 +46,19 @@ async def connect_stream(url: str, token: str | None) -> RemoteSubscription:
         raise envelope_error(response.status_code, bytes(response.body or b"")) from error
     except (OSError, InvalidHandshake, TimeoutError) as error:
         raise RuntimeUnavailable(
-            f"cannot open the observation stream ({type(error).__name__})"
+            f"cannot reach the {peer} to open the observation stream ({type(error).__name__})"
         ) from error
-    return RemoteSubscription(connection)
+    return RemoteSubscription(connection, peer=peer)
 
 
 class RemoteSubscription:
-    def __init__(self, connection: ClientConnection) -> None:
+    def __init__(self, connection: ClientConnection, *, peer: str = "runtime") -> None:
         self._connection = connection
+        self._peer = peer
         self.close_code: int | None = None
         """How the server closed the stream, once it has."""
+        self.cursor: str | None = None
+        """The cursor of the last event yielded, as its frame carried it; resume from it."""
 
     def __aiter__(self) -> RemoteSubscription:
         return self
@@ -66,9 +72,14 @@ class RemoteSubscription:
             frame = json.loads(text)
             if frame.get("kind") == "diagnostic":
                 raise await self._diagnostic(frame)
-            return read_event(frame)
+            event = read_event(frame)
+            cursor = frame.get("cursor")
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise RuntimeUnavailable("the runtime sent a frame this client cannot read") from error
+            raise RuntimeUnavailable(
+                f"the {self._peer} sent a frame this client cannot read"
+            ) from error
+        self.cursor = cursor if isinstance(cursor, str) else event.cursor
+        return event
 
     async def _diagnostic(self, frame: dict[str, object]) -> YoiError:
         error = frame_error(frame)
@@ -83,7 +94,8 @@ class RemoteSubscription:
             return StopAsyncIteration()
         if closed.sent is not None and closed.sent.code == _TOO_BIG:
             return RuntimeUnavailable(
-                f"the runtime sent a frame over this client's limit of {MAX_FRAME_BYTES} bytes",
+                f"the {self._peer} sent a frame over this client's limit of "
+                f"{MAX_FRAME_BYTES} bytes",
                 details={"close_code": _TOO_BIG},
             )
         return RuntimeUnavailable(

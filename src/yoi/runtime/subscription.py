@@ -78,10 +78,12 @@ class Subscription:
         return self._buffer.popleft()
 
     async def aclose(self) -> None:
+        """End the subscription; an iteration waiting in another task ends too."""
         self._closed = True
         self._backlog.clear()
         self._buffer.clear()
         self._on_close(self)
+        self._wake()
 
     async def __aenter__(self) -> Subscription:
         return self

@@ -1,0 +1,446 @@
+"""A typed async client for the workspace backend (``yoi serve``): its ``/api`` and its streams.
+
+Every worker is addressed by ``runtime_id + worker_id``, and answers come
+back as the runtime's own views (:class:`~yoi.runtime.WorkerDetail`, acks,
+transcript pages) or as the small backend views defined here. An error
+envelope is raised as the library's error class (by its code); a backend
+that cannot be reached is ``runtime_unavailable`` ("cannot reach the
+backend"), one that is too slow ``runtime_timeout``. Messages never carry
+the backend's URL or token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from yoi.client.errors import envelope_error
+from yoi.client.observation import RemoteSubscription, connect_stream
+from yoi.errors import RuntimeTimeout, RuntimeUnavailable
+from yoi.ids import validate_id
+from yoi.runtime import (
+    AssistantIntent,
+    CancelAck,
+    CapabilityRequest,
+    Diagnostic,
+    InputAck,
+    Intent,
+    OnBusy,
+    StopAck,
+    TranscriptPage,
+    WorkerDetail,
+    WorkerStatus,
+    wire,
+)
+
+__all__ = [
+    "BackendClient",
+    "CompanionInfo",
+    "ListingDiagnostic",
+    "RuntimeInfo",
+    "WorkerListing",
+    "WorkspaceInfo",
+]
+
+T = TypeVar("T")
+_PEER = "backend"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceInfo:
+    name: str
+    version: str
+    model: str
+    offline: bool
+    companion_runtime_id: str
+    companion_worker_id: str
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> WorkspaceInfo:
+        companion = raw["companion"]
+        return cls(
+            name=_str(raw["name"]),
+            version=_str(raw["version"]),
+            model=_str(raw["model"]),
+            offline=_bool(raw["offline"]),
+            companion_runtime_id=_str(companion["runtime_id"]),
+            companion_worker_id=_str(companion["worker_id"]),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "model": self.model,
+            "offline": self.offline,
+            "companion": {
+                "runtime_id": self.companion_runtime_id,
+                "worker_id": self.companion_worker_id,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeInfo:
+    """A runtime as the backend shows it: never how the backend reaches it."""
+
+    runtime_id: str
+    display_name: str
+    kind: Literal["embedded", "remote"]
+    status: Literal["available", "unavailable"]
+    capabilities: tuple[str, ...]
+    worker_count: int | None
+    busy_count: int | None
+    model: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> RuntimeInfo:
+        kind, status = raw["kind"], raw["status"]
+        if kind not in ("embedded", "remote") or status not in ("available", "unavailable"):
+            raise ValueError("not a runtime view")
+        return cls(
+            runtime_id=_str(raw["runtime_id"]),
+            display_name=_str(raw["display_name"]),
+            kind=kind,
+            status=status,
+            capabilities=tuple(_str(name) for name in raw["capabilities"]),
+            worker_count=_optional_int(raw["worker_count"]),
+            busy_count=_optional_int(raw["busy_count"]),
+            model=_optional_str(raw["model"]),
+            diagnostics=tuple(wire.read_diagnostic(item) for item in raw["diagnostics"]),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        body = asdict(self)
+        body["capabilities"] = list(self.capabilities)
+        body["diagnostics"] = [item.to_dict() for item in self.diagnostics]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDiagnostic:
+    """A runtime that could not answer a listing; the others still did."""
+
+    runtime_id: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerListing:
+    """One page of workers across runtimes; ``next_after`` asks for the next one."""
+
+    workers: tuple[WorkerDetail, ...]
+    diagnostics: tuple[ListingDiagnostic, ...]
+    next_after: str | None
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> WorkerListing:
+        return cls(
+            workers=tuple(wire.read_worker(item) for item in raw["workers"]),
+            diagnostics=tuple(
+                ListingDiagnostic(
+                    _str(item["runtime_id"]), _str(item["code"]), _str(item["message"])
+                )
+                for item in raw["diagnostics"]
+            ),
+            next_after=_optional_str(raw["next_after"]),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "workers": [item.to_dict() for item in self.workers],
+            "diagnostics": [item.to_dict() for item in self.diagnostics],
+            "next_after": self.next_after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionInfo:
+    runtime_id: str
+    worker_id: str
+    display_name: str
+    status: WorkerStatus
+    model: str
+    """A label for people, such as ``openai:gpt-4o-mini``."""
+    offline: bool
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> CompanionInfo:
+        return cls(
+            runtime_id=_str(raw["runtime_id"]),
+            worker_id=_str(raw["worker_id"]),
+            display_name=_str(raw["display_name"]),
+            status=WorkerStatus(raw["status"]),
+            model=_str(raw["model"]),
+            offline=_bool(raw["offline"]),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        body = asdict(self)
+        body["status"] = str(self.status)
+        return body
+
+
+class BackendClient:
+    """Talk to ``yoi serve`` at ``base_url``::
+
+    async with BackendClient("http://127.0.0.1:8787", token=token) as client:
+        worker = await client.create_worker("backend-internal")
+        async with await client.subscribe(worker.runtime_id, worker.worker_id) as events:
+            await client.send_input(worker.runtime_id, worker.worker_id, "hello")
+            ...
+
+    ``transport`` replaces the network for REST calls (``httpx.ASGITransport``
+    in tests); the observation stream always uses a real socket.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url, headers=headers, transport=transport, timeout=timeout
+        )
+
+    async def __aenter__(self) -> BackendClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- the backend -----------------------------------------------------------
+
+    async def health(self) -> bool:
+        """Whether a backend answers its liveness check."""
+        try:
+            body = await self._call("GET", "/api/health")
+        except RuntimeUnavailable:
+            return False
+        return body.get("status") == "ok"
+
+    async def workspace(self) -> WorkspaceInfo:
+        body = await self._call("GET", "/api/workspace")
+        return _read(WorkspaceInfo.read, body, "workspace")
+
+    async def runtimes(self) -> tuple[RuntimeInfo, ...]:
+        body = await self._call("GET", "/api/runtimes")
+        found = _read(list, body, "runtimes")
+        return tuple(_read(RuntimeInfo.read, item) for item in found)
+
+    async def runtime(self, runtime_id: str) -> RuntimeInfo:
+        body = await self._call("GET", _runtime_path(runtime_id))
+        return _read(RuntimeInfo.read, body, "runtime")
+
+    # -- workers ---------------------------------------------------------------
+
+    async def workers(
+        self,
+        runtime_id: str | None = None,
+        status: WorkerStatus | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> WorkerListing:
+        """A page of workers, of one runtime or of all in order; a runtime that is down
+        becomes one of the listing's diagnostics."""
+        if runtime_id is not None:
+            validate_id(runtime_id, field="runtime_id")
+        params = _params(
+            runtime_id=runtime_id,
+            status=None if status is None else str(status),
+            limit=limit,
+            after=after,
+        )
+        body = await self._call("GET", "/api/workers", params=params)
+        return _read(WorkerListing.read, body)
+
+    async def create_worker(
+        self,
+        runtime_id: str,
+        *,
+        worker_id: str | None = None,
+        display_name: str | None = None,
+        profile: str | None = None,
+        intent: Intent | None = None,
+        capabilities: Sequence[CapabilityRequest] = (),
+        initial_input: str | None = None,
+    ) -> WorkerDetail:
+        """Create a worker; ``profile`` names a workspace profile (``default`` when None)
+        or ``builtin:<name>``."""
+        payload: dict[str, object] = {}
+        if worker_id is not None:
+            payload["worker_id"] = validate_id(worker_id, field="worker_id")
+        if display_name is not None:
+            payload["display_name"] = display_name
+        if profile is not None:
+            payload["profile"] = profile
+        if intent is not None and intent != AssistantIntent():
+            payload["intent"] = asdict(intent)
+        if capabilities:
+            payload["requested_capabilities"] = [asdict(item) for item in capabilities]
+        if initial_input is not None:
+            payload["initial_input"] = initial_input
+        path = f"{_runtime_path(runtime_id)}/workers"
+        body = await self._call("POST", path, json=payload)
+        return _read(wire.read_worker, body, "worker")
+
+    async def get_worker(self, runtime_id: str, worker_id: str) -> WorkerDetail:
+        body = await self._call("GET", _worker_path(runtime_id, worker_id))
+        return _read(wire.read_worker, body, "worker")
+
+    async def send_input(
+        self, runtime_id: str, worker_id: str, content: str, on_busy: OnBusy = OnBusy.REJECT
+    ) -> InputAck:
+        payload = {"kind": "user", "content": content, "on_busy": str(on_busy)}
+        path = f"{_worker_path(runtime_id, worker_id)}/input"
+        body = await self._call("POST", path, json=payload)
+        return _read(wire.read_input_ack, body, "ack")
+
+    async def stop_worker(
+        self, runtime_id: str, worker_id: str, reason: str | None = None
+    ) -> StopAck:
+        payload = {} if reason is None else {"reason": reason}
+        path = f"{_worker_path(runtime_id, worker_id)}/stop"
+        body = await self._call("POST", path, json=payload)
+        return _read(wire.read_stop_ack, body, "ack")
+
+    async def cancel_worker(self, runtime_id: str, worker_id: str) -> CancelAck:
+        path = f"{_worker_path(runtime_id, worker_id)}/cancel"
+        body = await self._call("POST", path, json={})
+        return _read(wire.read_cancel_ack, body, "ack")
+
+    async def transcript(
+        self, runtime_id: str, worker_id: str, start: int = 1, limit: int | None = None
+    ) -> TranscriptPage:
+        path = f"{_worker_path(runtime_id, worker_id)}/transcript"
+        body = await self._call("GET", path, params=_params(start=start, limit=limit))
+        return _read(wire.read_transcript_page, body, "transcript")
+
+    async def subscribe(
+        self, runtime_id: str, worker_id: str, cursor: str | None = None
+    ) -> RemoteSubscription:
+        """Open the worker's stream: a snapshot, the events after ``cursor``, then live ones.
+
+        The subscription's ``cursor`` is the backend cursor of the last event
+        it yielded; ``Event.cursor`` is a runtime's and means nothing here.
+        Refusals before the upgrade raise at once; diagnostics raise from the
+        iteration; the backend shutting down ends it.
+        """
+        url = self._base_url.replace("http", "ws", 1)
+        url += f"{_worker_path(runtime_id, worker_id)}/events/ws"
+        if cursor is not None:
+            url += f"?cursor={quote(cursor, safe='')}"
+        return await connect_stream(url, self._token, peer=_PEER)
+
+    # -- the Companion -----------------------------------------------------------
+
+    async def companion(self) -> CompanionInfo:
+        body = await self._call("GET", "/api/companion")
+        return _read(CompanionInfo.read, body, "companion")
+
+    async def send_to_companion(self, content: str, on_busy: OnBusy = OnBusy.REJECT) -> InputAck:
+        payload = {"content": content, "on_busy": str(on_busy)}
+        body = await self._call("POST", "/api/companion/messages", json=payload)
+        return _read(wire.read_input_ack, body, "ack")
+
+    # -- the wire --------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        if self._http.is_closed:
+            raise RuntimeUnavailable("this client is closed")
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as error:
+            raise RuntimeTimeout("the backend did not answer in time") from error
+        except httpx.HTTPError as error:
+            raise RuntimeUnavailable(
+                f"cannot reach the backend ({type(error).__name__}); is `yoi serve` running?"
+            ) from error
+        if not response.is_success:
+            raise envelope_error(response.status_code, response.content)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise _unreadable() from error
+        if not isinstance(body, dict):
+            raise _unreadable()
+        return body
+
+
+def _runtime_path(runtime_id: str) -> str:
+    return f"/api/runtimes/{validate_id(runtime_id, field='runtime_id')}"
+
+
+def _worker_path(runtime_id: str, worker_id: str) -> str:
+    return f"{_runtime_path(runtime_id)}/workers/{validate_id(worker_id, field='worker_id')}"
+
+
+def _params(**values: str | int | None) -> dict[str, str | int]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _read(reader: Callable[[Any], T], raw: Any, key: str | None = None) -> T:
+    """``reader`` applied to ``raw`` (or its ``key``); an unreadable body: unavailable."""
+    try:
+        return reader(raw if key is None else raw[key])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise _unreadable() from error
+
+
+def _unreadable() -> RuntimeUnavailable:
+    return RuntimeUnavailable("the backend answered with a body this client cannot read")
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected a whole number, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value

@@ -1,0 +1,250 @@
+"""``yoi chat`` with a backend running: the Companion answers; without one, an embedded runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from yoi.backend import COMPANION_ID, Backend, ModelLabel, create_backend_app
+from yoi.backend.profiles import workspace_bundle
+from yoi.providers.script import Turn
+from yoi.runtime import Runtime
+from yoi.server.listen import listening
+from yoi.testing import ScriptedModel, Stall, Text, until
+from yoi.workspace import Workspace
+
+pty = pytest.importorskip("pty")
+
+DEADLINE = 30.0
+TOKEN = "chat-backend-token-never-printed"
+OFFLINE_NOTICE = (
+    "yoi: no model configured; answering with the offline scripted model. "
+    "Set OPENAI_API_KEY or ANTHROPIC_API_KEY, or pass --model provider:model.\n"
+)
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Served:
+    url: str
+    runtime: Runtime
+
+    async def companion_said(self) -> list[str]:
+        page = await self.runtime.transcript(COMPANION_ID)
+        return [item.content for item in page.items]
+
+
+def chat_env(**extra: str) -> dict[str, str]:
+    """This environment without yoi settings, model keys or proxies, plus the backend's token."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("YOI_", "OPENAI_", "ANTHROPIC_"))
+        and not name.lower().endswith("_proxy")
+    }
+    return {**kept, "NO_COLOR": "1", "YOI_BACKEND_TOKEN": TOKEN, **extra}
+
+
+async def chat(*args: str, stdin: str, cwd: Path, env: dict[str, str]) -> Done:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "yoi", "chat", *args),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        async with asyncio.timeout(DEADLINE):
+            out, err = await process.communicate(stdin.encode())
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return Done(process.returncode, out.decode(), err.decode())
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, never listening, held until the end."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()
+    return tmp_path
+
+
+@asynccontextmanager
+async def served(
+    root: Path, turns: list[Turn], label: ModelLabel | None = None
+) -> AsyncIterator[Served]:
+    runtime = Runtime(runtime_id="backend-internal", model=ScriptedModel(turns))
+    backend = Backend(
+        runtime=runtime,
+        bundle=workspace_bundle(Workspace(root)),
+        model=label or ModelLabel("scripted:test", offline=True),
+    )
+    app = create_backend_app(backend, token=TOKEN)
+    async with backend, listening(app, "127.0.0.1", 0) as listener:
+        yield Served(listener.url, runtime)
+
+
+async def test_piped_input_goes_to_the_companion_of_the_backend(workspace: Path) -> None:
+    async with served(workspace, [[Text("Hello ", "from the ", "Companion")]]) as server:
+        env = chat_env(YOI_BACKEND_URL=server.url)
+        done = await chat(stdin="hi there\n", cwd=workspace, env=env)
+        said = await server.companion_said()
+    assert done.code == 0, done.err
+    assert done.out == "Hello from the Companion\n"
+    assert done.err == (
+        f"yoi: chatting with the Companion of the backend at {server.url} "
+        "(the offline scripted model)\n"
+    )
+    assert said == ["hi there\n", "Hello from the Companion"]
+
+
+async def test_the_workspace_config_says_where_the_backend_listens(workspace: Path) -> None:
+    label = ModelLabel("openai:gpt-test", offline=False)
+    async with served(workspace, [[Text("configured")]], label) as server:
+        port = server.url.rsplit(":", 1)[1]
+        (workspace / ".yoi").mkdir()
+        (workspace / ".yoi" / "config.toml").write_text(
+            f'[backend]\nlisten = "0.0.0.0:{port}"\n', encoding="utf-8"
+        )
+        done = await chat(stdin="hello", cwd=workspace, env=chat_env())
+    assert done.code == 0, done.err
+    assert done.out == "configured\n"
+    assert done.err == (
+        f"yoi: chatting with the Companion of the backend at http://127.0.0.1:{port} "
+        "(openai:gpt-test)\n"
+    )
+
+
+async def test_without_a_backend_an_embedded_runtime_answers(workspace: Path) -> None:
+    with refused_port() as port:
+        flag = ("--backend", f"http://127.0.0.1:{port}")
+        done = await chat(*flag, stdin="hi", cwd=workspace, env=chat_env())
+    assert done.code == 0, done.err
+    assert done.err == OFFLINE_NOTICE
+    assert done.out.endswith("You said: hi\n")
+
+
+async def test_a_model_or_profile_asks_for_an_embedded_chat_even_with_a_backend(
+    workspace: Path,
+) -> None:
+    async with served(workspace, []) as server:
+        flag = ("--backend", server.url)
+        done = await chat(*flag, "--profile", "default", stdin="hi", cwd=workspace, env=chat_env())
+        assert await server.companion_said() == []
+    assert done.code == 0, done.err
+    assert done.err == OFFLINE_NOTICE
+    assert done.out.endswith("You said: hi\n")
+
+
+async def test_a_busy_companion_is_a_typed_error(workspace: Path) -> None:
+    async with (
+        served(workspace, [[Text("busy"), Stall()]]) as server,
+        await server.runtime.subscribe(COMPANION_ID) as events,
+    ):
+        await server.runtime.send_input(COMPANION_ID, "first")
+        await until(events, "text_delta")
+        done = await chat("--backend", server.url, stdin="me too", cwd=workspace, env=chat_env())
+        await server.runtime.cancel_worker(COMPANION_ID)
+    assert done.code == 1
+    assert done.err.splitlines()[-1].startswith("yoi: worker_busy: ")
+    assert TOKEN not in done.err
+
+
+class Terminal:
+    """The controlling side of a pseudo-terminal, read without blocking the event loop."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        self.seen = bytearray()
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    async def expect(self, text: str, *, times: int = 1) -> None:
+        async with asyncio.timeout(DEADLINE):
+            while self.seen.count(text.encode()) < times:
+                self.seen.extend(await self._read())
+
+    async def _read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(self.master, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(self.master)
+        return os.read(self.master, 4096)
+
+    def close(self) -> None:
+        os.close(self.master)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+async def test_on_a_terminal_ctrl_c_cancels_the_companions_reply(workspace: Path) -> None:
+    turns: list[Turn] = [[Text("partial answer"), Stall()], [Text("second reply")]]
+    async with served(workspace, turns) as server:
+        terminal = Terminal()
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "yoi", "chat", "--backend", server.url),
+            stdin=terminal.slave,
+            stdout=terminal.slave,
+            stderr=terminal.slave,
+            env=chat_env(),
+            cwd=workspace,
+        )
+        os.close(terminal.slave)
+        try:
+            await terminal.expect("you> ")
+            terminal.type(b"first\n")
+            await terminal.expect("partial answer")
+            process.send_signal(signal.SIGINT)
+            await terminal.expect("yoi: reply cancelled")
+            await terminal.expect("you> ", times=2)
+            terminal.type(b"second\n")
+            await terminal.expect("second reply")
+            await terminal.expect("you> ", times=3)
+            terminal.type(b"\x04")
+            async with asyncio.timeout(DEADLINE):
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            terminal.close()
+        said = await server.companion_said()
+    shown = terminal.seen.decode()
+    assert f"yoi: chatting with the Companion of the backend at {server.url}" in shown
+    assert "Traceback" not in shown
+    # The stalled run was cancelled on the backend (else "second" would be worker_busy);
+    # a cancelled run leaves no assistant entry.
+    assert said == ["first", "second", "second reply"]
