@@ -26,7 +26,6 @@ from yoi.errors import (
     InvalidRequest,
     LimitTooLarge,
     RuntimeNotFound,
-    RuntimeUnavailable,
     YoiError,
 )
 from yoi.ids import validate_id
@@ -122,7 +121,7 @@ class RuntimeRegistry:
         start: ListingCursor | None,
     ) -> WorkerPage | YoiError:
         if source.status == "unavailable":
-            return RuntimeUnavailable(f"runtime {source.runtime_id} is unavailable")
+            return source.unavailable_error()
         after = start.after if start is not None and start.runtime_id == source.runtime_id else ""
         try:
             return await source.call(
@@ -268,7 +267,7 @@ def _with_bundle(source: RuntimeSource, request: CreateWorkerRequest) -> CreateW
         return request
     name = "default" if profile == "runtime_default" else profile.removeprefix("named:")
     if source.status == "unavailable":
-        raise RuntimeUnavailable(f"runtime {source.runtime_id} is unavailable")
+        raise source.unavailable_error()
     if source.bundle is None:
         raise ConfigBundleMissing(
             f"runtime {source.runtime_id} does not hold the workspace's profiles yet; "

@@ -34,6 +34,7 @@ from yoi.errors import (
     RuntimeUnavailable,
     Unauthorized,
     YoiError,
+    error_class,
 )
 from yoi.runtime import (
     ConfigBundle,
@@ -152,6 +153,12 @@ class RemoteSource(RuntimeSource):
     async def subscribe(self, worker_id: str, cursor: str | None) -> Observation:
         stream = await self._guarded(self._client.subscribe(worker_id, cursor))
         return _Translated(stream, self._translate)
+
+    def unavailable_error(self) -> YoiError:
+        problem = self._problem
+        if problem is None:
+            return super().unavailable_error()
+        return error_class(problem.code)(problem.message, details={"runtime_id": self.runtime_id})
 
     # -- probing -----------------------------------------------------------------
 

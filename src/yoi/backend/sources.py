@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, Protocol, TypeVar
 
 from yoi.backend.views import Availability, RuntimeView, SourceKind
+from yoi.errors import RuntimeUnavailable, YoiError
 from yoi.runtime import (
     BundleSummary,
     CancelAck,
@@ -100,3 +101,9 @@ class RuntimeSource(ABC):
 
     async def create_worker(self, request: CreateWorkerRequest) -> WorkerDetail:
         return await self.call(lambda api: api.create_worker(request))
+
+    def unavailable_error(self) -> YoiError:
+        """Why the runtime cannot be used now, as the error a call would raise."""
+        return RuntimeUnavailable(
+            f"runtime {self.runtime_id} is unavailable", details={"runtime_id": self.runtime_id}
+        )

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from yoi.client.errors import envelope_error, frame_error
-from yoi.errors import RuntimeUnavailable, YoiError
+from yoi.errors import RuntimeTimeout, RuntimeUnavailable, YoiError
 from yoi.runtime import Event
 from yoi.runtime.wire import read_event
 
@@ -24,27 +24,38 @@ __all__ = ["RemoteSubscription", "connect_stream"]
 
 _NORMAL_ENDS = {1000, 1001}
 _TOO_BIG = 1009
+_CLOSE_SECONDS = 1.0
+"""How long closing waits for the server's close frame; frames left unread can delay it."""
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 """Frames are events and snapshots; a snapshot cuts long transcript entries, so this is ample."""
 
 
 async def connect_stream(
-    url: str, token: str | None, *, peer: str = "runtime"
+    url: str, token: str | None, *, peer: str = "runtime", open_timeout: float = 30.0
 ) -> RemoteSubscription:
-    """Open the stream at ``url``; ``peer`` names the server in messages (no URL, no token)."""
+    """Open the stream at ``url``; ``peer`` names the server in messages (no URL, no token).
+
+    A server that does not complete the upgrade within ``open_timeout`` seconds
+    is ``runtime_timeout``.
+    """
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     try:
         connection = await connect(
             url,
             additional_headers=headers,
             max_size=MAX_FRAME_BYTES,
-            open_timeout=30,
+            open_timeout=open_timeout,
+            close_timeout=_CLOSE_SECONDS,
             compression=None,  # small JSON frames: compressing each costs more than it saves
         )
     except InvalidStatus as error:
         response = error.response
         raise envelope_error(response.status_code, bytes(response.body or b"")) from error
-    except (OSError, InvalidHandshake, TimeoutError) as error:
+    except TimeoutError as error:
+        raise RuntimeTimeout(
+            f"the {peer} did not open the observation stream within {open_timeout:g} s"
+        ) from error
+    except (OSError, InvalidHandshake) as error:
         raise RuntimeUnavailable(
             f"cannot reach the {peer} to open the observation stream ({type(error).__name__})"
         ) from error

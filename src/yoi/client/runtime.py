@@ -68,6 +68,7 @@ class RuntimeClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._token = token
+        self._timeout = timeout
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._http = httpx.AsyncClient(
             base_url=self._base_url, headers=headers, transport=transport, timeout=timeout
@@ -173,7 +174,7 @@ class RuntimeClient:
         url = self._base_url.replace("http", "ws", 1) + path
         if cursor is not None:
             url += f"?cursor={quote(cursor, safe='')}"
-        return await connect_stream(url, self._token)
+        return await connect_stream(url, self._token, open_timeout=self._timeout)
 
     # -- config bundles --------------------------------------------------------
 
