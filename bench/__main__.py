@@ -26,6 +26,8 @@ BENCHMARKS = (
     "fs_transcript",
     "server_api",
     "server_stream",
+    "backend_stream",
+    "backend_listing",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

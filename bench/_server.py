@@ -34,7 +34,16 @@ from yoi.server import create_app
 from yoi.server.listen import listening
 from yoi.testing import OfflineModel, ScriptedModel, Text
 
-__all__ = ["CpuUse", "CpuWatch", "ServerProcess", "load_note", "serving"]
+__all__ = [
+    "CpuUse",
+    "CpuWatch",
+    "ServerProcess",
+    "load_note",
+    "say_listening",
+    "serving",
+    "serving_module",
+    "until_told_to_stop",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE_ENV = "YOI_BENCH_PROFILE"
@@ -99,11 +108,18 @@ def load_note() -> str:
 async def serving(*, events: int = 0, turns: int = 0) -> AsyncIterator[ServerProcess]:
     """A server process with a model of ``turns`` turns of ``events`` chunks (0: offline)."""
     options = ["--events", str(events), "--turns", str(turns)] if events else []
+    async with serving_module("bench._server", *options) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def serving_module(module: str, *args: str) -> AsyncIterator[ServerProcess]:
+    """``python -m module args``, which prints ``listening on URL`` and serves until stdin ends."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench._server",
-        *options,
+        module,
+        *args,
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -112,6 +128,11 @@ async def serving(*, events: int = 0, turns: int = 0) -> AsyncIterator[ServerPro
         yield ServerProcess(await _url(process), process.pid)
     finally:
         await _end(process)
+
+
+def say_listening(url: str) -> None:
+    """The one line a served module prints once it accepts connections."""
+    print(f"{_PREFIX}{url}", flush=True)
 
 
 async def _url(process: asyncio.subprocess.Process) -> str:
@@ -148,13 +169,13 @@ async def _serve(model: Model) -> None:
     async with Runtime(model=model) as runtime:
         app = create_app(runtime)
         async with listening(app, "127.0.0.1", 0) as listener:
-            print(f"{_PREFIX}{listener.url}", flush=True)
-            await _until_told_to_stop()
+            say_listening(listener.url)
+            await until_told_to_stop()
             listener.stop_accepting()
             await runtime.close()
 
 
-async def _until_told_to_stop() -> None:
+async def until_told_to_stop() -> None:
     """Until stdin closes (the bench is done or gone) or SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
