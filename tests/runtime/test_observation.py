@@ -200,11 +200,14 @@ async def test_closing_a_subscription_ends_an_iteration_waiting_in_another_task(
         subscription = await runtime.subscribe(worker.worker_id)
         await anext(subscription)  # the snapshot; nothing else will come
 
+        reading = asyncio.Event()
+
         async def drain() -> list[Event]:
+            reading.set()  # from here the task runs straight into waiting for an event
             return [event async for event in subscription]
 
         reader = asyncio.create_task(drain())
-        await asyncio.sleep(0)  # let the reader start waiting
+        await reading.wait()
         await subscription.aclose()
         async with asyncio.timeout(1.0):
             assert await reader == []

@@ -11,17 +11,14 @@ the backend's URL or token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
-import httpx
-
-from yoi.client.errors import envelope_error
+from yoi.client.http import JsonApi, query
 from yoi.client.observation import RemoteSubscription, connect_stream
-from yoi.errors import RuntimeTimeout, RuntimeUnavailable
+from yoi.errors import RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
     AssistantIntent,
@@ -47,7 +44,6 @@ __all__ = [
     "WorkspaceInfo",
 ]
 
-T = TypeVar("T")
 _PEER = "backend"
 
 
@@ -191,7 +187,7 @@ class CompanionInfo:
         return body
 
 
-class BackendClient:
+class BackendClient(JsonApi):
     """Talk to ``yoi serve`` at ``base_url``::
 
     async with BackendClient("http://127.0.0.1:8787", token=token) as client:
@@ -204,34 +200,8 @@ class BackendClient:
     in tests); the observation stream always uses a real socket.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._token = token
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url, headers=headers, transport=transport, timeout=timeout
-        )
-
-    async def __aenter__(self) -> BackendClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    peer = _PEER
+    unreachable_hint = "; is `yoi serve` running?"
 
     # -- the backend -----------------------------------------------------------
 
@@ -245,16 +215,16 @@ class BackendClient:
 
     async def workspace(self) -> WorkspaceInfo:
         body = await self._call("GET", "/api/workspace")
-        return _read(WorkspaceInfo.read, body, "workspace")
+        return self._read(WorkspaceInfo.read, body, "workspace")
 
     async def runtimes(self) -> tuple[RuntimeInfo, ...]:
         body = await self._call("GET", "/api/runtimes")
-        found = _read(list, body, "runtimes")
-        return tuple(_read(RuntimeInfo.read, item) for item in found)
+        found = self._read(list, body, "runtimes")
+        return tuple(self._read(RuntimeInfo.read, item) for item in found)
 
     async def runtime(self, runtime_id: str) -> RuntimeInfo:
         body = await self._call("GET", _runtime_path(runtime_id))
-        return _read(RuntimeInfo.read, body, "runtime")
+        return self._read(RuntimeInfo.read, body, "runtime")
 
     # -- workers ---------------------------------------------------------------
 
@@ -269,14 +239,14 @@ class BackendClient:
         becomes one of the listing's diagnostics."""
         if runtime_id is not None:
             validate_id(runtime_id, field="runtime_id")
-        params = _params(
+        params = query(
             runtime_id=runtime_id,
             status=None if status is None else str(status),
             limit=limit,
             after=after,
         )
         body = await self._call("GET", "/api/workers", params=params)
-        return _read(WorkerListing.read, body)
+        return self._read(WorkerListing.read, body)
 
     async def create_worker(
         self,
@@ -306,11 +276,11 @@ class BackendClient:
             payload["initial_input"] = initial_input
         path = f"{_runtime_path(runtime_id)}/workers"
         body = await self._call("POST", path, json=payload)
-        return _read(wire.read_worker, body, "worker")
+        return self._read(wire.read_worker, body, "worker")
 
     async def get_worker(self, runtime_id: str, worker_id: str) -> WorkerDetail:
         body = await self._call("GET", _worker_path(runtime_id, worker_id))
-        return _read(wire.read_worker, body, "worker")
+        return self._read(wire.read_worker, body, "worker")
 
     async def send_input(
         self, runtime_id: str, worker_id: str, content: str, on_busy: OnBusy = OnBusy.REJECT
@@ -318,7 +288,7 @@ class BackendClient:
         payload = {"kind": "user", "content": content, "on_busy": str(on_busy)}
         path = f"{_worker_path(runtime_id, worker_id)}/input"
         body = await self._call("POST", path, json=payload)
-        return _read(wire.read_input_ack, body, "ack")
+        return self._read(wire.read_input_ack, body, "ack")
 
     async def stop_worker(
         self, runtime_id: str, worker_id: str, reason: str | None = None
@@ -326,19 +296,19 @@ class BackendClient:
         payload = {} if reason is None else {"reason": reason}
         path = f"{_worker_path(runtime_id, worker_id)}/stop"
         body = await self._call("POST", path, json=payload)
-        return _read(wire.read_stop_ack, body, "ack")
+        return self._read(wire.read_stop_ack, body, "ack")
 
     async def cancel_worker(self, runtime_id: str, worker_id: str) -> CancelAck:
         path = f"{_worker_path(runtime_id, worker_id)}/cancel"
         body = await self._call("POST", path, json={})
-        return _read(wire.read_cancel_ack, body, "ack")
+        return self._read(wire.read_cancel_ack, body, "ack")
 
     async def transcript(
         self, runtime_id: str, worker_id: str, start: int = 1, limit: int | None = None
     ) -> TranscriptPage:
         path = f"{_worker_path(runtime_id, worker_id)}/transcript"
-        body = await self._call("GET", path, params=_params(start=start, limit=limit))
-        return _read(wire.read_transcript_page, body, "transcript")
+        body = await self._call("GET", path, params=query(start=start, limit=limit))
+        return self._read(wire.read_transcript_page, body, "transcript")
 
     async def subscribe(
         self, runtime_id: str, worker_id: str, cursor: str | None = None
@@ -350,8 +320,7 @@ class BackendClient:
         Refusals before the upgrade raise at once; diagnostics raise from the
         iteration; the backend shutting down ends it.
         """
-        url = self._base_url.replace("http", "ws", 1)
-        url += f"{_worker_path(runtime_id, worker_id)}/events/ws"
+        url = self._stream_url(f"{_worker_path(runtime_id, worker_id)}/events/ws")
         if cursor is not None:
             url += f"?cursor={quote(cursor, safe='')}"
         return await connect_stream(url, self._token, peer=_PEER)
@@ -360,42 +329,12 @@ class BackendClient:
 
     async def companion(self) -> CompanionInfo:
         body = await self._call("GET", "/api/companion")
-        return _read(CompanionInfo.read, body, "companion")
+        return self._read(CompanionInfo.read, body, "companion")
 
     async def send_to_companion(self, content: str, on_busy: OnBusy = OnBusy.REJECT) -> InputAck:
         payload = {"content": content, "on_busy": str(on_busy)}
         body = await self._call("POST", "/api/companion/messages", json=payload)
-        return _read(wire.read_input_ack, body, "ack")
-
-    # -- the wire --------------------------------------------------------------
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str | int] | None = None,
-    ) -> dict[str, Any]:
-        if self._http.is_closed:
-            raise RuntimeUnavailable("this client is closed")
-        try:
-            response = await self._http.request(method, path, json=json, params=params)
-        except httpx.TimeoutException as error:
-            raise RuntimeTimeout("the backend did not answer in time") from error
-        except httpx.HTTPError as error:
-            raise RuntimeUnavailable(
-                f"cannot reach the backend ({type(error).__name__}); is `yoi serve` running?"
-            ) from error
-        if not response.is_success:
-            raise envelope_error(response.status_code, response.content)
-        try:
-            body = response.json()
-        except ValueError as error:
-            raise _unreadable() from error
-        if not isinstance(body, dict):
-            raise _unreadable()
-        return body
+        return self._read(wire.read_input_ack, body, "ack")
 
 
 def _runtime_path(runtime_id: str) -> str:
@@ -404,22 +343,6 @@ def _runtime_path(runtime_id: str) -> str:
 
 def _worker_path(runtime_id: str, worker_id: str) -> str:
     return f"{_runtime_path(runtime_id)}/workers/{validate_id(worker_id, field='worker_id')}"
-
-
-def _params(**values: str | int | None) -> dict[str, str | int]:
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def _read(reader: Callable[[Any], T], raw: Any, key: str | None = None) -> T:
-    """``reader`` applied to ``raw`` (or its ``key``); an unreadable body: unavailable."""
-    try:
-        return reader(raw if key is None else raw[key])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise _unreadable() from error
-
-
-def _unreadable() -> RuntimeUnavailable:
-    return RuntimeUnavailable("the backend answered with a body this client cannot read")
 
 
 def _str(value: object) -> str:

@@ -10,17 +10,12 @@ URL or token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from types import TracebackType
-from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
-from yoi.client.errors import envelope_error, unreadable
+from yoi.client.http import JsonApi, query
 from yoi.client.observation import RemoteSubscription, connect_stream
-from yoi.errors import RuntimeTimeout, RuntimeUnavailable
+from yoi.errors import RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
     BundleSummary,
@@ -44,10 +39,8 @@ from yoi.runtime.requests import AssistantIntent
 
 __all__ = ["RuntimeClient"]
 
-T = TypeVar("T")
 
-
-class RuntimeClient:
+class RuntimeClient(JsonApi):
     """Talk to ``yoi runtime serve`` at ``base_url``::
 
     async with RuntimeClient("http://127.0.0.1:7701", token=token) as client:
@@ -58,35 +51,7 @@ class RuntimeClient:
     in tests); the observation stream always uses a real socket.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._token = token
-        self._timeout = timeout
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url, headers=headers, transport=transport, timeout=timeout
-        )
-
-    async def __aenter__(self) -> RuntimeClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    peer = "runtime"
 
     # -- runtime ---------------------------------------------------------------
 
@@ -107,19 +72,19 @@ class RuntimeClient:
     async def report(self) -> tuple[RuntimeSummary, list[Diagnostic]]:
         """The summary and the diagnostics together, in one request."""
         body = await self._call("GET", "/v1/runtime")
-        summary = _read(wire.read_runtime_summary, body, "runtime")
-        found = _read(list, body, "diagnostics")
-        return summary, [_read(wire.read_diagnostic, item) for item in found]
+        summary = self._read(wire.read_runtime_summary, body, "runtime")
+        found = self._read(list, body, "diagnostics")
+        return summary, [self._read(wire.read_diagnostic, item) for item in found]
 
     # -- workers ---------------------------------------------------------------
 
     async def create_worker(self, request: CreateWorkerRequest | None = None) -> WorkerDetail:
         body = await self._call("POST", "/v1/workers", json=_create_body(request))
-        return _read(wire.read_worker, body, "worker")
+        return self._read(wire.read_worker, body, "worker")
 
     async def get_worker(self, worker_id: str) -> WorkerDetail:
         body = await self._call("GET", _worker_path(worker_id))
-        return _read(wire.read_worker, body, "worker")
+        return self._read(wire.read_worker, body, "worker")
 
     async def list_workers(
         self,
@@ -128,41 +93,41 @@ class RuntimeClient:
         limit: int | None = None,
         after: str | None = None,
     ) -> WorkerPage:
-        params = _params(status=None if status is None else str(status), limit=limit, after=after)
+        params = query(status=None if status is None else str(status), limit=limit, after=after)
         body = await self._call("GET", "/v1/workers", params=params)
-        return _read(wire.read_worker_page, body)
+        return self._read(wire.read_worker_page, body)
 
     async def send_input(self, worker_id: str, item: Input | str) -> InputAck:
         item = Input(item) if isinstance(item, str) else item
         payload = {"kind": item.kind, "content": item.content, "on_busy": str(item.on_busy)}
         body = await self._call("POST", f"{_worker_path(worker_id)}/input", json=payload)
-        return _read(wire.read_input_ack, body, "ack")
+        return self._read(wire.read_input_ack, body, "ack")
 
     async def stop_worker(self, worker_id: str, reason: str | None = None) -> StopAck:
         payload = {} if reason is None else {"reason": reason}
         body = await self._call("POST", f"{_worker_path(worker_id)}/stop", json=payload)
-        return _read(wire.read_stop_ack, body, "ack")
+        return self._read(wire.read_stop_ack, body, "ack")
 
     async def cancel_worker(self, worker_id: str) -> CancelAck:
         body = await self._call("POST", f"{_worker_path(worker_id)}/cancel")
-        return _read(wire.read_cancel_ack, body, "ack")
+        return self._read(wire.read_cancel_ack, body, "ack")
 
     # -- observation -----------------------------------------------------------
 
     async def transcript(
         self, worker_id: str, start: int = 1, limit: int | None = None
     ) -> TranscriptPage:
-        params = _params(start=start, limit=limit)
+        params = query(start=start, limit=limit)
         path = f"{_worker_path(worker_id)}/transcript"
         body = await self._call("GET", path, params=params)
-        return _read(wire.read_transcript_page, body, "transcript")
+        return self._read(wire.read_transcript_page, body, "transcript")
 
     async def events(
         self, worker_id: str, *, after: str | None = None, limit: int | None = None
     ) -> EventPage:
-        params = _params(cursor=after, limit=limit)
+        params = query(cursor=after, limit=limit)
         body = await self._call("GET", f"{_worker_path(worker_id)}/events", params=params)
-        return _read(wire.read_event_page, body)
+        return self._read(wire.read_event_page, body)
 
     async def subscribe(self, worker_id: str, cursor: str | None = None) -> RemoteSubscription:
         """Open the observation stream: a snapshot, the backlog after ``cursor``, then live events.
@@ -171,7 +136,7 @@ class RuntimeClient:
         once; a diagnostic on the stream is raised by the iteration.
         """
         path = f"{_worker_path(worker_id)}/events/ws"
-        url = self._base_url.replace("http", "ws", 1) + path
+        url = self._stream_url(path)
         if cursor is not None:
             url += f"?cursor={quote(cursor, safe='')}"
         return await connect_stream(url, self._token, open_timeout=self._timeout)
@@ -182,64 +147,20 @@ class RuntimeClient:
         """Sync ``bundle`` to the runtime under its digest; doing it twice is harmless."""
         path = f"/v1/config-bundles/{bundle.digest}"
         body = await self._call("PUT", path, json=bundle.to_dict())
-        return _read(wire.read_bundle_summary, body, "config_bundle")
+        return self._read(wire.read_bundle_summary, body, "config_bundle")
 
     async def config_bundles(self) -> tuple[BundleSummary, ...]:
         body = await self._call("GET", "/v1/config-bundles")
-        found = _read(list, body, "config_bundles")
-        return tuple(_read(wire.read_bundle_summary, item) for item in found)
+        found = self._read(list, body, "config_bundles")
+        return tuple(self._read(wire.read_bundle_summary, item) for item in found)
 
     async def config_bundle(self, digest: str) -> ConfigBundle:
         body = await self._call("GET", f"/v1/config-bundles/{check_digest(digest)}")
-        return _read(ConfigBundle.from_mapping, body, "content")
-
-    # -- the wire --------------------------------------------------------------
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str | int] | None = None,
-    ) -> dict[str, Any]:
-        if self._http.is_closed:
-            raise RuntimeUnavailable("this client is closed")
-        try:
-            response = await self._http.request(method, path, json=json, params=params)
-        except httpx.TimeoutException as error:
-            raise RuntimeTimeout("the runtime did not answer in time") from error
-        except httpx.HTTPError as error:
-            raise RuntimeUnavailable(
-                f"cannot reach the runtime ({type(error).__name__})"
-            ) from error
-        if response.is_success:
-            try:
-                body = response.json()
-            except ValueError as error:
-                raise unreadable(response.status_code) from error
-            if not isinstance(body, dict):
-                raise unreadable(response.status_code)
-            return body
-        raise envelope_error(response.status_code, response.content)
+        return self._read(ConfigBundle.from_mapping, body, "content")
 
 
 def _worker_path(worker_id: str) -> str:
     return f"/v1/workers/{validate_id(worker_id, field='worker_id')}"
-
-
-def _params(**values: str | int | None) -> dict[str, str | int]:
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def _read(reader: Callable[[Any], T], raw: Any, key: str | None = None) -> T:
-    """``reader`` applied to ``raw`` (or its ``key``); an unreadable body: unavailable."""
-    try:
-        return reader(raw if key is None else raw[key])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise RuntimeUnavailable(
-            "the runtime answered with a body this client cannot read"
-        ) from error
 
 
 def _create_body(request: CreateWorkerRequest | None) -> dict[str, object]:
