@@ -12,10 +12,8 @@ past the lookups.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from concurrent.futures import Future
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -27,6 +25,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from tests.server import asgi as envelope
+from tests.server.threaded import ThreadedServer
 
 from yoi.backend import (
     Backend,
@@ -39,7 +39,6 @@ from yoi.backend import (
 from yoi.client import RuntimeClient
 from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, CreateWorkerRequest, Runtime
 from yoi.server import create_app
-from yoi.server.envelope import STATUS
 from yoi.server.listen import listening
 
 TOKEN = "backend-fuzz-token"
@@ -70,80 +69,43 @@ FUZZ = settings(
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-class Server:
-    """A backend (embedded runtime plus one remote runtime) served from a thread of its own."""
-
-    def __init__(self) -> None:
-        self._url: Future[str] = Future()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        try:
-            self._loop = asyncio.get_running_loop()
-            self._stopped = asyncio.Event()
-            async with (
-                Runtime(runtime_id=REMOTE) as far,
-                listening(create_app(far), "127.0.0.1", 0) as remote,
-            ):
-                source = RemoteSource(
-                    RemoteRuntimeSettings(REMOTE, remote.url),
-                    RuntimeClient(remote.url),
-                    probing=Probing(first_backoff=0.05),
+@asynccontextmanager
+async def two_runtimes() -> AsyncIterator[str]:
+    """A backend over its embedded runtime and a remote one, a worker seeded on each."""
+    async with (
+        Runtime(runtime_id=REMOTE) as far,
+        listening(create_app(far), "127.0.0.1", 0) as remote,
+    ):
+        source = RemoteSource(
+            RemoteRuntimeSettings(REMOTE, remote.url),
+            RuntimeClient(remote.url),
+            probing=Probing(first_backoff=0.05),
+        )
+        backend = Backend(
+            runtime=Runtime(runtime_id="backend-internal"),
+            bundle=BUNDLE,
+            model=LABEL,
+            remotes=[source],
+        )
+        async with backend:
+            for runtime_id in ("backend-internal", REMOTE):
+                await backend.registry.create_worker(
+                    runtime_id, CreateWorkerRequest(worker_id=SEEDED_WORKER)
                 )
-                backend = Backend(
-                    runtime=Runtime(runtime_id="backend-internal"),
-                    bundle=BUNDLE,
-                    model=LABEL,
-                    remotes=[source],
-                )
-                async with backend:
-                    for runtime_id in ("backend-internal", REMOTE):
-                        await backend.registry.create_worker(
-                            runtime_id, CreateWorkerRequest(worker_id=SEEDED_WORKER)
-                        )
-                    app = create_backend_app(backend, token=TOKEN)
-                    async with listening(app, "127.0.0.1", 0) as listener:
-                        self._url.set_result(listener.url)
-                        await self._stopped.wait()
-        except BaseException as error:
-            if not self._url.done():
-                self._url.set_exception(error)
-            raise
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        return self._url.result(timeout=30)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "the backend did not shut down"
+            app = create_backend_app(backend, token=TOKEN)
+            async with listening(app, "127.0.0.1", 0) as listener:
+                yield listener.url
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with Server() as url:
+    with ThreadedServer(two_runtimes) as url:
         yield url
 
 
 def assert_envelope(response: schemathesis.Response) -> None:
-    if response.status_code < 300:
-        return
-    body = response.json()
-    assert isinstance(body, dict), response.text
-    assert list(body) == ["error"], response.text
-    error = body["error"]
-    assert sorted(error) == ["code", "details", "message"], response.text
-    assert isinstance(error["message"], str), response.text
-    assert isinstance(error["details"], dict), response.text
-    assert STATUS.get(error["code"]) == response.status_code, response.text
-    assert response.status_code < 500 or error["code"] == "unsupported_operation", response.text
+    body = response.json() if response.status_code >= 300 else None
+    envelope.assert_envelope(response.status_code, body, context=response.text)
 
 
 def variants(case: Case) -> Iterator[Case]:

@@ -10,6 +10,7 @@ import httpx
 
 from yoi.runtime import Runtime
 from yoi.server import MAX_BODY_BYTES, create_app
+from yoi.server.envelope import STATUS
 
 
 @asynccontextmanager
@@ -34,3 +35,23 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert isinstance(body["error"]["details"], dict)
     error: dict[str, Any] = body["error"]
     return error
+
+
+def assert_envelope(status: int, body: object, *, context: str = "") -> None:
+    """A failure is exactly ``{"error": {code, message, details}}``, its status the code's.
+
+    The only 5xx a well-formed server gives is 501 ``unsupported_operation``,
+    its answer to a capability it does not offer (ARCHITECTURE §4.2).
+    """
+    if status < 300:
+        return
+    assert isinstance(body, dict), context
+    assert list(body) == ["error"], context
+    error = body["error"]
+    assert isinstance(error, dict), context
+    assert sorted(error) == ["code", "details", "message"], context
+    assert isinstance(error["code"], str), context
+    assert isinstance(error["message"], str), context
+    assert isinstance(error["details"], dict), context
+    assert STATUS.get(error["code"]) == status, context
+    assert status < 500 or error["code"] == "unsupported_operation", context

@@ -12,11 +12,9 @@ workers and bundles too.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
-from concurrent.futures import Future
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -28,11 +26,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from tests.server import asgi as envelope
+from tests.server.threaded import ThreadedServer
 
 from yoi.errors import YoiError
 from yoi.runtime import ConfigBundle, CreateWorkerRequest, Runtime
 from yoi.server.app import create_app
-from yoi.server.envelope import STATUS
 from yoi.server.listen import listening
 
 TOKEN = "fuzz-token"
@@ -61,70 +60,24 @@ CHECKS = [
 ]
 
 
-class Server:
-    """A runtime served on 127.0.0.1 from a thread with its own event loop."""
-
-    def __init__(self) -> None:
-        self._url: Future[str] = Future()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        try:
-            self._loop = asyncio.get_running_loop()
-            self._stopped = asyncio.Event()
-            async with Runtime() as runtime:
-                await runtime.create_worker(CreateWorkerRequest(worker_id=SEEDED_WORKER))
-                await runtime.put_config_bundle(SEEDED_BUNDLE.digest, SEEDED_BUNDLE)
-                app = create_app(runtime, token=TOKEN)
-                async with listening(app, "127.0.0.1", 0) as listener:
-                    self._url.set_result(listener.url)
-                    await self._stopped.wait()
-        except BaseException as error:
-            if not self._url.done():
-                self._url.set_exception(error)
-            raise
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        return self._url.result(timeout=30)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "the server did not shut down"
+@asynccontextmanager
+async def seeded_runtime() -> AsyncIterator[str]:
+    async with Runtime() as runtime:
+        await runtime.create_worker(CreateWorkerRequest(worker_id=SEEDED_WORKER))
+        await runtime.put_config_bundle(SEEDED_BUNDLE.digest, SEEDED_BUNDLE)
+        async with listening(create_app(runtime, token=TOKEN), "127.0.0.1", 0) as listener:
+            yield listener.url
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with Server() as url:
+    with ThreadedServer(seeded_runtime) as url:
         yield url
 
 
 def assert_envelope(response: schemathesis.Response) -> None:
-    """A failure is ``{"error": {code, message, details}}``, its status the code's.
-
-    The only 5xx a well-formed runtime gives is 501 ``unsupported_operation``,
-    its answer to a capability it does not offer (ARCHITECTURE §4.2).
-    """
-    if response.status_code < 300:
-        return
-    body = response.json()
-    assert isinstance(body, dict), response.text
-    assert list(body) == ["error"], response.text
-    error = body["error"]
-    assert isinstance(error, dict), response.text
-    assert sorted(error) == ["code", "details", "message"], response.text
-    assert isinstance(error["code"], str), response.text
-    assert isinstance(error["message"], str), response.text
-    assert isinstance(error["details"], dict), response.text
-    assert STATUS.get(error["code"]) == response.status_code, response.text
-    assert response.status_code < 500 or error["code"] == "unsupported_operation", response.text
+    body = response.json() if response.status_code >= 300 else None
+    envelope.assert_envelope(response.status_code, body, context=response.text)
 
 
 def variants(case: Case) -> Iterator[Case]:
