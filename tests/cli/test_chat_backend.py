@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.cli.rig import DEADLINE, Done, cli_env, refused_port, run_yoi
 
 from yoi.backend import COMPANION_ID, Backend, ModelLabel, create_backend_app
 from yoi.backend.profiles import workspace_bundle
@@ -24,19 +24,11 @@ from yoi.workspace import Workspace
 
 pty = pytest.importorskip("pty")
 
-DEADLINE = 30.0
 TOKEN = "chat-backend-token-never-printed"
 OFFLINE_NOTICE = (
     "yoi: no model configured; answering with the offline scripted model. "
     "Set OPENAI_API_KEY or ANTHROPIC_API_KEY, or pass --model provider:model.\n"
 )
-
-
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
 
 
 @dataclass
@@ -49,43 +41,8 @@ class Served:
         return [item.content for item in page.items]
 
 
-def chat_env(**extra: str) -> dict[str, str]:
-    """This environment without yoi settings, model keys or proxies, plus the backend's token."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("YOI_", "OPENAI_", "ANTHROPIC_"))
-        and not name.lower().endswith("_proxy")
-    }
-    return {**kept, "NO_COLOR": "1", "YOI_BACKEND_TOKEN": TOKEN, **extra}
-
-
 async def chat(*args: str, stdin: str, cwd: Path, env: dict[str, str]) -> Done:
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "yoi", "chat", *args),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    try:
-        async with asyncio.timeout(DEADLINE):
-            out, err = await process.communicate(stdin.encode())
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return Done(process.returncode, out.decode(), err.decode())
-
-
-@contextmanager
-def refused_port() -> Iterator[int]:
-    """A loopback port that refuses connections: bound, never listening, held until the end."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
+    return await run_yoi("chat", *args, cwd=cwd, env=env, stdin=stdin)
 
 
 @pytest.fixture
@@ -111,7 +68,7 @@ async def served(
 
 async def test_piped_input_goes_to_the_companion_of_the_backend(workspace: Path) -> None:
     async with served(workspace, [[Text("Hello ", "from the ", "Companion")]]) as server:
-        env = chat_env(YOI_BACKEND_URL=server.url)
+        env = cli_env(TOKEN, YOI_BACKEND_URL=server.url)
         done = await chat(stdin="hi there\n", cwd=workspace, env=env)
         said = await server.companion_said()
     assert done.code == 0, done.err
@@ -131,7 +88,7 @@ async def test_the_workspace_config_says_where_the_backend_listens(workspace: Pa
         (workspace / ".yoi" / "config.toml").write_text(
             f'[backend]\nlisten = "0.0.0.0:{port}"\n', encoding="utf-8"
         )
-        done = await chat(stdin="hello", cwd=workspace, env=chat_env())
+        done = await chat(stdin="hello", cwd=workspace, env=cli_env(TOKEN))
     assert done.code == 0, done.err
     assert done.out == "configured\n"
     assert done.err == (
@@ -143,7 +100,7 @@ async def test_the_workspace_config_says_where_the_backend_listens(workspace: Pa
 async def test_without_a_backend_an_embedded_runtime_answers(workspace: Path) -> None:
     with refused_port() as port:
         flag = ("--backend", f"http://127.0.0.1:{port}")
-        done = await chat(*flag, stdin="hi", cwd=workspace, env=chat_env())
+        done = await chat(*flag, stdin="hi", cwd=workspace, env=cli_env(TOKEN))
     assert done.code == 0, done.err
     assert done.err == OFFLINE_NOTICE
     assert done.out.endswith("You said: hi\n")
@@ -154,7 +111,9 @@ async def test_a_model_or_profile_asks_for_an_embedded_chat_even_with_a_backend(
 ) -> None:
     async with served(workspace, []) as server:
         flag = ("--backend", server.url)
-        done = await chat(*flag, "--profile", "default", stdin="hi", cwd=workspace, env=chat_env())
+        done = await chat(
+            *flag, "--profile", "default", stdin="hi", cwd=workspace, env=cli_env(TOKEN)
+        )
         assert await server.companion_said() == []
     assert done.code == 0, done.err
     assert done.err == OFFLINE_NOTICE
@@ -168,7 +127,9 @@ async def test_a_busy_companion_is_a_typed_error(workspace: Path) -> None:
     ):
         await server.runtime.send_input(COMPANION_ID, "first")
         await until(events, "text_delta")
-        done = await chat("--backend", server.url, stdin="me too", cwd=workspace, env=chat_env())
+        done = await chat(
+            "--backend", server.url, stdin="me too", cwd=workspace, env=cli_env(TOKEN)
+        )
         await server.runtime.cancel_worker(COMPANION_ID)
     assert done.code == 1
     assert done.err.splitlines()[-1].startswith("yoi: worker_busy: ")
@@ -219,7 +180,7 @@ async def test_on_a_terminal_ctrl_c_cancels_the_companions_reply(workspace: Path
             stdin=terminal.slave,
             stdout=terminal.slave,
             stderr=terminal.slave,
-            env=chat_env(),
+            env=cli_env(TOKEN),
             cwd=workspace,
         )
         os.close(terminal.slave)

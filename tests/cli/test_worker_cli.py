@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from tests.cli.rig import DEADLINE, Done, cli_env, refused_port, run_yoi
 
 from yoi.backend import (
     EMBEDDED_RUNTIME_ID,
@@ -38,17 +37,8 @@ from yoi.server.listen import listening
 from yoi.testing import Call, Fail, ScriptedModel, Stall, Text, until
 from yoi.workspace import Workspace
 
-DEADLINE = 30.0
-"""Seconds a command has to finish, or a watch to show what is awaited."""
 TOKEN = "worker-cli-token-never-printed"
 INTERNAL = "backend-internal"
-
-
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
 
 
 @dataclass
@@ -61,7 +51,7 @@ class Served:
     async def yoi(self, *args: str, backend: bool = True, **env: str) -> Done:
         """``yoi worker [--backend URL] ARGS`` with this backend's token in the environment."""
         where = ("--backend", self.url) if backend else ()
-        return await run_yoi("worker", *where, *args, cwd=self.cwd, env=cli_env(**env))
+        return await run_yoi("worker", *where, *args, cwd=self.cwd, env=cli_env(TOKEN, **env))
 
     async def raw(self, path: str, **params: str | int) -> Any:
         headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -69,46 +59,6 @@ class Served:
             response = await http.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """This environment without yoi settings, model keys or proxies, plus the token."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("YOI_")
-        and not name.endswith("_API_KEY")
-        and not name.lower().endswith("_proxy")
-    }
-    return {**kept, "NO_COLOR": "1", "YOI_BACKEND_TOKEN": TOKEN, **extra}
-
-
-async def run_yoi(*args: str, cwd: Path, env: dict[str, str], stdin: str = "") -> Done:
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "yoi", *args),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    try:
-        async with asyncio.timeout(DEADLINE):
-            out, err = await process.communicate(stdin.encode())
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return Done(process.returncode, out.decode(), err.decode())
-
-
-@contextmanager
-def refused_port() -> Iterator[int]:
-    """A loopback port that refuses connections: bound, never listening, held until the end."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @asynccontextmanager
@@ -219,7 +169,7 @@ async def test_send_wait_streams_the_reply_and_a_failed_run_exits_1(tmp_path: Pa
         piped = await run_yoi(
             *("worker", "--backend", server.url, "send", worker.worker_id, "-", "--wait"),
             cwd=server.cwd,
-            env=cli_env(),
+            env=cli_env(TOKEN),
             stdin="from stdin",
         )
         assert piped.code == 1
@@ -245,7 +195,7 @@ async def watch(server: Served, *args: str, until_out: str, act: Input | None = 
         *(sys.executable, "-m", "yoi", "worker", "--backend", server.url, "watch", *args),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
+        env=cli_env(TOKEN),
         cwd=server.cwd,
     )
     out, err = bytearray(), bytearray()
@@ -354,7 +304,7 @@ async def test_without_backend_the_workspace_config_says_where_and_which_token(
         )
         nested = tmp_path / "src" / "deep"
         nested.mkdir(parents=True)
-        env = {**cli_env(MY_BACKEND_TOKEN=TOKEN), "YOI_BACKEND_TOKEN": "not-this-one"}
+        env = {**cli_env(TOKEN, MY_BACKEND_TOKEN=TOKEN), "YOI_BACKEND_TOKEN": "not-this-one"}
         elsewhere = {**env, "YOI_BACKEND_URL": "http://[::1]:1"}
         listed, overridden = await asyncio.gather(
             run_yoi("worker", "list", "--json", cwd=nested, env=env),

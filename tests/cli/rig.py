@@ -1,0 +1,63 @@
+"""Running ``python -m yoi`` as a real process from a test's event loop, and what it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DEADLINE = 30.0
+"""Seconds a command has to finish."""
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+def cli_env(token: str, **extra: str) -> dict[str, str]:
+    """This environment without yoi settings, model keys, endpoints or proxies, plus the token."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("YOI_", "OPENAI_", "ANTHROPIC_"))
+        and not name.endswith("_API_KEY")
+        and not name.lower().endswith("_proxy")
+    }
+    return {**kept, "NO_COLOR": "1", "YOI_BACKEND_TOKEN": token, **extra}
+
+
+async def run_yoi(*args: str, cwd: Path, env: dict[str, str], stdin: str = "") -> Done:
+    """``python -m yoi ARGS``, fed ``stdin``; killed if it outlives the deadline."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "yoi", *args),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        async with asyncio.timeout(DEADLINE):
+            out, err = await process.communicate(stdin.encode())
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return Done(process.returncode, out.decode(), err.decode())
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, never listening, held until the end."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
