@@ -34,6 +34,12 @@ from yoi.runtime import (
     WorkerStatus,
     wire,
 )
+from yoi.runtime.wire import (
+    read_bool,
+    read_optional_int,
+    read_optional_str,
+    read_str,
+)
 
 __all__ = [
     "BackendClient",
@@ -60,12 +66,12 @@ class WorkspaceInfo:
     def read(cls, raw: Mapping[str, Any]) -> WorkspaceInfo:
         companion = raw["companion"]
         return cls(
-            name=_str(raw["name"]),
-            version=_str(raw["version"]),
-            model=_str(raw["model"]),
-            offline=_bool(raw["offline"]),
-            companion_runtime_id=_str(companion["runtime_id"]),
-            companion_worker_id=_str(companion["worker_id"]),
+            name=read_str(raw["name"]),
+            version=read_str(raw["version"]),
+            model=read_str(raw["model"]),
+            offline=read_bool(raw["offline"]),
+            companion_runtime_id=read_str(companion["runtime_id"]),
+            companion_worker_id=read_str(companion["worker_id"]),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -101,14 +107,14 @@ class RuntimeInfo:
         if kind not in ("embedded", "remote") or status not in ("available", "unavailable"):
             raise ValueError("not a runtime view")
         return cls(
-            runtime_id=_str(raw["runtime_id"]),
-            display_name=_str(raw["display_name"]),
+            runtime_id=read_str(raw["runtime_id"]),
+            display_name=read_str(raw["display_name"]),
             kind=kind,
             status=status,
-            capabilities=tuple(_str(name) for name in raw["capabilities"]),
-            worker_count=_optional_int(raw["worker_count"]),
-            busy_count=_optional_int(raw["busy_count"]),
-            model=_optional_str(raw["model"]),
+            capabilities=tuple(read_str(name) for name in raw["capabilities"]),
+            worker_count=read_optional_int(raw["worker_count"]),
+            busy_count=read_optional_int(raw["busy_count"]),
+            model=read_optional_str(raw["model"]),
             diagnostics=tuple(wire.read_diagnostic(item) for item in raw["diagnostics"]),
         )
 
@@ -145,11 +151,11 @@ class WorkerListing:
             workers=tuple(wire.read_worker(item) for item in raw["workers"]),
             diagnostics=tuple(
                 ListingDiagnostic(
-                    _str(item["runtime_id"]), _str(item["code"]), _str(item["message"])
+                    read_str(item["runtime_id"]), read_str(item["code"]), read_str(item["message"])
                 )
                 for item in raw["diagnostics"]
             ),
-            next_after=_optional_str(raw["next_after"]),
+            next_after=read_optional_str(raw["next_after"]),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -173,12 +179,12 @@ class CompanionInfo:
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> CompanionInfo:
         return cls(
-            runtime_id=_str(raw["runtime_id"]),
-            worker_id=_str(raw["worker_id"]),
-            display_name=_str(raw["display_name"]),
+            runtime_id=read_str(raw["runtime_id"]),
+            worker_id=read_str(raw["worker_id"]),
+            display_name=read_str(raw["display_name"]),
             status=WorkerStatus(raw["status"]),
-            model=_str(raw["model"]),
-            offline=_bool(raw["offline"]),
+            model=read_str(raw["model"]),
+            offline=read_bool(raw["offline"]),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -343,27 +349,3 @@ def _runtime_path(runtime_id: str) -> str:
 
 def _worker_path(runtime_id: str, worker_id: str) -> str:
     return f"{_runtime_path(runtime_id)}/workers/{validate_id(worker_id, field='worker_id')}"
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _optional_str(value: object) -> str | None:
-    return None if value is None else _str(value)
-
-
-def _optional_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected a whole number, got {type(value).__name__}")
-    return value
-
-
-def _bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {type(value).__name__}")
-    return value

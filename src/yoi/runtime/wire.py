@@ -32,6 +32,11 @@ from yoi.runtime.views import (
 
 __all__ = [
     "WireError",
+    "read_bool",
+    "read_int",
+    "read_optional_int",
+    "read_optional_str",
+    "read_str",
     "read_bundle_summary",
     "read_cancel_ack",
     "read_diagnostic",
@@ -55,35 +60,35 @@ class WireError(ValueError):
 def read_worker(raw: Raw) -> WorkerDetail:
     run = raw["run"]
     return WorkerDetail(
-        runtime_id=_str(raw["runtime_id"]),
-        worker_id=_str(raw["worker_id"]),
-        display_name=_str(raw["display_name"]),
+        runtime_id=read_str(raw["runtime_id"]),
+        worker_id=read_str(raw["worker_id"]),
+        display_name=read_str(raw["display_name"]),
         status=WorkerStatus(raw["status"]),
         intent=decode_intent(raw["intent"]),
-        profile=_str(raw["profile"]),
-        model=_str(raw["model"]),
+        profile=read_str(raw["profile"]),
+        model=read_str(raw["model"]),
         created_at=_time(raw["created_at"]),
         capabilities=tuple(
-            CapabilityRequest(_str(item["name"]), item.get("reason"))
+            CapabilityRequest(read_str(item["name"]), item.get("reason"))
             for item in raw["capabilities"]
         ),
-        tools=tuple(_str(name) for name in raw["tools"]),
-        last_seq=_int(raw["last_seq"]),
-        transcript_total=_int(raw["transcript_total"]),
-        runs=_int(raw["runs"]),
-        queued_inputs=_int(raw["queued_inputs"]),
-        usage={str(key): _int(value) for key, value in raw["usage"].items()},
+        tools=tuple(read_str(name) for name in raw["tools"]),
+        last_seq=read_int(raw["last_seq"]),
+        transcript_total=read_int(raw["transcript_total"]),
+        runs=read_int(raw["runs"]),
+        queued_inputs=read_int(raw["queued_inputs"]),
+        usage={str(key): read_int(value) for key, value in raw["usage"].items()},
         run=None if run is None else _run_state(run),
     )
 
 
 def _run_state(raw: Raw) -> RunState:
     return RunState(
-        run_id=_str(raw["run_id"]),
+        run_id=read_str(raw["run_id"]),
         started_at=_time(raw["started_at"]),
-        text=_str(raw["text"]),
-        thinking=_str(raw["thinking"]),
-        tools_in_flight=tuple(_str(name) for name in raw["tools_in_flight"]),
+        text=read_str(raw["text"]),
+        thinking=read_str(raw["thinking"]),
+        tools_in_flight=tuple(read_str(name) for name in raw["tools_in_flight"]),
     )
 
 
@@ -94,7 +99,7 @@ def read_worker_page(raw: Raw) -> WorkerPage:
 
 def read_event(raw: Raw) -> Event:
     body = raw["event"]
-    return Event(_int(raw["seq"]), _time(raw["at"]), _str(raw["worker_id"]), _body(body))
+    return Event(read_int(raw["seq"]), _time(raw["at"]), read_str(raw["worker_id"]), _body(body))
 
 
 def _body(raw: Raw) -> EventBody:
@@ -107,20 +112,21 @@ def _body(raw: Raw) -> EventBody:
 
 
 def read_event_page(raw: Raw) -> EventPage:
-    return EventPage(tuple(read_event(item) for item in raw["events"]), _str(raw["next_cursor"]))
+    events = tuple(read_event(item) for item in raw["events"])
+    return EventPage(events, read_str(raw["next_cursor"]))
 
 
 def read_transcript_page(raw: Raw) -> TranscriptPage:
     items = tuple(_entry(item) for item in raw["items"])
-    return TranscriptPage(items, _int(raw["total"]), _int(raw["start"]), raw["next_start"])
+    return TranscriptPage(items, read_int(raw["total"]), read_int(raw["start"]), raw["next_start"])
 
 
 def _entry(raw: Raw) -> TranscriptEntry:
     tool = raw.get("tool")
     return TranscriptEntry(
-        sequence=_int(raw["sequence"]),
+        sequence=read_int(raw["sequence"]),
         role=Role(raw["role"]),
-        content=_str(raw["content"]),
+        content=read_str(raw["content"]),
         at=_time(raw["at"]),
         run_id=raw["run_id"],
         tool=None if tool is None else ToolEntry(**tool),
@@ -129,62 +135,77 @@ def _entry(raw: Raw) -> TranscriptEntry:
 
 def read_input_ack(raw: Raw) -> InputAck:
     return InputAck(
-        worker_id=_str(raw["worker_id"]),
-        run_id=_str(raw["run_id"]),
+        worker_id=read_str(raw["worker_id"]),
+        run_id=read_str(raw["run_id"]),
         transcript_sequence=raw["transcript_sequence"],
-        event_seq=_int(raw["event_seq"]),
+        event_seq=read_int(raw["event_seq"]),
         queued=bool(raw["queued"]),
     )
 
 
 def read_stop_ack(raw: Raw) -> StopAck:
-    return StopAck(_str(raw["worker_id"]), bool(raw["stopped"]))
+    return StopAck(read_str(raw["worker_id"]), bool(raw["stopped"]))
 
 
 def read_cancel_ack(raw: Raw) -> CancelAck:
-    return CancelAck(_str(raw["worker_id"]), bool(raw["cancelled"]))
+    return CancelAck(read_str(raw["worker_id"]), bool(raw["cancelled"]))
 
 
 def read_runtime_summary(raw: Raw) -> RuntimeSummary:
     return RuntimeSummary(
-        runtime_id=_str(raw["runtime_id"]),
-        display_name=_str(raw["display_name"]),
-        status=_str(raw["status"]),
-        store=_str(raw["store"]),
-        model=_str(raw["model"]),
-        worker_count=_int(raw["worker_count"]),
-        busy_count=_int(raw["busy_count"]),
-        capabilities=tuple(_str(name) for name in raw["capabilities"]),
+        runtime_id=read_str(raw["runtime_id"]),
+        display_name=read_str(raw["display_name"]),
+        status=read_str(raw["status"]),
+        store=read_str(raw["store"]),
+        model=read_str(raw["model"]),
+        worker_count=read_int(raw["worker_count"]),
+        busy_count=read_int(raw["busy_count"]),
+        capabilities=tuple(read_str(name) for name in raw["capabilities"]),
         limits=dict(raw["limits"]),
-        version=_str(raw["version"]),
+        version=read_str(raw["version"]),
     )
 
 
 def read_diagnostic(raw: Raw) -> Diagnostic:
-    return Diagnostic(_str(raw["code"]), _str(raw["message"]), raw.get("worker_id"))
+    return Diagnostic(read_str(raw["code"]), read_str(raw["message"]), raw.get("worker_id"))
 
 
 def read_bundle_summary(raw: Raw) -> BundleSummary:
     return BundleSummary(
-        digest=_str(raw["digest"]),
-        revision=_str(raw["revision"]),
-        provenance={str(k): _str(v) for k, v in raw["provenance"].items()},
-        profiles=tuple(_str(name) for name in raw["profiles"]),
-        size=_int(raw["size"]),
+        digest=read_str(raw["digest"]),
+        revision=read_str(raw["revision"]),
+        provenance={str(k): read_str(v) for k, v in raw["provenance"].items()},
+        profiles=tuple(read_str(name) for name in raw["profiles"]),
+        size=read_int(raw["size"]),
     )
 
 
 def _time(value: object) -> float:
-    return datetime.fromisoformat(_str(value)).timestamp()
+    return datetime.fromisoformat(read_str(value)).timestamp()
 
 
-def _int(value: object) -> int:
+def read_int(value: object) -> int:
+    """A JSON whole number (not a boolean), else :class:`WireError`."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise WireError(f"expected a whole number, got {type(value).__name__}")
     return value
 
 
-def _str(value: object) -> str:
+def read_str(value: object) -> str:
     if not isinstance(value, str):
         raise WireError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def read_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise WireError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def read_optional_int(value: object) -> int | None:
+    return None if value is None else read_int(value)
+
+
+def read_optional_str(value: object) -> str | None:
+    return None if value is None else read_str(value)
