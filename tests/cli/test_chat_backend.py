@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.rig import DEADLINE, Done, cli_env, refused_port, run_yoi
+from tests.cli.terminal import Terminal
 
 from yoi.backend import COMPANION_ID, Backend, ModelLabel, create_backend_app
 from yoi.backend.profiles import workspace_bundle
@@ -21,8 +22,6 @@ from yoi.runtime import Runtime
 from yoi.server.listen import listening
 from yoi.testing import ScriptedModel, Stall, Text, until
 from yoi.workspace import Workspace
-
-pty = pytest.importorskip("pty")
 
 TOKEN = "chat-backend-token-never-printed"
 OFFLINE_NOTICE = (
@@ -134,40 +133,6 @@ async def test_a_busy_companion_is_a_typed_error(workspace: Path) -> None:
     assert done.code == 1
     assert done.err.splitlines()[-1].startswith("yoi: worker_busy: ")
     assert TOKEN not in done.err
-
-
-class Terminal:
-    """The controlling side of a pseudo-terminal, read without blocking the event loop."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = pty.openpty()
-        self.seen = bytearray()
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    async def expect(self, text: str, *, times: int = 1) -> None:
-        async with asyncio.timeout(DEADLINE):
-            while self.seen.count(text.encode()) < times:
-                self.seen.extend(await self._read())
-
-    async def _read(self) -> bytes:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(self.master, wake)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(self.master)
-        return os.read(self.master, 4096)
-
-    def close(self) -> None:
-        os.close(self.master)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")

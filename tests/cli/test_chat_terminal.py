@@ -9,47 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.cli.terminal import Terminal
 
 from yoi.providers.script import Turn
 from yoi.testing import FakeOpenAIServer, Stall, Text
 
-pty = pytest.importorskip("pty")
-
 DEADLINE = 60.0
-
-
-class Terminal:
-    """The controlling side of a pseudo-terminal, read without blocking the event loop."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = pty.openpty()
-        self.seen = bytearray()
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    async def expect(self, text: str, *, times: int = 1) -> None:
-        """Read until ``text`` has appeared ``times`` times in all that was shown."""
-        while self.seen.count(text.encode()) < times:
-            self.seen.extend(await self._read())
-
-    async def _read(self) -> bytes:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(self.master, wake)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(self.master)
-        return os.read(self.master, 4096)
-
-    def close(self) -> None:
-        os.close(self.master)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
