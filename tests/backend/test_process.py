@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.server.test_process import DEADLINE, SHUTDOWN, Done, Launcher, clean_env
+from tests.server.test_process import (
+    DEADLINE,
+    SHUTDOWN,
+    Done,
+    Launcher,
+    Processes,
+    clean_env,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -47,32 +53,14 @@ class Served:
         return "http://127.0.0.1:" + self.url.rsplit(":", 1)[1]
 
 
-class Serving:
-    """Starts ``yoi serve`` processes and kills whatever is left of them."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.cwd = cwd
-        self._started: list[asyncio.subprocess.Process] = []
+class Serving(Processes):
+    """Starts ``yoi serve`` processes."""
 
     async def start(
         self, workspace: Path, *args: str, env: dict[str, str] | None
     ) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "yoi",
-            "serve",
-            "--workspace",
-            str(workspace),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=clean_env() if env is None else env,
-            cwd=self.cwd,
-        )
-        self._started.append(process)
-        return process
+        command = ("serve", "--workspace", str(workspace), *args)
+        return await self.spawn(*command, env=clean_env() if env is None else env)
 
     async def serve(self, workspace: Path, *args: str, env: dict[str, str] | None = None) -> Served:
         """Start a backend (on a free loopback port unless told) and wait until it listens."""
@@ -103,18 +91,6 @@ class Serving:
         served.process.send_signal(signum)
         done = await self.finish(served.process, deadline=SHUTDOWN)
         return Done(done.code, "".join(served.lines) + done.out, done.err)
-
-    async def finish(self, process: asyncio.subprocess.Process, deadline: float = DEADLINE) -> Done:
-        async with asyncio.timeout(deadline):
-            out, err = await process.communicate()
-        assert process.returncode is not None
-        return Done(process.returncode, out.decode(), err.decode())
-
-    async def aclose(self) -> None:
-        for process in self._started:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
 
 
 @pytest.fixture

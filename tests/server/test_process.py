@@ -65,20 +65,18 @@ class Served:
     """Where to reach it: the printed address, with a wildcard host replaced by loopback."""
 
 
-class Launcher:
-    """Starts ``yoi runtime serve`` processes in ``cwd`` and kills whatever is left of them."""
+class Processes:
+    """Starts ``python -m yoi`` processes in ``cwd`` and kills whatever is left of them."""
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
         self._started: list[asyncio.subprocess.Process] = []
 
-    async def start(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def spawn(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "yoi",
-            "runtime",
-            "serve",
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -88,6 +86,25 @@ class Launcher:
         )
         self._started.append(process)
         return process
+
+    async def finish(self, process: asyncio.subprocess.Process, deadline: float = DEADLINE) -> Done:
+        async with asyncio.timeout(deadline):
+            out, err = await process.communicate()
+        assert process.returncode is not None
+        return Done(process.returncode, out.decode(), err.decode())
+
+    async def aclose(self) -> None:
+        for process in self._started:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+class Launcher(Processes):
+    """Starts ``yoi runtime serve`` processes."""
+
+    async def start(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+        return await self.spawn("runtime", "serve", *args, env=env)
 
     async def serve(self, *args: str, env: dict[str, str] | None = None) -> Served:
         """Start a runtime and wait for its one ``listening on`` line."""
@@ -112,18 +129,6 @@ class Launcher:
         served.process.send_signal(signum)
         done = await self.finish(served.process, deadline=SHUTDOWN)
         return Done(done.code, served.line + done.out, done.err)
-
-    async def finish(self, process: asyncio.subprocess.Process, deadline: float = DEADLINE) -> Done:
-        async with asyncio.timeout(deadline):
-            out, err = await process.communicate()
-        assert process.returncode is not None
-        return Done(process.returncode, out.decode(), err.decode())
-
-    async def aclose(self) -> None:
-        for process in self._started:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
 
 
 @pytest.fixture
