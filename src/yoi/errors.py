@@ -11,6 +11,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     │   ├── LimitTooLarge             limit_too_large
     │   ├── InvalidCursor             invalid_cursor
     │   ├── InvalidProfile            invalid_profile
+    │   ├── InvalidTicketId           invalid_ticket_id
     │   └── ConfigBundleDigestMismatch config_bundle_digest_mismatch
     ├── RouteNotFound                 not_found
     ├── MethodNotAllowed              method_not_allowed
@@ -18,6 +19,12 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── Unauthorized                  unauthorized
     ├── ForbiddenOrigin               forbidden_origin
     ├── UnsupportedMediaType          unsupported_media_type
+    ├── TicketNotFound                ticket_not_found
+    ├── TicketUnreadable              ticket_unreadable
+    ├── InvalidTransition             invalid_transition
+    ├── StateConflict                 state_conflict
+    ├── TicketBlocked                 ticket_blocked
+    ├── DuplicateRelation             duplicate_relation
     ├── WorkerNotFound                worker_not_found
     ├── RuntimeNotFound               runtime_not_found
     ├── ConfigBundleMissing           config_bundle_missing
@@ -57,11 +64,14 @@ __all__ = [
     "ConfigBundleDigestMismatch",
     "ConfigBundleMissing",
     "CursorExpired",
+    "DuplicateRelation",
     "DuplicateWorker",
     "ForbiddenOrigin",
     "InvalidCursor",
     "InvalidProfile",
     "InvalidRequest",
+    "InvalidTicketId",
+    "InvalidTransition",
     "LimitTooLarge",
     "MethodNotAllowed",
     "ModelUnavailable",
@@ -82,10 +92,14 @@ __all__ = [
     "RuntimeUnavailable",
     "ScriptError",
     "SlowConsumer",
+    "StateConflict",
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
     "StoreMissing",
+    "TicketBlocked",
+    "TicketNotFound",
+    "TicketUnreadable",
     "Unauthorized",
     "UnsupportedMediaType",
     "UnsupportedOperation",
@@ -162,6 +176,44 @@ class UnsupportedMediaType(YoiError):
     """A mutating request to the backend whose body is not declared ``application/json``."""
 
     code = "unsupported_media_type"
+
+
+class InvalidTicketId(InvalidRequest):
+    """A ticket id that is not 13 Crockford base-32 characters; it never becomes a path."""
+
+    code = "invalid_ticket_id"
+
+
+class TicketNotFound(YoiError):
+    code = "ticket_not_found"
+
+
+class TicketUnreadable(YoiError):
+    """A ticket's files exist but cannot be read as a ticket (``yoi ticket doctor`` says why)."""
+
+    code = "ticket_unreadable"
+
+
+class InvalidTransition(YoiError):
+    """A lifecycle move the ticket rules do not allow; the message names the allowed path."""
+
+    code = "invalid_transition"
+
+
+class StateConflict(YoiError):
+    """A compare-and-set lost: the ticket is no longer in the state the change expected."""
+
+    code = "state_conflict"
+
+
+class TicketBlocked(YoiError):
+    """The move waits for other tickets; ``details["blockers"]`` names each with its state."""
+
+    code = "ticket_blocked"
+
+
+class DuplicateRelation(YoiError):
+    code = "duplicate_relation"
 
 
 class WorkerNotFound(YoiError):
@@ -249,7 +301,7 @@ class StoreMissing(StoreError):
 
 
 class StoreLocked(StoreError):
-    """Another process holds the store root."""
+    """Another process holds the store: a runtime root, or the ticket lock past its bounded wait."""
 
     code = "store_locked"
 

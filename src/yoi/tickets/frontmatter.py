@@ -1,0 +1,243 @@
+"""``item.md``: YAML front matter between ``---`` lines, a blank line, then the Markdown body.
+
+Reading is lenient: single- or double-quoted values, bare timestamps, the
+legacy ``workflow_state`` and ``status`` fields as a fallback for ``state``,
+and the legacy state ``intake`` as ``planning``. YAML is only ever loaded
+safely, so tags construct nothing.
+
+Writing never re-serialises the mapping. A new item is written in the
+canonical key order with single-quoted values; a field update rewrites only
+that field's line (or inserts it before the closing ``---``), so every other
+byte of a hand-written file survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import yaml
+
+from yoi.tickets.model import Meta, State
+
+__all__ = [
+    "FIELD_ORDER",
+    "FrontMatterError",
+    "Item",
+    "format_value",
+    "parse_item",
+    "render_item",
+    "set_fields",
+]
+
+FIELD_ORDER = (
+    "title",
+    "state",
+    "created_at",
+    "updated_at",
+    "assignee",
+    "readiness",
+    "risk_flags",
+    "queued_by",
+    "queued_at",
+    "priority",
+)
+
+_LEGACY_STATUS = {"closed": State.CLOSED, "done": State.DONE}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+Value = str | None | Sequence[str]
+
+
+class FrontMatterError(ValueError):
+    """``item.md`` is not front matter the ticket format can read; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    meta: Meta
+    body: str
+    fields: Mapping[str, object]
+
+
+def parse_item(text: str) -> Item:
+    """Read ``item.md``; raises :class:`FrontMatterError` with a reason a person can act on."""
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
+    close = _closing_line(lines)
+    loaded = _load("".join(lines[1:close]))
+    body = "".join(lines[close + 1 :])
+    if body.startswith("\r\n"):
+        body = body[2:]
+    elif body.startswith("\n"):
+        body = body[1:]
+    return Item(meta=_meta(loaded), body=body, fields=loaded)
+
+
+def render_item(meta: Meta, body: str) -> str:
+    """A new ``item.md`` in the canonical order; absent optional fields are left out."""
+    values: dict[str, Value] = {
+        "title": meta.title,
+        "state": meta.state.value,
+        "created_at": meta.created_at,
+        "updated_at": meta.updated_at,
+        "assignee": meta.assignee,
+    }
+    optional: dict[str, Value] = {
+        "readiness": meta.readiness,
+        "risk_flags": list(meta.risk_flags) or None,
+        "queued_by": meta.queued_by,
+        "queued_at": meta.queued_at,
+        "priority": meta.priority,
+    }
+    values.update({key: value for key, value in optional.items() if value is not None})
+    head = "".join(f"{key}: {format_value(value)}\n" for key, value in values.items())
+    text = body if not body or body.endswith("\n") else body + "\n"
+    return f"---\n{head}---\n\n{text}"
+
+
+def set_fields(text: str, updates: Mapping[str, Value]) -> str:
+    """``text`` with each field's lines replaced, or inserted before the closing ``---``."""
+    lines = text.splitlines(keepends=True)
+    close = _closing_line(lines)
+    newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
+    for key, value in updates.items():
+        line = f"{key}: {format_value(value)}{newline}"
+        start = _field_line(lines, close, key)
+        if start is None:
+            lines.insert(close, line)
+            close += 1
+            continue
+        end = _field_end(lines, start, close)
+        lines[start:end] = [line]
+        close -= end - start - 1
+    return "".join(lines)
+
+
+def format_value(value: Value) -> str:
+    """A YAML scalar as ticket files write it: ``null``, ``'single-quoted'`` or a flow list."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return "[" + ", ".join(format_value(item) for item in value) + "]"
+
+
+def _closing_line(lines: list[str]) -> int:
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        raise FrontMatterError("item.md does not start with a '---' front matter line")
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n") == "---":
+            return index
+    raise FrontMatterError("item.md's front matter has no closing '---' line")
+
+
+def _field_line(lines: list[str], close: int, key: str) -> int | None:
+    for index in range(1, close):
+        name, colon, _ = lines[index].partition(":")
+        if colon and name == key:
+            return index
+    return None
+
+
+def _field_end(lines: list[str], start: int, close: int) -> int:
+    """One past the last line of the field at ``start``: its indented or ``- `` continuations."""
+    end = start + 1
+    while end < close and lines[end][:1] in (" ", "\t", "-") and lines[end].strip():
+        end += 1
+    return end
+
+
+def _load(source: str) -> dict[str, object]:
+    try:
+        loaded = yaml.load(source, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise FrontMatterError(f"item.md's front matter is not readable YAML{where}") from None
+    except RecursionError:
+        raise FrontMatterError("item.md's front matter nests too deeply") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict) or not all(isinstance(key, str) for key in loaded):
+        raise FrontMatterError("item.md's front matter is not a mapping of field names")
+    return loaded
+
+
+def _meta(fields: Mapping[str, object]) -> Meta:
+    created = _time(fields, "created_at")
+    return Meta(
+        title=_required_text(fields, "title"),
+        state=_state(fields),
+        created_at=created,
+        updated_at=_time(fields, "updated_at") if "updated_at" in fields else created,
+        assignee=_optional_text(fields, "assignee"),
+        readiness=_optional_text(fields, "readiness"),
+        risk_flags=_flags(fields),
+        queued_by=_optional_text(fields, "queued_by"),
+        queued_at=_optional_time(fields, "queued_at"),
+        priority=_optional_text(fields, "priority"),
+    )
+
+
+def _state(fields: Mapping[str, object]) -> State:
+    for key in ("state", "workflow_state", "status"):
+        raw = fields.get(key)
+        if raw is None:
+            continue
+        if not isinstance(raw, str):
+            raise FrontMatterError(f"item.md's {key} is not a string")
+        if raw == "intake":
+            return State.PLANNING
+        if key == "status":
+            return _LEGACY_STATUS.get(raw, State.PLANNING)
+        try:
+            return State(raw)
+        except ValueError:
+            allowed = ", ".join(state.value for state in State)
+            raise FrontMatterError(f"item.md's {key} {raw!r} is not one of {allowed}") from None
+    raise FrontMatterError("item.md has no state field")
+
+
+def _required_text(fields: Mapping[str, object], key: str) -> str:
+    value = _optional_text(fields, key)
+    if value is None or not value.strip():
+        raise FrontMatterError(f"item.md has no {key}")
+    return value
+
+
+def _optional_text(fields: Mapping[str, object], key: str) -> str | None:
+    value = fields.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FrontMatterError(f"item.md's {key} is not a string")
+    return str(value)
+
+
+def _time(fields: Mapping[str, object], key: str) -> str:
+    value = _optional_time(fields, key)
+    if value is None:
+        raise FrontMatterError(f"item.md has no {key}")
+    return value
+
+
+def _optional_time(fields: Mapping[str, object], key: str) -> str | None:
+    value = fields.get(key)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%dT00:00:00Z")
+    if value is None or isinstance(value, str):
+        return value
+    raise FrontMatterError(f"item.md's {key} is not a timestamp")
+
+
+def _flags(fields: Mapping[str, object]) -> tuple[str, ...]:
+    value = fields.get("risk_flags")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(flag, str) for flag in value):
+        raise FrontMatterError("item.md's risk_flags is not a list of strings")
+    return tuple(value)

@@ -1,0 +1,46 @@
+"""What people and programs hand the store, checked before anything is written.
+
+Titles, authors and reasons are single lines; bodies are bounded so a huge
+paste costs a clear ``payload_too_large``, never a torn or giant file.
+"""
+
+from __future__ import annotations
+
+from yoi.errors import InvalidRequest, PayloadTooLarge
+
+__all__ = ["MAX_TEXT_BYTES", "line", "text"]
+
+MAX_TEXT_BYTES = 256 * 1024
+_LINE_LIMITS = {"title": 300, "author": 100, "reason": 200, "note": 2000}
+
+
+def line(value: object, field: str, *, limit: int | None = None) -> str:
+    """A non-empty single line of printable text, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{field} must be a non-empty string", details={"field": field})
+    value = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidRequest(f"{field} must be one line of text", details={"field": field})
+    most = limit or _LINE_LIMITS.get(field, 300)
+    if len(value) > most:
+        raise InvalidRequest(
+            f"{field} is {len(value)} characters; at most {most}", details={"field": field}
+        )
+    return value
+
+
+def text(value: object, field: str, *, required: bool = True) -> str:
+    """Markdown text of at most :data:`MAX_TEXT_BYTES` once encoded."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be a string", details={"field": field})
+    if required and not value.strip():
+        raise InvalidRequest(f"{field} must not be empty", details={"field": field})
+    if "\x00" in value:
+        raise InvalidRequest(f"{field} must not contain NUL characters", details={"field": field})
+    size = len(value.encode("utf-8"))
+    if size > MAX_TEXT_BYTES:
+        raise PayloadTooLarge(
+            f"{field} is {size:,} bytes; a ticket text holds at most {MAX_TEXT_BYTES:,}",
+            details={"field": field, "limit": MAX_TEXT_BYTES},
+        )
+    return value.replace("\r\n", "\n")

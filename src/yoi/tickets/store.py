@@ -1,0 +1,447 @@
+"""The ticket store: every read and change of ``.yoi/tickets/``, for the CLI and the backend alike.
+
+Each change runs under the store lock, re-reads the ticket, checks its
+expected state (a compare-and-set), appends its thread events and only then
+rewrites the front matter, bumping ``updated_at``. Reads go through the
+:class:`~yoi.tickets.index.TicketIndex`, which sees hand and git edits on
+the next read.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from yoi.errors import (
+    DuplicateRelation,
+    InvalidRequest,
+    StateConflict,
+    StoreError,
+)
+from yoi.tickets import inputs
+from yoi.tickets.config import CONFIG_NAME, TicketConfig
+from yoi.tickets.files import fsync_dir, write_atomic
+from yoi.tickets.folder import TicketFolder
+from yoi.tickets.frontmatter import Item, Value, render_item
+from yoi.tickets.ids import encode_id, timestamp
+from yoi.tickets.ids import ticket_id as checked_id
+from yoi.tickets.index import Catalog, TicketIndex
+from yoi.tickets.lifecycle import Graph, check_move
+from yoi.tickets.lock import LOCK_NAME, store_lock
+from yoi.tickets.model import (
+    EventKind,
+    Meta,
+    PlanKind,
+    PlanRecord,
+    Relation,
+    RelationKind,
+    ReviewStatus,
+    State,
+    ThreadEvent,
+)
+from yoi.tickets.plans import check_plan, plan_id, render_plan
+from yoi.tickets.relations import RelationFile
+from yoi.tickets.texts import Texts
+from yoi.tickets.thread import parse_thread, render_event
+from yoi.tickets.views import (
+    Board,
+    Listing,
+    ReadyView,
+    TicketDetail,
+    TicketSummary,
+    board_of,
+    listing_of,
+    ready_of,
+)
+
+__all__ = ["COMMENT_ROLES", "TicketStore"]
+
+COMMENT_ROLES = frozenset(
+    {EventKind.COMMENT, EventKind.PLAN, EventKind.DECISION, EventKind.IMPLEMENTATION_REPORT}
+)
+_ID_TRIES = 1000
+_REASONS = {
+    State.PLANNING: "returned_to_planning",
+    State.READY: "ready",
+    State.QUEUED: "queued",
+    State.INPROGRESS: "started",
+    State.DONE: "done",
+    State.CLOSED: "closed",
+}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Change:
+    """One ticket under the lock: its text as read, and the moment of the change."""
+
+    folder: TicketFolder
+    text: str
+    item: Item
+    at: str
+
+
+class TicketStore:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        config: TicketConfig | None = None,
+        cache_file: Path | None = None,
+        lock_wait: float = 10.0,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.root = root
+        self.config = config or TicketConfig()
+        self.texts = Texts(self.config.language)
+        self.index = TicketIndex(root, cache_file=cache_file)
+        self._lock_wait = lock_wait
+        self._clock = clock
+
+    @classmethod
+    def for_workspace(cls, workspace: Path, **options: object) -> TicketStore:
+        """The store ``.yoi/ticket.config.toml`` describes, cached under ``.yoi/state/``."""
+        config = TicketConfig.load(workspace / ".yoi" / CONFIG_NAME)
+        cache = workspace / ".yoi" / "state" / "ticket-index.json"
+        return cls(config.store_root(workspace), config=config, cache_file=cache, **options)  # type: ignore[arg-type]
+
+    def init(self) -> None:
+        """Create the store folder; ``.yoi/.gitignore`` keeps the lock file out of git."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root.parent / ".gitignore"
+        entry = f"{self.root.name}/{LOCK_NAME}"
+        try:
+            existing = ignore.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            existing = ""
+        if entry not in {line.strip().lstrip("/") for line in existing.splitlines()}:
+            prefix = "" if not existing or existing.endswith("\n") else "\n"
+            write_atomic(ignore, f"{existing}{prefix}{entry}\n")
+
+    # reading
+
+    def catalog(self) -> Catalog:
+        return self.index.catalog()
+
+    def listing(
+        self, *, state: State | None = None, query: str | None = None, limit: int | None = None
+    ) -> Listing:
+        catalog = self.index.catalog(relations=False)
+        return listing_of(catalog, state=state, query=query, limit=limit)
+
+    def get(self, ticket_id: str) -> TicketDetail:
+        folder = TicketFolder(self.root, ticket_id)
+        folder.check()
+        _, item = folder.item()
+        thread = folder.thread()
+        relations = folder.relations()
+        plans = folder.plans()
+        graph = self._graph()
+        problems = [f"thread.md line {p.line}: {p.message}" for p in thread.problems]
+        problems += list(relations.problems)
+        problems += [f"orchestration-plan.jsonl line {n}: {m}" for n, m in plans.problems]
+        return TicketDetail(
+            id=folder.id,
+            meta=item.meta,
+            body=item.body,
+            events=thread.events,
+            relations=relations.relations,
+            inverses=tuple(graph.inverses(folder.id)),
+            blockers=tuple(graph.blockers(folder.id)),
+            notices=tuple(graph.notices(folder.id)),
+            plans=plans.records,
+            artifacts=tuple(folder.artifact_names()),
+            resolution=folder.resolution(),
+            problems=tuple(problems),
+        )
+
+    def ready(self) -> ReadyView:
+        return ready_of(self.index.catalog())
+
+    def board(self, *, limit: int = 200) -> Board:
+        return board_of(self.index.catalog(), limit=limit)
+
+    def relations(
+        self, *, ticket_id: str | None = None, kind: RelationKind | None = None
+    ) -> list[Relation]:
+        owned = self.index.catalog().relations
+        owners = [checked_id(ticket_id)] if ticket_id is not None else sorted(owned)
+        found = [r for owner in owners for r in owned.get(owner, ())]
+        return [r for r in found if kind is None or r.kind is kind]
+
+    def plans(self, *, ticket_id: str | None = None) -> list[PlanRecord]:
+        if ticket_id is not None:
+            folder = TicketFolder(self.root, ticket_id)
+            folder.check()
+            return list(folder.plans().records)
+        ids = sorted(self.index.catalog(relations=False).metas)
+        return [record for i in ids for record in TicketFolder(self.root, i).plans().records]
+
+    # changing
+
+    def create(self, title: str, body: str, *, author: str) -> TicketSummary:
+        title = inputs.line(title, "title")
+        body = inputs.text(body, "body", required=False)
+        author = inputs.line(author, "author")
+        with self._locked():
+            self.root.mkdir(parents=True, exist_ok=True)
+            ticket_id, milliseconds = self._free_id()
+            at = timestamp(milliseconds)
+            meta = Meta(title=title, state=State.PLANNING, created_at=at, updated_at=at)
+            event = self._event(EventKind.CREATE, author, at, self.texts.created())
+            self._place(ticket_id, render_item(meta, body), event)
+        return TicketSummary(ticket_id, meta)
+
+    def comment(
+        self, ticket_id: str, body: str, *, author: str, role: EventKind = EventKind.COMMENT
+    ) -> ThreadEvent:
+        if role not in COMMENT_ROLES:
+            roles = ", ".join(sorted(r.value for r in COMMENT_ROLES))
+            raise InvalidRequest(f"a comment's role is one of {roles}", details={"field": "role"})
+        body = inputs.text(body, "body")
+        author = inputs.line(author, "author")
+        with self._change(ticket_id) as change:
+            block = self._event(role, author, change.at, body)
+            self._commit(change, [block], {})
+        return parse_thread(block).events[0]
+
+    def review(
+        self, ticket_id: str, status: ReviewStatus, body: str, *, author: str
+    ) -> ThreadEvent:
+        body = inputs.text(body, "body")
+        author = inputs.line(author, "author")
+        with self._change(ticket_id) as change:
+            heading = self.texts.heading(status.value)
+            attrs = [("status", status.value)]
+            block = render_event(
+                "review", author, change.at, heading=heading, body=body, attrs=attrs
+            )
+            self._commit(change, [block], {})
+        return parse_thread(block).events[0]
+
+    def move(
+        self,
+        ticket_id: str,
+        target: State,
+        *,
+        author: str,
+        expected: State | None = None,
+        reason: str | None = None,
+        summary: str | None = None,
+        resolution: str | None = None,
+    ) -> Meta:
+        """Move a ticket along its lifecycle, under every rule of :mod:`~yoi.tickets.lifecycle`."""
+        author = inputs.line(author, "author")
+        reason = inputs.line(reason, "reason") if reason is not None else _REASONS[target]
+        if summary is not None:
+            summary = inputs.text(summary, "summary")
+        if target is State.CLOSED:
+            resolution = inputs.text(resolution, "resolution")
+        with self._change(ticket_id) as change:
+            source = change.item.meta.state
+            if expected is not None and expected is not source:
+                raise StateConflict(
+                    f"{change.folder.id} is {source}, not {expected}: it changed before this move",
+                    details={"ticket_id": change.folder.id, "state": source.value},
+                )
+            check_move(source, target)
+            self._gate(change.folder.id, target)
+            blocks, fields = self._moving(change, source, target, author, reason, summary)
+            if target is State.CLOSED:
+                assert resolution is not None
+                change.folder.write_resolution(resolution)
+                blocks.append(
+                    self._event(EventKind.CLOSE, author, change.at, resolution, status="closed")
+                )
+            return self._commit(change, blocks, fields)
+
+    def add_relation(
+        self,
+        ticket_id: str,
+        kind: RelationKind,
+        target: str,
+        *,
+        author: str,
+        note: str | None = None,
+    ) -> Relation:
+        target = checked_id(target, field="target")
+        author = inputs.line(author, "author")
+        note = inputs.line(note, "note") if note is not None else None
+        if target == checked_id(ticket_id):
+            raise InvalidRequest("a ticket cannot relate to itself", details={"field": "target"})
+        with self._change(ticket_id) as change:
+            TicketFolder(self.root, target).check()
+            current = change.folder.relations()
+            if current.problems:
+                raise InvalidRequest(
+                    f"{change.folder.id}'s relations.json has problems; run `yoi ticket doctor`",
+                    details={"ticket_id": change.folder.id},
+                )
+            if any(r.kind is kind and r.target == target for r in current.relations):
+                raise DuplicateRelation(
+                    f"{change.folder.id} already {kind} {target}",
+                    details={"ticket_id": change.folder.id, "kind": kind.value, "target": target},
+                )
+            relation = Relation(change.folder.id, kind, target, note, author, change.at)
+            change.folder.write_relations(RelationFile((*current.relations, relation), ()))
+            self._commit(change, [], {})
+        return relation
+
+    def add_plan(
+        self,
+        ticket_id: str,
+        kind: PlanKind,
+        *,
+        author: str,
+        related_ticket: str | None = None,
+        note: str | None = None,
+        accepted_plan: Mapping[str, object] | None = None,
+    ) -> PlanRecord:
+        author = inputs.line(author, "author")
+        if note is not None:
+            note = inputs.text(note, "note")
+        with self._change(ticket_id) as change:
+            present = change.folder.plans().lines
+            record = PlanRecord(
+                id=plan_id(self._clock(), present),
+                ticket_id=change.folder.id,
+                kind=kind,
+                author=author,
+                at=change.at,
+                related_ticket=related_ticket,
+                note=note,
+                accepted_plan=dict(accepted_plan or {}),
+            )
+            try:
+                check_plan(record)
+            except ValueError as error:
+                raise InvalidRequest(str(error), details={"field": "kind"}) from None
+            if related_ticket is not None:
+                TicketFolder(self.root, related_ticket).check()
+            change.folder.append_plan(render_plan(record))
+            self._commit(change, [], {})
+        return record
+
+    # internals
+
+    def _gate(self, ticket_id: str, target: State) -> None:
+        if target is State.QUEUED:
+            self._graph().check_queue(ticket_id)
+        elif target is State.INPROGRESS:
+            self._graph().check_start(ticket_id)
+
+    def _moving(
+        self,
+        change: _Change,
+        source: State,
+        target: State,
+        author: str,
+        reason: str,
+        summary: str | None,
+    ) -> tuple[list[str], dict[str, Value]]:
+        blocks: list[str] = []
+        fields: dict[str, Value] = {"state": target.value}
+        if target is State.READY:
+            text = summary or self.texts.intake_summary()
+            blocks.append(self._event(EventKind.INTAKE_SUMMARY, author, change.at, text))
+        if target is State.QUEUED:
+            fields.update(queued_by=author, queued_at=change.at)
+        attrs = [
+            ("from", source.value),
+            ("to", target.value),
+            ("reason", reason),
+            ("field", "state"),
+        ]
+        heading = self.texts.heading("state_changed")
+        body = self.texts.moved(source.value, target.value, author)
+        blocks.append(
+            render_event(
+                "state_changed", author, change.at, heading=heading, body=body, attrs=attrs
+            )
+        )
+        return blocks, fields
+
+    def _event(
+        self, kind: EventKind, author: str, at: str, body: str, *, status: str | None = None
+    ) -> str:
+        attrs = [("status", status)] if status else []
+        heading = self.texts.heading(kind.value)
+        return render_event(kind.value, author, at, heading=heading, body=body, attrs=attrs)
+
+    def _commit(self, change: _Change, blocks: list[str], fields: dict[str, Value]) -> Meta:
+        if blocks:
+            change.folder.append_events(blocks)
+        change.folder.write_fields(change.text, {**fields, "updated_at": change.at})
+        return _moved(change.item.meta, fields, change.at)
+
+    def _graph(self) -> Graph:
+        catalog = self.index.catalog()
+        return Graph(catalog.relations, catalog.states())
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            with store_lock(self.root, wait=self._lock_wait):
+                yield
+        except OSError as error:
+            raise StoreError(f"the ticket store cannot be written ({error.strerror})") from None
+
+    @contextmanager
+    def _change(self, ticket_id: str) -> Iterator[_Change]:
+        folder = TicketFolder(self.root, ticket_id)
+        with self._locked():
+            folder.check()
+            text, item = folder.item()
+            yield _Change(folder, text, item, timestamp(self._clock()))
+
+    def _free_id(self) -> tuple[str, int]:
+        start = self._clock()
+        for offset in range(_ID_TRIES):
+            candidate = encode_id(start + offset)
+            if not os.path.lexists(self.root / candidate):
+                return candidate, start + offset
+        raise StoreError(f"no free ticket id within {_ID_TRIES} ms of now")
+
+    def _place(self, ticket_id: str, item: str, event: str) -> None:
+        """Build the ticket in a hidden folder, then rename it into place in one step."""
+        staging = self.root / f".new-{ticket_id}-{secrets.token_hex(4)}"
+        try:
+            (staging / "artifacts").mkdir(parents=True)
+            (staging / "artifacts" / ".gitkeep").touch()
+            write_atomic(staging / "item.md", item)
+            write_atomic(staging / "thread.md", event)
+            os.rename(staging, self.root / ticket_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.root)
+
+
+def _moved(meta: Meta, fields: Mapping[str, Value], at: str) -> Meta:
+    moved = fields.get("state")
+    state = State(moved) if isinstance(moved, str) else meta.state
+    queued_by = fields.get("queued_by", meta.queued_by)
+    queued_at = fields.get("queued_at", meta.queued_at)
+    return Meta(
+        title=meta.title,
+        state=state,
+        created_at=meta.created_at,
+        updated_at=at,
+        assignee=meta.assignee,
+        readiness=meta.readiness,
+        risk_flags=meta.risk_flags,
+        queued_by=queued_by if isinstance(queued_by, str) else None,
+        queued_at=queued_at if isinstance(queued_at, str) else None,
+        priority=meta.priority,
+    )
