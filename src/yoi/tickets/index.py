@@ -107,11 +107,16 @@ class TicketIndex:
         present = _ticket_folders(self._root)
         for gone in set(self._items) - set(present):
             self._forget(gone)
-        for ticket_id, linked in sorted(present.items()):
-            if not self._check_item(ticket_id, linked=linked):
-                continue
-            if relations:
-                self._check_relations(ticket_id)
+        try:
+            root = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            for ticket_id, linked in sorted(present.items()):
+                if self._check_item(ticket_id, linked=linked, root=root) and relations:
+                    self._check_relations(ticket_id, root=root)
+        finally:
+            os.close(root)
 
     def _refresh(self, changed: set[str]) -> None:
         if not self._items and not self._relations:
@@ -125,21 +130,25 @@ class TicketIndex:
             if (linked or folder.is_dir()) and self._check_item(ticket_id, linked=linked):
                 self._check_relations(ticket_id)
 
-    def _check_item(self, ticket_id: str, *, linked: bool) -> bool:
-        """Bring one item up to date; ``False`` when the folder holds no readable ticket."""
+    def _check_item(self, ticket_id: str, *, linked: bool, root: int | None = None) -> bool:
+        """Bring one item up to date; ``False`` when the folder holds no readable ticket.
+
+        ``root`` is an open descriptor of the store folder: a scan of ten
+        thousand tickets stats relative to it, without building paths.
+        """
         if linked:
             problem = f"{ticket_id} is a symbolic link; a ticket folder must be a real folder"
             self._items[ticket_id] = _Item(_UNTRUSTED, None, problem)
             return False
-        path = self._root / ticket_id / "item.md"
         try:
-            signature = _signature(path)
+            signature = _signature(f"{ticket_id}/item.md", root, self._root)
         except FileNotFoundError:
             self._forget(ticket_id)
             return False
         known = self._items.get(ticket_id)
         if known is not None and signature != _UNTRUSTED and known.signature == signature:
             return known.meta is not None
+        path = self._root / ticket_id / "item.md"
         self._items[ticket_id] = _read_item(path, ticket_id, signature)
         self._dirty = True
         return self._items[ticket_id].meta is not None
@@ -149,15 +158,16 @@ class TicketIndex:
             self._dirty = True
         self._relations.pop(ticket_id, None)
 
-    def _check_relations(self, ticket_id: str) -> None:
-        path = self._root / ticket_id / "artifacts" / "relations.json"
+    def _check_relations(self, ticket_id: str, *, root: int | None = None) -> None:
+        name = f"{ticket_id}/artifacts/relations.json"
         try:
-            signature: Signature | None = _signature(path)
+            signature: Signature | None = _signature(name, root, self._root)
         except FileNotFoundError:
             signature = None
         known = self._relations.get(ticket_id)
         if known is not None and signature != _UNTRUSTED and known.signature == signature:
             return
+        path = self._root / name
         self._relations[ticket_id] = _read_relations(path, ticket_id, signature)
         self._dirty = True
 
@@ -209,10 +219,13 @@ def _ticket_folders(root: Path) -> dict[str, bool]:
         return {}
 
 
-def _signature(path: Path) -> Signature:
+def _signature(name: str, root: int | None, folder: Path) -> Signature:
     """What identifies this version of the file; :data:`_UNTRUSTED` while it may still change
     within one timestamp tick."""
-    stat = os.stat(path, follow_symlinks=False)
+    if root is None:
+        stat = os.stat(folder / name, follow_symlinks=False)
+    else:
+        stat = os.stat(name, dir_fd=root, follow_symlinks=False)
     if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _RACY_NS:
         return _UNTRUSTED
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
