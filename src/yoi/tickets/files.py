@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 __all__ = ["FileProblem", "append_text", "fsync_dir", "read_text", "write_atomic"]
 
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -32,7 +33,10 @@ def read_text(path: Path, *, limit: int, name: str) -> str:
     except OSError as error:
         raise FileProblem(f"{name} cannot be opened ({error.strerror})") from None
     with os.fdopen(descriptor, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise FileProblem(f"{name} is not a regular file")
+        size = status.st_size
         if size > limit:
             raise FileProblem(f"{name} is {size:,} bytes; the limit is {limit:,}")
         data = file.read(limit + 1)

@@ -157,6 +157,9 @@ def _load(source: str) -> dict[str, object]:
         raise FrontMatterError(f"item.md's front matter is not readable YAML{where}") from None
     except RecursionError:
         raise FrontMatterError("item.md's front matter nests too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        # The safe loader still lets a bad ``!!int`` or an impossible date raise plainly.
+        raise FrontMatterError("item.md's front matter holds a value YAML cannot read") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict) or not all(isinstance(key, str) for key in loaded):

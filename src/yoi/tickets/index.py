@@ -79,6 +79,8 @@ class TicketIndex:
         self._loaded = False
         self._dirty = False
         self._feed: ChangeFeed | None = None
+        self._relations_stale = False
+        """A rescan skipped relations: a feed's drains no longer cover them."""
         self._lock = threading.Lock()
 
     def attach(self, feed: ChangeFeed | None) -> None:
@@ -90,8 +92,9 @@ class TicketIndex:
         with self._lock:
             self._load()
             changed = self._feed.drain() if self._feed is not None else None
-            if changed is None:
+            if changed is None or (relations and self._relations_stale):
                 self._rescan(relations)
+                self._relations_stale = not relations
             else:
                 self._refresh(changed)
             self._save()

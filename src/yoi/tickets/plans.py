@@ -38,7 +38,7 @@ def parse_plans(text: str, owner: str) -> PlanFile:
         try:
             json.loads(torn)
             lines.append(torn)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             pass
     count = 0
     for number, line in enumerate(lines, start=1):
@@ -47,8 +47,10 @@ def parse_plans(text: str, owner: str) -> PlanFile:
         count += 1
         try:
             records.append(_record(json.loads(line), owner))
-        except (json.JSONDecodeError, ValueError) as error:
+        except ValueError as error:
             problems.append((number, str(error)))
+        except RecursionError:
+            problems.append((number, "nests too deeply"))
     return PlanFile(tuple(records), tuple(problems), count)
 
 

@@ -33,6 +33,8 @@ def parse_relations(text: str, owner: str) -> RelationFile:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         return RelationFile((), (f"relations.json is not JSON (line {error.lineno})",))
+    except (ValueError, RecursionError):
+        return RelationFile((), ("relations.json nests too deeply or holds a number too long",))
     entries = document.get("relations") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         return RelationFile((), ("relations.json has no 'relations' list",))

@@ -43,12 +43,15 @@ class Thread:
 def parse_thread(text: str) -> Thread:
     events: list[ThreadEvent] = []
     problems: list[ThreadProblem] = []
+    last_read = False
     for start, lines in _blocks(text.splitlines()):
         try:
             events.append(_event(lines))
+            last_read = True
         except ValueError as error:
             problems.append(ThreadProblem(start + 1, str(error)))
-    if text and not text.endswith("\n") and events and not _terminated(text):
+            last_read = False
+    if text and not text.endswith("\n") and last_read and not _terminated(text):
         events.pop()
         problems.append(ThreadProblem(text.count("\n") + 1, "the last event is torn"))
     return Thread(tuple(events), tuple(problems))
@@ -108,10 +111,10 @@ def _fence_after(line: str, fence: str | None) -> str | None:
 
 
 def _event(lines: list[str]) -> ThreadEvent:
-    header = lines[0]
-    if "-->" not in header:
+    header = lines[0].rstrip()
+    if not header.endswith("-->"):
         raise ValueError("the event header is not closed with '-->'")
-    attrs = _attributes(header[len("<!--") : header.index("-->")])
+    attrs = _attributes(header[len("<!--") : -len("-->")])
     values = dict(attrs)
     kind, author, at = values.get("event"), values.get("author"), values.get("at")
     if not kind:
