@@ -45,8 +45,17 @@ class TicketFolder:
             raise TicketNotFound(f"no ticket {self.id}", details={"ticket_id": self.id}) from None
         if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
             raise self._unreadable("is not a real folder (a symbolic link or a file)")
-        if not (self.path / "item.md").exists():
-            raise TicketNotFound(f"no ticket {self.id}", details={"ticket_id": self.id})
+        try:
+            item = os.lstat(self.path / "item.md").st_mode
+        except FileNotFoundError:
+            raise TicketNotFound(f"no ticket {self.id}", details={"ticket_id": self.id}) from None
+        if not stat.S_ISREG(item):
+            raise self._unreadable("has an item.md that is not a regular file")
+
+    @property
+    def artifacts_linked(self) -> bool:
+        """``artifacts/`` is a symbolic link: nothing is read or written through it."""
+        return self.artifacts.is_symlink()
 
     def item(self) -> tuple[str, Item]:
         text = self._read("item.md", ITEM_LIMIT)
@@ -59,12 +68,16 @@ class TicketFolder:
         return parse_thread(self._read_optional("thread.md", THREAD_LIMIT))
 
     def relations(self) -> RelationFile:
+        if self.artifacts_linked:
+            return RelationFile((), ("artifacts/ is a symbolic link; its files are not read",))
         return parse_relations(
             self._read_optional("artifacts/relations.json", RELATIONS_LIMIT) or '{"relations": []}',
             self.id,
         )
 
     def plans(self) -> PlanFile:
+        if self.artifacts_linked:
+            return PlanFile((), (), 0)
         return parse_plans(
             self._read_optional("artifacts/orchestration-plan.jsonl", PLAN_LIMIT), self.id
         )
@@ -75,6 +88,8 @@ class TicketFolder:
         return self._read("resolution.md", RESOLUTION_LIMIT)
 
     def artifact_names(self) -> list[str]:
+        if self.artifacts_linked:
+            return []
         try:
             with os.scandir(self.artifacts) as entries:
                 return sorted(
@@ -95,18 +110,18 @@ class TicketFolder:
         append_text(path, _separator(path) + "\n".join(blocks))
 
     def write_relations(self, relations: RelationFile) -> None:
-        self._ensure_artifacts()
+        self.ensure_artifacts()
         write_atomic(self.artifacts / "relations.json", render_relations(relations.relations))
 
     def append_plan(self, line: str) -> None:
-        self._ensure_artifacts()
+        self.ensure_artifacts()
         path = self.artifacts / "orchestration-plan.jsonl"
         append_text(path, _separator(path, blank=False) + line)
 
     def write_resolution(self, text: str) -> None:
         write_atomic(self.path / "resolution.md", text if text.endswith("\n") else text + "\n")
 
-    def _ensure_artifacts(self) -> None:
+    def ensure_artifacts(self) -> None:
         try:
             mode = os.lstat(self.artifacts).st_mode
         except FileNotFoundError:

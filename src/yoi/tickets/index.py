@@ -145,7 +145,7 @@ class TicketIndex:
             return False
         try:
             signature = _signature(f"{ticket_id}/item.md", root, self._root)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             self._forget(ticket_id)
             return False
         known = self._items.get(ticket_id)
@@ -165,7 +165,7 @@ class TicketIndex:
         name = f"{ticket_id}/artifacts/relations.json"
         try:
             signature: Signature | None = _signature(name, root, self._root)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             signature = None
         known = self._relations.get(ticket_id)
         if known is not None and signature != _UNTRUSTED and known.signature == signature:
@@ -217,7 +217,11 @@ def _ticket_folders(root: Path) -> dict[str, bool]:
     """Each folder named by a ticket id, and whether it is a symbolic link."""
     try:
         with os.scandir(root) as entries:
-            return {e.name: e.is_symlink() for e in entries if is_ticket_id(e.name)}
+            return {
+                entry.name: entry.is_symlink()
+                for entry in entries
+                if is_ticket_id(entry.name) and (entry.is_symlink() or entry.is_dir())
+            }
     except FileNotFoundError:
         return {}
 
@@ -245,7 +249,7 @@ def _read_item(path: Path, ticket_id: str, signature: Signature) -> _Item:
 
 
 def _read_relations(path: Path, ticket_id: str, signature: Signature | None) -> _Relations:
-    if signature is None:
+    if signature is None or path.parent.is_symlink():
         return _Relations(None, ())
     try:
         text = read_text(path, limit=RELATIONS_LIMIT, name=f"{ticket_id}/relations.json")

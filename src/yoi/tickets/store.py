@@ -256,13 +256,13 @@ class TicketStore:
             check_move(source, target)
             self._gate(change.folder.id, target)
             blocks, fields = self._moving(change, source, target, author, reason, summary)
-            if target is State.CLOSED:
-                assert resolution is not None
-                change.folder.write_resolution(resolution)
-                blocks.append(
-                    self._event(EventKind.CLOSE, author, change.at, resolution, status="closed")
-                )
-            return self._commit(change, blocks, fields)
+            if target is not State.CLOSED:
+                return self._commit(change, blocks, fields)
+            assert resolution is not None
+            close = self._event(EventKind.CLOSE, author, change.at, resolution, status="closed")
+            change.folder.append_events(blocks)
+            change.folder.write_resolution(resolution)
+            return self._commit(change, [close], fields)
 
     def add_relation(
         self,
@@ -280,6 +280,7 @@ class TicketStore:
             raise InvalidRequest("a ticket cannot relate to itself", details={"field": "target"})
         with self._change(ticket_id) as change:
             TicketFolder(self.root, target).check()
+            change.folder.ensure_artifacts()
             current = change.folder.relations()
             if current.problems:
                 raise InvalidRequest(
