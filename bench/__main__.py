@@ -28,6 +28,7 @@ BENCHMARKS = (
     "server_stream",
     "backend_stream",
     "backend_listing",
+    "tickets",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

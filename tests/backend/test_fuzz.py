@@ -6,14 +6,16 @@ with its own event loop) over its embedded runtime and a remote runtime
 served beside it. No answer is a 5xx but 501 ``unsupported_operation``;
 every failure is exactly the error envelope with the status of its code;
 every status, content type and body is documented. Cases that name a
-runtime or a worker are sent again naming real ones, so the fuzzer reaches
-past the lookups.
+runtime, a worker or a ticket are sent again naming real ones, so the fuzzer
+reaches past the lookups (the tickets live in a fresh store in a temporary
+folder).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -40,6 +42,7 @@ from yoi.client import RuntimeClient
 from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, CreateWorkerRequest, Runtime
 from yoi.server import create_app
 from yoi.server.listen import listening
+from yoi.tickets import TicketStore
 
 TOKEN = "backend-fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -70,8 +73,9 @@ CHECKS = [status_code_conformance, content_type_conformance, response_schema_con
 
 
 @asynccontextmanager
-async def two_runtimes() -> AsyncIterator[str]:
-    """A backend over its embedded runtime and a remote one, a worker seeded on each."""
+async def two_runtimes(tickets: TicketStore) -> AsyncIterator[str]:
+    """A backend over its embedded runtime and a remote one, a worker seeded on each, and the
+    ticket store ``tickets``."""
     async with (
         Runtime(runtime_id=REMOTE) as far,
         listening(create_app(far), "127.0.0.1", 0) as remote,
@@ -86,6 +90,7 @@ async def two_runtimes() -> AsyncIterator[str]:
             bundle=BUNDLE,
             model=LABEL,
             remotes=[source],
+            tickets=tickets,
         )
         async with backend:
             for runtime_id in ("backend-internal", REMOTE):
@@ -98,8 +103,13 @@ async def two_runtimes() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with ThreadedServer(two_runtimes) as url:
+def ticket_store(tmp_path_factory: pytest.TempPathFactory) -> TicketStore:
+    return TicketStore(tmp_path_factory.mktemp("fuzz") / ".yoi" / "tickets")
+
+
+@pytest.fixture(scope="module")
+def base_url(ticket_store: TicketStore) -> Iterator[str]:
+    with ThreadedServer(partial(two_runtimes, ticket_store)) as url:
         yield url
 
 
@@ -108,10 +118,14 @@ def assert_envelope(response: schemathesis.Response) -> None:
     envelope.assert_envelope(response.status_code, body, context=response.text)
 
 
-def variants(case: Case) -> Iterator[Case]:
-    """The case as generated, then naming a real runtime (and worker) on each side."""
+def variants(case: Case, tickets: TicketStore) -> Iterator[Case]:
+    """The case as generated, then naming a real ticket, or a real runtime (and worker) on
+    each side."""
     yield case
     path = case.path_parameters
+    if path is not None and "ticket_id" in path:
+        path["ticket_id"] = tickets.create("seeded", "", author="fuzz").id
+        yield case
     if path is None or "runtime_id" not in path:
         return
     for runtime_id in ("backend-internal", REMOTE):
@@ -129,8 +143,10 @@ def test_the_fuzzed_document_is_the_one_the_backend_serves(base_url: str) -> Non
 
 @schema.parametrize()
 @FUZZ
-def test_every_answer_keeps_the_contract(case: Case, base_url: str) -> None:
-    for variant in variants(case):
+def test_every_answer_keeps_the_contract(
+    case: Case, base_url: str, ticket_store: TicketStore
+) -> None:
+    for variant in variants(case, ticket_store):
         response = variant.call(base_url=base_url, headers=AUTH, timeout=10)
         variant.validate_response(response, checks=CHECKS)
         assert_envelope(response)

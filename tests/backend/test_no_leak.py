@@ -1,8 +1,9 @@
 """Nothing a browser receives names a runtime's address or token, a folder, or a provider key.
 
-One scripted conversation goes through every ``/api`` route and the
-observation stream of the backend ``yoi serve`` builds (``serve_backend``,
-in-process, on a loopback socket): two healthy runtimes (the embedded one
+One scripted conversation goes through every ``/api`` route (the tickets
+ones over the workspace's store, with an unreadable ticket and one linked
+outside the store) and the observation stream of the backend ``yoi serve``
+builds (``serve_backend``, in-process, on a loopback socket): two healthy runtimes (the embedded one
 with an OpenAI model holding a planted key, and a remote one behind a
 token), a remote one that refuses the backend's token and one that is down.
 Every response body and header, every frame and close reason is kept and
@@ -265,7 +266,7 @@ async def test_no_response_frame_or_error_names_an_address_token_folder_or_key(
                 await out.ready.wait()
             hooks = {"response": [record.response]}
             async with httpx.AsyncClient(base_url=out.url, event_hooks=hooks) as http:
-                await converse(Client(out.url, http, record))
+                await converse(Client(out.url, http, record), workspace)
         finally:
             stop.set()
             await served
@@ -293,9 +294,11 @@ async def test_no_response_frame_or_error_names_an_address_token_folder_or_key(
     assert len(record.texts) > 100
 
 
-async def converse(client: Client) -> None:
+async def converse(client: Client, workspace: Workspace) -> None:
     """The scripted conversation; it checks enough on the way that the scan means something."""
     await looks_around(client)
+    await keeps_tickets(client)
+    await meets_broken_tickets(client, workspace)
     await works_on_the_embedded_runtime(client)
     await works_on_the_remote_runtime(client)
     await talks_to_the_companion(client)
@@ -317,6 +320,54 @@ async def looks_around(client: Client) -> None:
     ]
     for runtime_id in (EMBEDDED, "far", "locked", "gone"):
         await client.expect(200, "GET", f"/api/runtimes/{runtime_id}")
+
+
+async def keeps_tickets(client: Client) -> None:
+    created = await client.expect(201, "POST", "/api/tickets", json={"title": "Leak check"})
+    first = created["ticket"]["id"]
+    other = {"title": "Its dependency", "body": "first", "author": "mio"}
+    second = (await client.expect(201, "POST", "/api/tickets", json=other))["ticket"]["id"]
+    base = f"/api/tickets/{first}"
+    await client.expect(201, "POST", f"{base}/comments", json={"body": "a plan", "role": "plan"})
+    await client.expect(201, "POST", f"{base}/review", json={"status": "approve", "body": "ok"})
+    relation = {"kind": "depends_on", "target": second}
+    await client.expect(201, "POST", f"{base}/relations", json=relation)
+    await client.expect(200, "POST", f"{base}/ready", json={"from": "planning"})
+    assert await client.error(409, "POST", f"{base}/queue", json={}) == "ticket_blocked"
+    await client.expect(200, "POST", f"{base}/transitions", json={"to": "planning"})
+    await client.expect(200, "POST", f"{base}/close", json={"resolution": "not needed"})
+    listing = (await client.expect(200, "GET", "/api/tickets", params={"q": "leak"}))["tickets"]
+    assert [item["id"] for item in listing["items"]] == [first]
+    assert (await client.expect(200, "GET", base))["ticket"]["meta"]["state"] == "closed"
+    assert (await client.expect(200, "GET", "/api/tickets/ready"))["ready"]["ready"] == []
+    await client.expect(200, "GET", "/api/board", params={"limit": 5})
+
+
+async def meets_broken_tickets(client: Client, workspace: Workspace) -> None:
+    """Tickets whose errors could name the store's folder: unreadable, or a link outside."""
+    store = workspace.dot / "tickets"
+    garbled, linked, unknown = "00001KVZBCQH1", "00001KVZBCQH2", "00001KVZBCQH3"
+    (store / garbled / "artifacts").mkdir(parents=True)
+    (store / garbled / "item.md").write_bytes(b"---\ntitle: '\xff\xfe'\n---\n")
+    outside = workspace.root / "outside"
+    outside.mkdir()
+    (outside / "item.md").write_text("---\ntitle: x\nstate: planning\n---\n", encoding="utf-8")
+    (store / linked).symlink_to(outside, target_is_directory=True)
+    for ticket_id in (garbled, linked):
+        path = f"/api/tickets/{ticket_id}"
+        assert await client.error(422, "GET", path) == "ticket_unreadable"
+        comment = {"body": "x"}
+        assert await client.error(422, "POST", f"{path}/comments", json=comment) == (
+            "ticket_unreadable"
+        )
+    listing = (await client.expect(200, "GET", "/api/tickets"))["tickets"]
+    assert [record["id"] for record in listing["invalid_records"]] == [garbled, linked]
+    assert await client.error(404, "GET", f"/api/tickets/{unknown}") == "ticket_not_found"
+    for hostile in ("..%2F..%2Fetc", "00001KVZBCQH%2F..", "x" * 300):
+        response = await client.http.get(f"/api/tickets/{hostile}")
+        assert response.status_code in (400, 404), response.text
+    assert (outside / "item.md").read_text(encoding="utf-8").endswith("---\n")
+    assert not (outside / "thread.md").exists()
 
 
 async def works_on_the_embedded_runtime(client: Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import yoi
-from yoi.backend import routes, stream
+from yoi.backend import routes, stream, tickets
 from yoi.backend.admission import BackendAdmission
 from yoi.backend.service import Backend
 from yoi.server.envelope import install_error_handlers
@@ -31,7 +31,7 @@ def create_backend_app(
     app = FastAPI(
         title="yoi backend",
         version=yoi.__version__,
-        summary="One workspace's runtimes, workers and Companion, safe for a browser.",
+        summary="One workspace's runtimes, workers, Companion and tickets, safe for a browser.",
         docs_url=None,
         redoc_url=None,
     )
@@ -40,6 +40,7 @@ def create_backend_app(
     app.state.admission = admission
     app.state.queue_size = queue_size
     app.include_router(routes.router)
+    app.include_router(tickets.router)
     app.include_router(stream.router)
     install_error_handlers(app)
     app.add_middleware(Guard, admit=admission, max_body_bytes=MAX_BODY_BYTES)

@@ -37,6 +37,8 @@ from yoi.providers.selection import (
 from yoi.runtime import FsStore, Runtime
 from yoi.server.listen import listening
 from yoi.server.settings import is_loopback, parse_bind
+from yoi.tickets import TicketStore
+from yoi.tickets.author import default_author
 from yoi.workspace import Workspace
 
 __all__ = ["ServeOptions", "serve_backend"]
@@ -124,6 +126,8 @@ def _backend(
         remotes=remotes,
         workspace_name=workspace.name,
         scrubber=scrubber,
+        tickets=TicketStore.for_workspace(workspace.root),
+        ticket_author=default_author(workspace.root),
     )
 
 

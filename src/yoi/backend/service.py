@@ -18,6 +18,7 @@ from yoi.backend.sanitize import Scrubber
 from yoi.backend.views import Projection
 from yoi.errors import YoiError
 from yoi.runtime import ConfigBundle, Runtime
+from yoi.tickets import TicketStore
 
 __all__ = ["Backend"]
 
@@ -27,6 +28,8 @@ class Backend:
 
     ``runtime`` is the embedded one (``backend-internal`` in ``yoi serve``);
     ``remotes`` are runtime processes, in the order they are listed.
+    ``tickets`` is the workspace's ticket store (the API answers 501 without
+    one); ``ticket_author`` signs the changes whose request names nobody.
     """
 
     def __init__(
@@ -40,6 +43,8 @@ class Backend:
         scrubber: Scrubber | None = None,
         policy: Policy | None = None,
         resume_window: float = 30.0,
+        tickets: TicketStore | None = None,
+        ticket_author: str = "yoi",
     ) -> None:
         self.runtime = runtime
         self.bundle = bundle
@@ -51,6 +56,8 @@ class Backend:
         self.closing = asyncio.Event()
         """Set once the backend shuts down: relays end instead of reconnecting."""
         self.resume_window = resume_window
+        self.tickets = tickets
+        self.ticket_author = ticket_author
         self._opened = False
         self._relays: weakref.WeakSet[Relay] = weakref.WeakSet()
 
@@ -81,6 +88,8 @@ class Backend:
             await embedded.start(self.bundle)
             await asyncio.gather(*(remote.start(self.bundle) for remote in self._remotes))
             await self.companion.ensure()
+            if self.tickets is not None:
+                await asyncio.to_thread(self.tickets.watch)
         except BaseException:
             await self.close()
             raise
@@ -94,6 +103,8 @@ class Backend:
         opened = {id(source) for source in self.registry.sources}
         unopened = [remote for remote in self._remotes if id(remote) not in opened]
         await asyncio.gather(*(source.aclose() for source in (*self.registry.sources, *unopened)))
+        if self.tickets is not None:
+            self.tickets.close()
         if self._opened:
             await self.runtime.close()
 

@@ -67,9 +67,15 @@ class _Session:
     def author(self) -> str:
         return self.author_name or default_author(self.root)
 
-    def emit(self, document: Mapping[str, object], text: Callable[[], str]) -> None:
+    def emit(
+        self,
+        document: Mapping[str, object] | Callable[[], Mapping[str, object]],
+        text: Callable[[], str],
+    ) -> None:
+        """Print the JSON document or the text; each is built only when it is printed."""
         if self.as_json:
-            click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+            built = document() if callable(document) else document
+            click.echo(json.dumps(built, ensure_ascii=False, indent=2))
         else:
             click.echo(text())
 
@@ -227,7 +233,7 @@ def list_tickets(session: _Session, state: str, limit: int | None, query: str | 
     """List tickets in id (creation) order."""
     wanted = None if state == "all" else State(state)
     listing = session.store.listing(state=wanted, query=query, limit=limit)
-    session.emit(listing_dict(listing), lambda: out.summaries_text(listing.items))
+    session.emit(lambda: listing_dict(listing), lambda: out.summaries_text(listing.items))
     if not session.as_json:
         for ticket_id, problem in sorted(listing.invalid.items()):
             click.echo(f"yoi ticket: skipped {ticket_id}: {problem}", err=True)

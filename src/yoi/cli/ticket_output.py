@@ -39,6 +39,8 @@ def cell(value: object) -> str:
     """One table cell: ``-`` for nothing, every run of whitespace (tabs, newlines) one space."""
     if value is None or value == "":
         return _NONE
+    if isinstance(value, str) and value.isprintable():  # no tab or line break to fold
+        return value
     return " ".join(str(value).split()) or _NONE
 
 

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import yaml
-
 from yoi.tickets.model import Meta, State
 
 __all__ = [
@@ -45,7 +43,6 @@ FIELD_ORDER = (
 )
 
 _LEGACY_STATUS = {"closed": State.CLOSED, "done": State.DONE}
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Value = str | None | Sequence[str]
 
@@ -149,8 +146,11 @@ def _field_end(lines: list[str], start: int, close: int) -> int:
 
 
 def _load(source: str) -> dict[str, object]:
+    import yaml  # here, not on top: a listing served from the read cache never parses YAML
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        loaded = yaml.load(source, Loader=_Loader)
+        loaded = yaml.load(source, Loader=loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""

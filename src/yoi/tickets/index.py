@@ -38,6 +38,7 @@ _RACY_NS = 2_000_000_000
 _CACHE_VERSION = 1
 Signature = tuple[int, int, int, int]
 _UNTRUSTED: Signature = (-1, -1, -1, -1)
+_STATES = {state.value: state for state in State}
 
 
 class ChangeFeed(Protocol):
@@ -277,18 +278,21 @@ def _meta_fields(meta: Meta | None) -> list[object]:
 
 
 def _meta_of(fields: list[object]) -> Meta:
+    """A cached front matter; the cache is ours, so its shape is checked, not each value."""
     title, state, created, updated, assignee, readiness, flags, by, at, priority = fields
+    if not isinstance(flags, list) or not isinstance(state, str):
+        raise ValueError("a cache entry of the wrong shape")
     return Meta(
-        str(title),
-        State(str(state)),
-        str(created),
-        str(updated),
-        _text(assignee),
-        _text(readiness),
-        tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),
-        _text(by),
-        _text(at),
-        _text(priority),
+        title,  # type: ignore[arg-type]
+        _STATES[state],
+        created,  # type: ignore[arg-type]
+        updated,  # type: ignore[arg-type]
+        assignee,  # type: ignore[arg-type]
+        readiness,  # type: ignore[arg-type]
+        tuple(flags),
+        by,  # type: ignore[arg-type]
+        at,  # type: ignore[arg-type]
+        priority,  # type: ignore[arg-type]
     )
 
 

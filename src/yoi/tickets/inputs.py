@@ -18,7 +18,7 @@ def line(value: object, field: str, *, limit: int | None = None) -> str:
     """A non-empty single line of printable text, stripped."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{field} must be a non-empty string", details={"field": field})
-    value = value.strip()
+    value = _unicode(value.strip(), field)
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise InvalidRequest(f"{field} must be one line of text", details={"field": field})
     most = limit or _LINE_LIMITS.get(field, 300)
@@ -35,6 +35,7 @@ def text(value: object, field: str, *, required: bool = True) -> str:
         raise InvalidRequest(f"{field} must be a string", details={"field": field})
     if required and not value.strip():
         raise InvalidRequest(f"{field} must not be empty", details={"field": field})
+    _unicode(value, field)
     if "\x00" in value:
         raise InvalidRequest(f"{field} must not contain NUL characters", details={"field": field})
     size = len(value.encode("utf-8"))
@@ -44,3 +45,10 @@ def text(value: object, field: str, *, required: bool = True) -> str:
             details={"field": field, "limit": MAX_TEXT_BYTES},
         )
     return value.replace("\r\n", "\n")
+
+
+def _unicode(value: str, field: str) -> str:
+    """Refuse lone surrogates: JSON escapes and undecodable argv bytes can carry them."""
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise InvalidRequest(f"{field} must be valid Unicode text", details={"field": field})
+    return value

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yoi.errors import (
     DuplicateRelation,
@@ -59,6 +60,9 @@ from yoi.tickets.views import (
     listing_of,
     ready_of,
 )
+
+if TYPE_CHECKING:
+    from yoi.tickets.watch import InotifyFeed
 
 __all__ = ["COMMENT_ROLES", "TicketStore"]
 
@@ -106,6 +110,7 @@ class TicketStore:
         self.index = TicketIndex(root, cache_file=cache_file)
         self._lock_wait = lock_wait
         self._clock = clock
+        self._feed: InotifyFeed | None = None
 
     @classmethod
     def for_workspace(cls, workspace: Path, **options: object) -> TicketStore:
@@ -113,6 +118,27 @@ class TicketStore:
         config = TicketConfig.load(workspace / ".yoi" / CONFIG_NAME)
         cache = workspace / ".yoi" / "state" / "ticket-index.json"
         return cls(config.store_root(workspace), config=config, cache_file=cache, **options)  # type: ignore[arg-type]
+
+    def watch(self) -> bool:
+        """Learn of changes from the kernel instead of checking every file on each read.
+
+        For a long-running process: a read then costs no file system calls
+        when nothing changed. ``False`` where that cannot work (not Linux, no
+        inotify watches left); reads stay correct, only slower.
+        """
+        from yoi.tickets.watch import open_feed  # only long-running processes watch
+
+        if self._feed is None:
+            self._feed = open_feed(self.root)
+            self.index.attach(self._feed)
+        return self._feed is not None
+
+    def close(self) -> None:
+        """Stop watching; the store stays usable."""
+        feed, self._feed = self._feed, None
+        self.index.attach(None)
+        if feed is not None:
+            feed.close()
 
     def init(self) -> None:
         """Create the store folder; ``.yoi/.gitignore`` keeps the lock file out of git."""
