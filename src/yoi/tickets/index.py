@@ -278,26 +278,28 @@ def _meta_fields(meta: Meta | None) -> list[object]:
 
 
 def _meta_of(fields: list[object]) -> Meta:
-    """A cached front matter; the cache is ours, so its shape is checked, not each value."""
+    """A cached front matter, its shape checked: a cache of another shape is ignored."""
     title, state, created, updated, assignee, readiness, flags, by, at, priority = fields
     if not isinstance(flags, list) or not isinstance(state, str):
         raise ValueError("a cache entry of the wrong shape")
     return Meta(
-        title,  # type: ignore[arg-type]
+        _cached(title) or "",
         _STATES[state],
-        created,  # type: ignore[arg-type]
-        updated,  # type: ignore[arg-type]
-        assignee,  # type: ignore[arg-type]
-        readiness,  # type: ignore[arg-type]
+        _cached(created) or "",
+        _cached(updated) or "",
+        _cached(assignee),
+        _cached(readiness),
         tuple(flags),
-        by,  # type: ignore[arg-type]
-        at,  # type: ignore[arg-type]
-        priority,  # type: ignore[arg-type]
+        _cached(by),
+        _cached(at),
+        _cached(priority),
     )
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def _cached(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("a cache entry of the wrong shape")
 
 
 def _relation_fields(relation: Relation) -> list[object]:
@@ -306,6 +308,6 @@ def _relation_fields(relation: Relation) -> list[object]:
 
 def _relations_of(owner: str, entries: list[list[object]]) -> tuple[Relation, ...]:
     return tuple(
-        Relation(owner, RelationKind(str(kind)), str(target), _text(note), _text(by), _text(at))
-        for kind, target, note, by, at in entries
+        Relation(owner, RelationKind(str(kind)), str(target), *map(_cached, rest))
+        for kind, target, *rest in entries
     )

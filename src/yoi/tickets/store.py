@@ -113,11 +113,14 @@ class TicketStore:
         self._feed: InotifyFeed | None = None
 
     @classmethod
-    def for_workspace(cls, workspace: Path, **options: object) -> TicketStore:
+    def for_workspace(
+        cls, workspace: Path, *, lock_wait: float = 10.0, clock: Callable[[], int] = _now_ms
+    ) -> TicketStore:
         """The store ``.yoi/ticket.config.toml`` describes, cached under ``.yoi/state/``."""
         config = TicketConfig.load(workspace / ".yoi" / CONFIG_NAME)
         cache = workspace / ".yoi" / "state" / "ticket-index.json"
-        return cls(config.store_root(workspace), config=config, cache_file=cache, **options)  # type: ignore[arg-type]
+        root = config.store_root(workspace)
+        return cls(root, config=config, cache_file=cache, lock_wait=lock_wait, clock=clock)
 
     def watch(self) -> bool:
         """Learn of changes from the kernel instead of checking every file on each read.
