@@ -382,9 +382,12 @@ async def test_the_workspace_names_the_model_and_the_companion(stack: Stack) -> 
     response = await stack.http.get("/api/workspace")
     assert response.status_code == 200
     workspace = response.json()["workspace"]
-    assert set(workspace) == {"name", "version", "model", "offline", "companion"}
+    assert set(workspace) == {"name", "version", "model", "offline", "companion", "profiles"}
     assert (workspace["model"], workspace["offline"]) == (MODEL, False)
     assert workspace["companion"] == {"runtime_id": EMBEDDED, "worker_id": "companion"}
+    profiles = {profile["name"]: profile for profile in workspace["profiles"]}
+    assert {"default", "companion", "coder", "reviewer"} <= set(profiles)
+    assert set(profiles["coder"]) == {"name", "description", "tools"}
 
 
 # -- the Companion (it lives on the embedded runtime: tested once) -------------------

@@ -129,6 +129,14 @@ class Client:
         async with connect(url, open_timeout=DEADLINE) as connection:
             yield Stream(connection, self.record, f"WS {runtime_id}/{worker_id}")
 
+    @asynccontextmanager
+    async def watch_tickets(self) -> AsyncIterator[Stream]:
+        path = "/api/tickets/events/ws"
+        self.record.route("WS", path)
+        url = self.base.replace("http", "ws", 1) + path
+        async with connect(url, open_timeout=DEADLINE) as connection:
+            yield Stream(connection, self.record, "WS tickets")
+
     async def refused(self, runtime_id: str, worker_id: str) -> tuple[int, str]:
         url = self._url(runtime_id, worker_id, None)
         try:
@@ -323,8 +331,11 @@ async def looks_around(client: Client) -> None:
 
 
 async def keeps_tickets(client: Client) -> None:
-    created = await client.expect(201, "POST", "/api/tickets", json={"title": "Leak check"})
-    first = created["ticket"]["id"]
+    async with client.watch_tickets() as changes:
+        assert (await changes.frame())["ticket_ids"] is None
+        created = await client.expect(201, "POST", "/api/tickets", json={"title": "Leak check"})
+        first = created["ticket"]["id"]
+        await changes.until(lambda frame: first in (frame["ticket_ids"] or [first]))
     other = {"title": "Its dependency", "body": "first", "author": "mio"}
     second = (await client.expect(201, "POST", "/api/tickets", json=other))["ticket"]["id"]
     base = f"/api/tickets/{first}"
@@ -339,6 +350,8 @@ async def keeps_tickets(client: Client) -> None:
     listing = (await client.expect(200, "GET", "/api/tickets", params={"q": "leak"}))["tickets"]
     assert [item["id"] for item in listing["items"]] == [first]
     assert (await client.expect(200, "GET", base))["ticket"]["meta"]["state"] == "closed"
+    rendered = await client.expect(200, "GET", base, params={"render": "html"})
+    assert rendered["ticket"]["html"]["resolution"] == "<p>not needed</p>\n"
     assert (await client.expect(200, "GET", "/api/tickets/ready"))["ready"]["ready"] == []
     await client.expect(200, "GET", "/api/board", params={"limit": 5})
 

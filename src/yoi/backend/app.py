@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 import yoi
-from yoi.backend import routes, stream, tickets
+from yoi.backend import routes, stream, ticket_stream, tickets
 from yoi.backend.admission import BackendAdmission
+from yoi.backend.console import ConsoleHeaders, mount_console
 from yoi.backend.service import Backend
 from yoi.server.envelope import install_error_handlers
 from yoi.server.guard import Guard
@@ -22,11 +25,13 @@ def create_backend_app(
     *,
     token: str | None = None,
     queue_size: int = stream.QUEUE_SIZE,
+    console: Path | None = None,
 ) -> FastAPI:
     """The API of ``backend``, which the caller opens before serving and closes after.
 
     Without a ``token`` the app answers only requests addressed to a
     loopback name; with one, every ``/api`` route but health and login needs it.
+    ``console`` is the web console's folder (:data:`yoi.web.ASSETS`), served at ``/``.
     """
     app = FastAPI(
         title="yoi backend",
@@ -42,6 +47,10 @@ def create_backend_app(
     app.include_router(routes.router)
     app.include_router(tickets.router)
     app.include_router(stream.router)
+    app.include_router(ticket_stream.router)
+    if console is not None:
+        mount_console(app, console)
     install_error_handlers(app)
     app.add_middleware(Guard, admit=admission, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ConsoleHeaders)
     return app

@@ -53,6 +53,8 @@ class ServeOptions:
     workspace: Workspace
     listen: str | None = None
     model: str | None = None
+    console: Path | None = None
+    """The web console's folder, served at ``/``; None serves the API alone."""
 
 
 async def serve_backend(
@@ -81,7 +83,7 @@ async def serve_backend(
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
         async with backend:
-            app = create_backend_app(backend, token=token)
+            app = create_backend_app(backend, token=token, console=options.console)
             async with listening(app, host, port) as server:
                 out.write(f"{_announce(choice)}\nlistening on {server.url}\n")
                 out.flush()

@@ -116,12 +116,21 @@ class CompanionBody(BaseModel):
     companion: CompanionView
 
 
+class ProfileView(BaseModel):
+    """A profile of the workspace's bundle: what a new worker may be created with."""
+
+    name: str
+    description: str | None
+    tools: list[str]
+
+
 class WorkspaceView(BaseModel):
     name: str
     version: str
     model: str
     offline: bool
     companion: dict[str, str]
+    profiles: list[ProfileView]
 
 
 class WorkspaceBody(BaseModel):

@@ -15,6 +15,7 @@ from yoi.backend.registry import RuntimeRegistry
 from yoi.backend.relay import Relay
 from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
+from yoi.backend.ticket_feed import TicketFeed
 from yoi.backend.views import Projection
 from yoi.errors import YoiError
 from yoi.runtime import ConfigBundle, Runtime
@@ -58,6 +59,7 @@ class Backend:
         self.resume_window = resume_window
         self.tickets = tickets
         self.ticket_author = ticket_author
+        self.ticket_feed = None if tickets is None else TicketFeed(tickets)
         self._opened = False
         self._relays: weakref.WeakSet[Relay] = weakref.WeakSet()
 
@@ -90,6 +92,8 @@ class Backend:
             await self.companion.ensure()
             if self.tickets is not None:
                 await asyncio.to_thread(self.tickets.watch)
+            if self.ticket_feed is not None:
+                await self.ticket_feed.start()
         except BaseException:
             await self.close()
             raise
@@ -103,6 +107,8 @@ class Backend:
         opened = {id(source) for source in self.registry.sources}
         unopened = [remote for remote in self._remotes if id(remote) not in opened]
         await asyncio.gather(*(source.aclose() for source in (*self.registry.sources, *unopened)))
+        if self.ticket_feed is not None:
+            await self.ticket_feed.aclose()
         if self.tickets is not None:
             self.tickets.close()
         if self._opened:
@@ -115,6 +121,10 @@ class Backend:
             "model": self.model.reference,
             "offline": self.model.offline,
             "companion": {"runtime_id": self.runtime.runtime_id, "worker_id": COMPANION_ID},
+            "profiles": [
+                {"name": profile.name, "description": profile.description, "tools": profile.tools}
+                for profile in self.bundle.profiles
+            ],
         }
 
     async def relay(self, runtime_id: str, worker_id: str, cursor: str | None) -> Relay:

@@ -203,6 +203,14 @@ class PlanView(BaseModel):
     at: str
 
 
+class RenderedView(BaseModel):
+    """The ticket's Markdown as HTML that runs nothing: raw HTML escaped, unsafe links dropped."""
+
+    body: str
+    events: list[str] = Field(description="each thread event's body, in order")
+    resolution: str | None
+
+
 class TicketDetailView(BaseModel):
     id: str
     meta: TicketMetaView
@@ -215,6 +223,9 @@ class TicketDetailView(BaseModel):
     artifacts: list[str]
     resolution: str | None
     problems: list[str]
+    html: RenderedView | None = Field(
+        default=None, description="present when asked for with ?render=html"
+    )
 
 
 class TicketDetailBody(BaseModel):

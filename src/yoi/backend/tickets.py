@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from yoi.backend.markdown import render_markdown
 from yoi.backend.routes import Served
 from yoi.backend.service import Backend
 from yoi.backend.ticket_schemas import (
@@ -38,7 +39,7 @@ from yoi.backend.ticket_schemas import (
 )
 from yoi.errors import UnsupportedOperation, YoiError
 from yoi.server.schemas import ErrorBody
-from yoi.tickets import Meta, State, TicketStore, TicketSummary
+from yoi.tickets import Meta, State, TicketDetail, TicketStore, TicketSummary
 from yoi.tickets.relations import relation_dict
 from yoi.tickets.wire import (
     board_dict,
@@ -99,6 +100,15 @@ async def _run(backend: Backend, call: Callable[[TicketStore], T]) -> T:
         raise backend.registry.scrubber.error(error) from None
 
 
+def _rendered(detail: TicketDetail) -> dict[str, object]:
+    resolution = detail.resolution
+    return {
+        "body": render_markdown(detail.body),
+        "events": [render_markdown(event.body) for event in detail.events],
+        "resolution": None if resolution is None else render_markdown(resolution),
+    }
+
+
 def _author(backend: Backend, given: str | None) -> str:
     return backend.ticket_author if given is None else given
 
@@ -142,9 +152,15 @@ async def board(backend: Served, limit: Limit = 200) -> JSONResponse:
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetailBody, responses=_errors(*_ONE))
-async def get_ticket(backend: Served, ticket_id: str) -> JSONResponse:
+async def get_ticket(
+    backend: Served, ticket_id: str, render: Literal["html"] | None = None
+) -> JSONResponse:
+    """The ticket in full; ``render=html`` adds its Markdown as HTML safe to show (``html``)."""
     detail = await _run(backend, lambda s: s.get(ticket_id))
-    return JSONResponse({"ticket": detail_dict(detail)})
+    body = detail_dict(detail)
+    if render == "html":
+        body["html"] = await anyio.to_thread.run_sync(_rendered, detail)
+    return JSONResponse({"ticket": body})
 
 
 @router.post(

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from yoi.errors import UnsupportedOperation
+from yoi.web import ASSETS
 from yoi.workspace import Workspace
 
 __all__ = ["serve"]
@@ -45,5 +46,5 @@ def serve(folder: Path | None, listen: str | None, model: str | None) -> None:
         ) from error
     logging.basicConfig(level=logging.WARNING, format="yoi serve: %(levelname)s: %(message)s")
     workspace = Workspace(folder.resolve()) if folder else Workspace.find(Path.cwd())
-    options = ServeOptions(workspace, listen=listen, model=model)
+    options = ServeOptions(workspace, listen=listen, model=model, console=ASSETS)
     asyncio.run(serve_backend(options, os.environ, sys.stdout))
