@@ -76,3 +76,40 @@ yoi_install() {
     "$YOI_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" "$@")
   touch "$stamp"
 }
+
+# Debian's Chromium, for the web console's browser tests: /usr/bin/chromium, installed with
+# apt-get (as root, else through sudo) when missing. YOI_CHROMIUM names another binary.
+#
+#   yoi_chromium_start   begin the install in the background when it is needed
+#   yoi_chromium_wait    wait for it; fails, with apt's output, when there is still no Chromium
+_YOI_CHROMIUM_LOG=""
+_YOI_CHROMIUM_PID=""
+
+_yoi_chromium_present() {
+  [ -x "${YOI_CHROMIUM:-/usr/bin/chromium}" ]
+}
+
+yoi_chromium_start() {
+  _yoi_chromium_present && return 0
+  _YOI_CHROMIUM_LOG="$(mktemp)"
+  _yoi_say "installing Debian's chromium for the browser tests (apt-get, in the background)"
+  (
+    _yoi_as_root apt-get update -qq &&
+      _yoi_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core
+  ) >"$_YOI_CHROMIUM_LOG" 2>&1 &
+  _YOI_CHROMIUM_PID=$!
+}
+
+yoi_chromium_wait() {
+  if [ -n "$_YOI_CHROMIUM_PID" ]; then
+    wait "$_YOI_CHROMIUM_PID" || true
+    _YOI_CHROMIUM_PID=""
+  fi
+  if ! _yoi_chromium_present; then
+    [ -n "$_YOI_CHROMIUM_LOG" ] && cat "$_YOI_CHROMIUM_LOG" >&2
+    _yoi_say "no Chromium at ${YOI_CHROMIUM:-/usr/bin/chromium}: install Debian's chromium" \
+      "(apt-get install chromium) or set YOI_CHROMIUM"
+    return 1
+  fi
+}

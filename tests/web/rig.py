@@ -119,6 +119,7 @@ class Console:
     serving: Serving
     remote_args: tuple[str, ...]
     remote_env: dict[str, str]
+    backend_token: str | None = None
 
     @property
     def url(self) -> str:
@@ -139,6 +140,7 @@ class Console:
             str(self.workspace),
             str(self.workspace.parent),
             str(Path.home()),
+            *([self.backend_token] if self.backend_token else []),
         ]
 
     async def page_text_leaks(self) -> list[tuple[str, str]]:
@@ -228,8 +230,12 @@ async def open_console(
     *,
     viewport: tuple[int, int] = (1280, 860),
     route: str = "#/board",
+    backend_token: str | None = None,
 ) -> AsyncIterator[Console]:
-    """The whole stack and a page on ``route``; everything is stopped on the way out."""
+    """The whole stack and a page on ``route``; everything is stopped on the way out.
+
+    With ``backend_token`` the backend requires it (``YOI_BACKEND_TOKEN``).
+    """
     workspace = tmp_path / "project"
     (workspace / ".yoi").mkdir(parents=True)
     launcher, serving = Launcher(tmp_path), Serving(tmp_path)
@@ -248,6 +254,8 @@ async def open_console(
             remote = await launcher.serve(*remote_args, env=remote_env)
             (workspace / ".yoi" / "config.toml").write_text(_config(port), encoding="utf-8")
             backend_env = clean_env(**{_TOKEN_ENV: RUNTIME_TOKEN})
+            if backend_token is not None:
+                backend_env["YOI_BACKEND_TOKEN"] = backend_token
             backend = await serving.serve(workspace, "--model", "scripted:offline", env=backend_env)
             browser = await _launch(playwright)
             page = await browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
@@ -266,6 +274,7 @@ async def open_console(
                 serving=serving,
                 remote_args=remote_args,
                 remote_env=remote_env,
+                backend_token=backend_token,
             )
             await console.goto(route)
             yield console

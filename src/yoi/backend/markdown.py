@@ -9,7 +9,10 @@ renderer closed down to text and structure:
   target with no scheme (``#section``, ``docs/a.md``); ``javascript:``,
   ``data:``, ``vbscript:`` and every other scheme leave the text unlinked;
 - an image becomes a link to it, so a ticket cannot make the browser fetch
-  anything by being opened;
+  anything by being opened (inside a link, its label alone, so the link
+  keeps the target its author wrote);
+- a table column's alignment becomes a class (``align-left``, ...), since
+  the console's policy allows no inline style;
 - every link opens in a new tab with no referrer and no access to this page.
 
 The console's Content-Security-Policy forbids inline scripts as well, so a
@@ -58,7 +61,21 @@ def _parser() -> MarkdownIt:
     parser.validateLink = is_safe_link  # type: ignore[method-assign]
     parser.add_render_rule("link_open", _link_open)
     parser.add_render_rule("image", _image)
+    parser.add_render_rule("th_open", _cell_open)
+    parser.add_render_rule("td_open", _cell_open)
     return parser
+
+
+def _cell_open(
+    self: Any, tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[index]
+    style = str(token.attrGet("style") or "")
+    if style.startswith("text-align:"):
+        token.attrs.pop("style", None)
+        token.attrSet("class", "align-" + style.removeprefix("text-align:").strip())
+    rendered: str = self.renderToken(tokens, index, options, env)
+    return rendered
 
 
 def _link_open(
@@ -77,9 +94,21 @@ def _image(
     token = tokens[index]
     source = str(token.attrGet("src") or "")
     label = self.renderInlineAsText(token.children or [], options, env) or source
+    if _inside_link(tokens, index):
+        return _escape(f"image: {label}")
     link = Token("link_open", "a", 1, attrs={"href": source, **_LINK_ATTRS})
     opened: str = self.renderToken([link], 0, options, env)
     return f"{opened}{_escape(f'image: {label}')}</a>"
+
+
+def _inside_link(tokens: Sequence[Token], index: int) -> bool:
+    depth = 0
+    for token in tokens[:index]:
+        if token.type == "link_open":
+            depth += 1
+        elif token.type == "link_close":
+            depth -= 1
+    return depth > 0
 
 
 def _escape(text: str) -> str:

@@ -6,7 +6,8 @@ store's index drains another one), checked every ``interval`` seconds, so a
 change shows within about half a second at the cost of one ``read`` call.
 Where inotify cannot say exactly what changed (no inotify at all, a missing
 store root, a queue overflow) it compares a fingerprint of every ticket's
-state and update time instead, and raises the revision only when that moved.
+files (inode, size, modification time) instead, and raises the revision
+only when that moved: a few ``stat`` calls per ticket.
 
 Clients wait with :meth:`TicketFeed.wait` for the first revision after the
 one they have; the answer names the tickets changed since, or ``None`` for
@@ -18,16 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio.to_thread
 
 from yoi.tickets import TicketStore
+from yoi.tickets.ids import is_ticket_id
 from yoi.tickets.watch import InotifyFeed, open_feed
 
 __all__ = ["TicketChange", "TicketFeed"]
 
+_TICKET_FILES = (
+    "item.md",
+    "thread.md",
+    "relations.json",
+    "resolution.md",
+    "artifacts/orchestration-plan.jsonl",
+)
 _HISTORY = 64
 """How many recent changes are kept to name the tickets a slow client missed."""
 
@@ -41,9 +53,16 @@ class TicketChange:
 
 class TicketFeed:
     def __init__(
-        self, store: TicketStore, *, interval: float = 0.5, fallback_interval: float = 2.0
+        self,
+        store: TicketStore,
+        *,
+        interval: float = 0.5,
+        fallback_interval: float = 2.0,
+        watch: Callable[[Path], InotifyFeed | None] = open_feed,
     ) -> None:
+        """``watch`` opens the inotify feed (None where it cannot); fingerprints stand in."""
         self._store = store
+        self._open_watch = watch
         self._interval = interval
         self._fallback_interval = fallback_interval
         self._revision = 0
@@ -59,7 +78,7 @@ class TicketFeed:
         return self._revision
 
     async def start(self) -> None:
-        self._inotify = await anyio.to_thread.run_sync(open_feed, self._store.root)
+        self._inotify = await anyio.to_thread.run_sync(self._open_watch, self._store.root)
         if self._inotify is not None:
             await anyio.to_thread.run_sync(self._inotify.drain)  # the first drain says "all"
         self._fingerprint = await anyio.to_thread.run_sync(self._fingerprint_now)
@@ -77,6 +96,8 @@ class TicketFeed:
 
     async def wait(self, after: int) -> TicketChange | None:
         """The first change past revision ``after``; None once the feed closes."""
+        if self._closed.is_set():
+            return None
         while self._revision <= after:
             if self._closed.is_set():
                 return None
@@ -116,12 +137,18 @@ class TicketFeed:
         return None
 
     def _fingerprint_now(self) -> str:
-        catalog = self._store.index.catalog(relations=False)
+        """A digest of every ticket's files: name, inode, size and modification time."""
         digest = hashlib.sha256()
-        for ticket_id, meta in sorted(catalog.metas.items()):
-            digest.update(f"{ticket_id}\0{meta.state.value}\0{meta.updated_at}\n".encode())
-        for ticket_id in sorted(catalog.invalid):
-            digest.update(f"{ticket_id}\0invalid\n".encode())
+        try:
+            entries = sorted(os.scandir(self._store.root), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return digest.hexdigest()
+        for entry in entries:
+            if not is_ticket_id(entry.name):
+                continue
+            digest.update(f"{entry.name}\n".encode())
+            for name in _TICKET_FILES:
+                digest.update(_signature(os.path.join(entry.path, name)))
         return digest.hexdigest()
 
     def _bump(self, ticket_ids: tuple[str, ...] | None) -> None:
@@ -129,3 +156,11 @@ class TicketFeed:
         self._history.append(TicketChange(self._revision, ticket_ids))
         bumped, self._bumped = self._bumped, asyncio.Event()
         bumped.set()
+
+
+def _signature(path: str) -> bytes:
+    try:
+        found = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return b"-\n"
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}\n".encode()

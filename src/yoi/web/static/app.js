@@ -88,6 +88,7 @@ function showWorkspace(workspace) {
 }
 
 function showLogin() {
+  if (current.name === "login") return; // a refused sign-in shows its error in the form
   const main = document.getElementById("main");
   current.view?.unmount?.();
   current = { name: "login", view: null };
