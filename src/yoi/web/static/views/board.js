@@ -1,0 +1,295 @@
+// The ticket board: a column per state, a card per ticket, the open ticket in a drawer.
+//
+// The board loads `GET /api/board` and loads it again whenever the ticket feed
+// (`watchTickets`) says something changed, whoever changed it: this page, the
+// CLI, git or an editor. `#/board/<id>` opens that ticket's drawer; `update`
+// opens and closes it without building the board again.
+import { api } from "../lib/api.js";
+import { errorLine, h, replace } from "../lib/dom.js";
+import { watchTickets } from "../lib/socket.js";
+import { humanize, openTicket } from "./ticket.js";
+
+const STATES = ["planning", "ready", "queued", "inprogress", "done", "closed"];
+const STATE_NAMES = {
+  planning: "Planning",
+  ready: "Ready",
+  queued: "Queued",
+  inprogress: "In progress",
+  done: "Done",
+  closed: "Closed",
+};
+const LIVE_TEXT = {
+  connecting: "Connecting…",
+  open: "Live",
+  retrying: "Reconnecting…",
+  closed: "Not live",
+};
+
+export function mount(main, params) {
+  const board = new Board(main);
+  board.open(params.ticketId);
+  return {
+    update: (next) => board.open(next.ticketId),
+    unmount: () => board.unmount(),
+  };
+}
+
+class Board {
+  constructor(main) {
+    this.main = main;
+    this.drawer = null;
+    this.loading = false;
+    this.again = false;
+    this.gone = false;
+    this.columns = new Map(STATES.map((state) => [state, column(state)]));
+    this.errors = h("div", { class: "board-errors" });
+    this.notes = h("div", { class: "board-notes" });
+    this.live = h("span", {
+      class: "live",
+      dataset: { role: "live", state: "connecting" },
+      text: LIVE_TEXT.connecting,
+    });
+    this.lanes = h(
+      "div",
+      { class: "board-columns", role: "region", "aria-label": "Ticket columns", tabindex: "0" },
+      [...this.columns.values()].map((entry) => entry.element),
+    );
+    this.root = h(
+      "div",
+      { class: "board-view" },
+      h(
+        "div",
+        { class: "board-main" },
+        h("div", { class: "board-head" }, h("h1", { text: "Board" }), this.live),
+        this.errors,
+        this.notes,
+        this.lanes,
+      ),
+    );
+    main.append(this.root);
+    this.onKey = (event) => this.key(event);
+    document.addEventListener("keydown", this.onKey);
+    this.refresh();
+    this.feed = watchTickets(
+      (ids) => this.changed(ids),
+      (state) => this.showLive(state),
+    );
+  }
+
+  unmount() {
+    this.gone = true;
+    this.feed.close();
+    document.removeEventListener("keydown", this.onKey);
+    this.drawer?.destroy();
+    this.drawer = null;
+  }
+
+  /** The feed says these tickets changed (null: any of them). */
+  changed(ids) {
+    this.refresh();
+    if (this.drawer && (ids === null || ids.includes(this.drawer.ticketId))) this.drawer.reload();
+  }
+
+  showLive(state) {
+    this.live.dataset.state = state;
+    this.live.textContent = LIVE_TEXT[state] || state;
+  }
+
+  /** Load the board; a change during a load makes one more load after it, not one per change. */
+  async refresh() {
+    if (this.loading) {
+      this.again = true;
+      return;
+    }
+    this.loading = true;
+    try {
+      do {
+        this.again = false;
+        try {
+          const answer = await api.get("/api/board");
+          if (this.gone) return;
+          replace(this.errors);
+          this.render(answer.board);
+        } catch (error) {
+          if (this.gone) return;
+          replace(this.errors, errorLine(error));
+        }
+      } while (this.again && !this.gone);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  render(board) {
+    const focused = document.activeElement?.closest?.(".card")?.dataset.ticketId ?? null;
+    const hadFocus = focused !== null && this.lanes.contains(document.activeElement);
+    let total = 0;
+    for (const data of board.columns) {
+      const entry = this.columns.get(data.state);
+      if (!entry) continue;
+      total += data.count;
+      entry.count.textContent = String(data.count);
+      const cards = data.cards.map((card) => cardElement(card, this.drawer?.ticketId));
+      const hidden = data.count - data.cards.length;
+      replace(
+        entry.list,
+        cards.length > 0 ? cards : h("li", { class: "empty", text: "No tickets" }),
+        hidden > 0 ? h("li", { class: "hint", text: `${hidden} more not shown` }) : null,
+      );
+    }
+    const expanded = Boolean(this.notes.querySelector("details.board-invalid")?.open);
+    const invalid = invalidNote(board.invalid_records || [], expanded);
+    replace(this.notes, total === 0 ? emptyHint() : null, invalid);
+    if (hadFocus) this.cardLink(focused)?.focus();
+  }
+
+  /** Show the drawer of `ticketId`, or none. */
+  open(ticketId) {
+    if ((this.drawer?.ticketId ?? null) === (ticketId ?? null)) return;
+    const closing = this.drawer;
+    if (closing) {
+      const wasInside = closing.element.contains(document.activeElement);
+      closing.destroy();
+      this.drawer = null;
+      if (wasInside || document.activeElement === document.body) {
+        (this.cardLink(closing.ticketId) || this.main).focus();
+      }
+    }
+    if (ticketId) {
+      this.drawer = openTicket(ticketId, {
+        onClose: () => this.close(),
+        onChanged: () => this.refresh(),
+      });
+      this.root.append(this.drawer.element);
+      this.drawer.focus();
+    }
+    this.root.classList.toggle("has-drawer", Boolean(this.drawer));
+    this.markSelected();
+  }
+
+  close() {
+    window.location.hash = "#/board";
+  }
+
+  key(event) {
+    if (event.key !== "Escape" || !this.drawer || event.defaultPrevented) return;
+    if (document.querySelector("dialog[open]")) return; // the dialog takes its own Escape
+    if (event.target instanceof Element && event.target.closest("#companion")) return;
+    event.preventDefault();
+    this.close();
+  }
+
+  cardLink(ticketId) {
+    const card = this.lanes.querySelector(`.card[data-ticket-id="${CSS.escape(ticketId)}"]`);
+    return card?.querySelector("a.card-link") ?? null;
+  }
+
+  markSelected() {
+    for (const card of this.lanes.querySelectorAll(".card")) {
+      const open = card.dataset.ticketId === this.drawer?.ticketId;
+      if (open) card.setAttribute("aria-current", "true");
+      else card.removeAttribute("aria-current");
+    }
+  }
+}
+
+/** A state's column: a heading with the count, and the list its cards go in. */
+function column(state) {
+  const headingId = `column-${state}`;
+  const count = h("span", { class: "count", dataset: { role: "count" }, text: "0" });
+  const list = h("ol", { class: "cards" });
+  const element = h(
+    "section",
+    { class: "column", dataset: { state }, "aria-labelledby": headingId },
+    h(
+      "h2",
+      { id: headingId },
+      h("span", { class: "state-name", text: STATE_NAMES[state] }),
+      " ",
+      count,
+    ),
+    list,
+  );
+  return { element, count, list };
+}
+
+function cardElement(card, openId) {
+  const current = card.id === openId ? "true" : null;
+  const queuedBy = card.queued_by
+    ? h("p", {
+        class: "card-queued",
+        dataset: { role: "queued-by" },
+        text: `queued by ${card.queued_by}`,
+      })
+    : null;
+  return h(
+    "li",
+    {},
+    h(
+      "article",
+      { class: "card", dataset: { ticketId: card.id }, "aria-current": current },
+      h(
+        "div",
+        { class: "card-top" },
+        h("code", { class: "card-id", text: card.id }),
+        blockerBadge(card.blockers || []),
+      ),
+      h("a", { class: "card-link", href: `#/board/${encodeURIComponent(card.id)}` }, card.title),
+      queuedBy,
+      cardFlags(card),
+    ),
+  );
+}
+
+function blockerBadge(blockers) {
+  if (blockers.length === 0) return null;
+  const names = blockers.map((blocker) => `${blocker.ticket_id} (${humanize(blocker.state)})`);
+  return h("span", {
+    class: "badge blocked",
+    dataset: { role: "blocked" },
+    title: `Blocked by ${names.join(", ")}`,
+    text: `blocked by ${blockers.length}`,
+  });
+}
+
+function cardFlags(card) {
+  const flags = [
+    card.priority ? h("span", { class: "badge", text: `priority ${card.priority}` }) : null,
+    card.assignee ? h("span", { class: "badge", text: card.assignee }) : null,
+    ...(card.risk_flags || []).map((flag) => h("span", { class: "badge risk-flag", text: flag })),
+  ].filter(Boolean);
+  return flags.length > 0 ? h("div", { class: "card-flags" }, flags) : null;
+}
+
+function emptyHint() {
+  return h(
+    "div",
+    { class: "board-empty", dataset: { role: "empty" } },
+    h("p", { text: "No tickets yet. Create one from a terminal in this workspace:" }),
+    h("pre", {}, h("code", { text: 'yoi ticket create --title "Title"' })),
+    h(
+      "p",
+      {},
+      "or through the API: ",
+      h("code", { text: "POST /api/tickets" }),
+      " with a title and a body.",
+    ),
+  );
+}
+
+/** The records the store could not read; `open` keeps it expanded across reloads. */
+function invalidNote(records, open) {
+  if (records.length === 0) return null;
+  const count = records.length;
+  const what = count === 1 ? "1 ticket record" : `${count} ticket records`;
+  return h(
+    "details",
+    { class: "board-invalid", dataset: { role: "invalid" }, open },
+    h("summary", { text: `${what} could not be read; run yoi ticket doctor` }),
+    h(
+      "ul",
+      { class: "plain-list" },
+      records.map((record) => h("li", {}, h("code", { text: record.id }), ` ${record.problem}`)),
+    ),
+  );
+}
