@@ -140,6 +140,7 @@ async def test_the_workspace_runtimes_and_companion_read_as_typed_views(tmp_path
             "companion",
         )
         assert workspace.to_dict() == (await server.raw("/api/workspace"))["workspace"]
+        assert {"default", "coder", "reviewer"} <= {profile.name for profile in workspace.profiles}
 
         internal, far = await client.runtimes()
         assert (internal.runtime_id, internal.kind, internal.status) == (

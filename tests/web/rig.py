@@ -157,16 +157,25 @@ class Console:
         """Start the remote runtime again, on its port and store."""
         self.remote = await self.launcher.serve(*self.remote_args, env=self.remote_env)
 
-    async def screenshot(self, name: str) -> Path:
-        """Save the page as ``<ARTIFACTS>/<name>.png``; the file is checked to be a PNG."""
+    async def screenshot(self, name: str, page: Page | None = None) -> Path:
+        """Save the page (or ``page``) as ``<ARTIFACTS>/<name>.png``, checked to be a PNG."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        await self.page.screenshot(path=str(path), full_page=True)
+        await (page or self.page).screenshot(path=str(path), full_page=True)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
         return path
 
     async def goto(self, hash_route: str = "#/board") -> None:
         await self.page.goto(f"{self.url}/{hash_route}")
+
+    async def new_page(self, hash_route: str, *, viewport: tuple[int, int] = (1280, 860)) -> Page:
+        """Another page on ``hash_route``, watched like the first: errors fail, texts are kept."""
+        width, height = viewport
+        page = await self.browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(DEADLINE * 1000)
+        _watch(page, self.record)
+        await page.goto(f"{self.url}/{hash_route}")
+        return page
 
 
 def _watch(page: Page, record: Record) -> None:

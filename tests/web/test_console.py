@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,10 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
         await expect(view.get_by_role("link", name="Workers")).to_have_attribute(
             "href", "#/workers"
         )
-        await expect(view.locator(".worker-facts")).to_contain_text("Scout@far")
+        facts = view.locator(".worker-facts")
+        await expect(facts).to_contain_text("Scout@far")
+        await expect(facts).to_contain_text(re.compile(r"Profile:\s*default"))
+        await expect(facts).not_to_contain_text("named:")
         transcript = view.locator("ol.transcript")
         await expect(transcript).to_have_attribute("role", "log")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
 import httpx
-from playwright.async_api import ConsoleMessage, Error, Locator, Page, Response, expect
-from tests.web.rig import ARTIFACTS, DEADLINE, REMOTE, Console, open_console
+from playwright.async_api import Locator, Page, expect
+from tests.web.rig import REMOTE, open_console
 
 from yoi.providers.script import Turn
 from yoi.testing import Stall, Text, Wait
@@ -41,33 +40,6 @@ async def sequences(transcript: Locator) -> list[str]:
         str(await entries.nth(index).get_attribute("data-sequence"))
         for index in range(await entries.count())
     ]
-
-
-async def second_page(console: Console, route: str) -> Page:
-    """Another page in the same browser, watched like the first: errors fail, bodies are kept."""
-    page = await console.browser.new_page(viewport={"width": 1280, "height": 860})
-    page.set_default_timeout(DEADLINE * 1000)
-    problems, texts = console.record.problems, console.record.texts
-
-    async def keep_body(response: Response) -> None:
-        if "/api/" in response.url:
-            with contextlib.suppress(Error):  # a body the browser already dropped
-                texts.append((f"page 2 {response.url}", await response.text()))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":  # this page opens no socket and no request of it fails
-            problems.append(f"page 2 console: {message.text}")
-
-    page.on("response", keep_body)
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page 2: {error}"))
-    await page.goto(f"{console.url}/{route}")
-    return page
-
-
-async def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 async def test_create_a_worker_watch_it_stream_and_cancel_a_long_run(tmp_path: Path) -> None:
@@ -154,7 +126,7 @@ async def test_a_dead_runtime_turns_unavailable_and_its_worker_console_resumes(
         )
         await expect(stream).to_have_attribute("data-state", "open")
 
-        workers = await second_page(console, "#/workers")
+        workers = await console.new_page("#/workers")
         far = workers.locator(f'article.runtime[data-runtime-id="{REMOTE}"]')
         badge = far.locator('.badge[data-role="runtime-status"]')
         await expect(badge).to_have_attribute("data-status", "available")
@@ -166,7 +138,7 @@ async def test_a_dead_runtime_turns_unavailable_and_its_worker_console_resumes(
         problem = far.locator('[data-role="diagnostic"]')
         await expect(problem).to_have_attribute("data-code", "runtime_unavailable")
         await expect(problem).to_contain_text("runtime_unavailable")
-        await screenshot(workers, "runtime-unavailable")
+        await console.screenshot("runtime-unavailable", workers)
 
         await console.restart_remote()
         await expect(badge).to_have_attribute("data-status", "available", timeout=RECOVERY_MS)

@@ -45,12 +45,33 @@ __all__ = [
     "BackendClient",
     "CompanionInfo",
     "ListingDiagnostic",
+    "ProfileInfo",
     "RuntimeInfo",
     "WorkerListing",
     "WorkspaceInfo",
 ]
 
 _PEER = "backend"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInfo:
+    """A profile of the workspace's bundle, which a new worker may be created with."""
+
+    name: str
+    description: str | None
+    tools: tuple[str, ...]
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> ProfileInfo:
+        return cls(
+            name=read_str(raw["name"]),
+            description=read_optional_str(raw.get("description")),
+            tools=tuple(read_str(tool) for tool in raw.get("tools", ())),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "description": self.description, "tools": list(self.tools)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,8 @@ class WorkspaceInfo:
     offline: bool
     companion_runtime_id: str
     companion_worker_id: str
+    profiles: tuple[ProfileInfo, ...] = ()
+    """Empty from a backend older than the profiles listing."""
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> WorkspaceInfo:
@@ -72,6 +95,7 @@ class WorkspaceInfo:
             offline=read_bool(raw["offline"]),
             companion_runtime_id=read_str(companion["runtime_id"]),
             companion_worker_id=read_str(companion["worker_id"]),
+            profiles=tuple(ProfileInfo.read(item) for item in raw.get("profiles", ())),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -84,6 +108,7 @@ class WorkspaceInfo:
                 "runtime_id": self.companion_runtime_id,
                 "worker_id": self.companion_worker_id,
             },
+            "profiles": [profile.to_dict() for profile in self.profiles],
         }
 
 

@@ -10,6 +10,7 @@ import { formDialog } from "../lib/dialog.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { createComposer } from "./composer.js";
 import { createTranscript } from "./transcript.js";
+import { profileLabel } from "./workers.js";
 
 const NOT_THERE = new Set(["worker_not_found", "runtime_not_found"]);
 
@@ -106,7 +107,7 @@ function open(main, { runtimeId, workerId }) {
     composer.setLabel(`Message to ${name}`);
     replace(
       facts,
-      fact("Profile", worker.profile),
+      fact("Profile", profileLabel(worker.profile)),
       fact("Model", worker.model),
       fact("Reference", worker.display_ref),
     );

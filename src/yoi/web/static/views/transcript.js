@@ -14,27 +14,39 @@
 // the text of an input queued before the page opened). Should they ever
 // disagree, the view starts over from a fresh snapshot: never a duplicate,
 // never a gap.
+//
+// The entries themselves are built by views/entries.js; older pages are read
+// by views/transcript_paging.js.
 import { api, workerPath } from "../lib/api.js";
-import { errorLine, formatTime, h, replace } from "../lib/dom.js";
+import { errorLine, h, replace } from "../lib/dom.js";
 import { WorkerStream } from "../lib/socket.js";
+import {
+  endLiveEntry,
+  errorItem,
+  fillIn,
+  liveEntry,
+  runResultItem,
+  sameEntry,
+  setQueued,
+  setToolArguments,
+  setToolResult,
+  showAllButton,
+  showToolEntry,
+  stoppedItem,
+  textItem,
+  thinkingOf,
+  toolItem,
+} from "./entries.js";
+import { OlderPages } from "./transcript_paging.js";
 
-const PAGE_SIZE = 50;
 const CHECK_PAGE = 200;
 const STICKY_PX = 48;
-const PRELOAD_PX = 160;
 const STATE_TEXT = {
   connecting: "connecting…",
   open: "live",
   retrying: "reconnecting…",
   closed: "closed",
 };
-const RESULT_TEXT = {
-  completed: "Run completed",
-  cancelled: "Run cancelled",
-  failed: "Run failed",
-  limit_reached: "Run stopped at its turn limit",
-};
-const ROLE_LABEL = { user: "You", tool: "Tool", system: "System" };
 const RESYNC_CODES = new Set(["cursor_expired", "invalid_cursor"]);
 const noop = () => {};
 
@@ -61,8 +73,11 @@ class Transcript {
       onEvent: onEvent || noop,
     };
     this.stream = null;
-    this.observer = null;
     this.generation = 0;
+    this.older = new OlderPages({
+      read: (start, limit) => this.readItems(start, limit),
+      show: (items) => this.prepend(items),
+    });
     this.build();
     this.reset();
   }
@@ -74,20 +89,6 @@ class Transcript {
       text: STATE_TEXT.closed,
     });
     this.diagnostics = h("div", { class: "stream-diagnostics" });
-    this.sentinel = h("div", { class: "transcript-sentinel", "aria-hidden": "true" });
-    this.startMarker = h("p", {
-      class: "transcript-start",
-      text: "Start of the conversation",
-      hidden: true,
-    });
-    this.olderButton = h("button", {
-      type: "button",
-      class: "load-older",
-      text: "Load older",
-      hidden: true,
-      onclick: () => this.loadOlder(),
-    });
-    this.olderErrors = h("div", { class: "older-errors" });
     this.list = h("ol", {
       class: "transcript",
       role: "log",
@@ -97,10 +98,7 @@ class Transcript {
     this.scroller = h(
       "div",
       { class: "transcript-scroll", role: "region", "aria-label": "Conversation", tabindex: "0" },
-      this.sentinel,
-      this.startMarker,
-      this.olderButton,
-      this.olderErrors,
+      ...this.older.elements,
       this.list,
       h("p", { class: "empty transcript-empty", text: "Nothing has been said yet." }),
     );
@@ -125,25 +123,15 @@ class Transcript {
     this.currentRun = null;
     this.total = 0; // entries the worker has made, as far as the events tell
     this.checked = 0; // entries up to here were read back from the transcript
-    this.first = null; // the oldest sequence shown
     this.stick = true;
     this.checking = null;
     this.checkAgain = false;
-    this.loadingOlder = false;
-    this.olderButton.disabled = false;
-    this.olderButton.textContent = "Load older";
+    this.older.reset();
     this.list.replaceChildren();
-    replace(this.olderErrors);
   }
 
   start() {
-    this.observer = new IntersectionObserver(
-      (entries) => {
-        if (entries.some((entry) => entry.isIntersecting)) this.loadOlder();
-      },
-      { root: this.scroller, rootMargin: `${PRELOAD_PX}px 0px 0px 0px` },
-    );
-    this.observer.observe(this.sentinel);
+    this.older.start(this.scroller);
     this.open();
     return this;
   }
@@ -152,8 +140,7 @@ class Transcript {
     this.generation += 1;
     this.stream?.close();
     this.stream = null;
-    this.observer?.disconnect();
-    this.observer = null;
+    this.older.close();
   }
 
   open() {
@@ -200,9 +187,9 @@ class Transcript {
     this.settleTools();
     this.handlers.onWorker(worker);
     this.handlers.onStatus(worker.status);
-    this.updateOlder();
+    this.older.update();
     this.toBottom();
-    this.maybeLoadOlder();
+    this.older.maybeLoad();
   }
 
   takeResumed(event) {
@@ -220,7 +207,7 @@ class Transcript {
         this.runStarted(event, frame.at);
         break;
       case "thinking_delta":
-        this.thinkingOf(this.liveFor(event.run_id, frame.at)).node.appendData(event.text);
+        thinkingOf(this.liveFor(event.run_id, frame.at)).node.appendData(event.text);
         break;
       case "thinking_done":
         this.thinkingDone(event, frame.at);
@@ -241,7 +228,7 @@ class Transcript {
         this.runFinished(event);
         break;
       case "error":
-        this.add(h("li", { class: "event-error" }, errorLine(event)));
+        this.add(errorItem(event));
         break;
       case "status":
         this.handlers.onStatus(event.status);
@@ -270,10 +257,9 @@ class Transcript {
       }
     }
     if (run.user) return;
-    run.user = this.textItem("user", event.content, { runId: event.run_id, at });
+    run.user = textItem("user", event.content, { runId: event.run_id, at });
     if (event.queued) {
-      run.user.classList.add("queued");
-      addNote(run.user, "queued");
+      setQueued(run.user, true);
       this.list.append(run.user); // queued inputs wait below everything else
     } else {
       this.add(run.user);
@@ -286,7 +272,7 @@ class Transcript {
     const run = this.run(event.run_id);
     if (!run.user) {
       // An input queued before this page opened: its entry is made now, its text read back.
-      run.user = this.textItem("user", "(a queued message)", { runId: event.run_id, at });
+      run.user = textItem("user", "(a queued message)", { runId: event.run_id, at });
       run.user.classList.add("pending");
       this.add(run.user);
       this.number(run.user);
@@ -298,7 +284,7 @@ class Transcript {
   }
 
   thinkingDone(event, at) {
-    const thinking = this.thinkingOf(this.liveFor(event.run_id, at));
+    const thinking = thinkingOf(this.liveFor(event.run_id, at));
     thinking.node.data = event.text;
     thinking.summary.textContent = "Thought";
     thinking.details.open = false;
@@ -313,7 +299,7 @@ class Transcript {
 
   toolStarted(event, at) {
     this.endLive();
-    const li = this.toolItem(event.call_id, event.name, event.run_id, at);
+    const li = this.newToolItem(event.call_id, event.name, event.run_id, at);
     setToolArguments(li, event.arguments);
     this.add(li);
     this.number(li);
@@ -322,7 +308,7 @@ class Transcript {
   toolFinished(event, at) {
     let li = this.tools.get(event.call_id);
     if (!li) {
-      li = this.toolItem(event.call_id, event.name, event.run_id, at);
+      li = this.newToolItem(event.call_id, event.name, event.run_id, at);
       this.add(li);
     }
     setToolResult(li, { isError: event.is_error, summary: event.summary });
@@ -339,20 +325,13 @@ class Transcript {
     if (this.currentRun === event.run_id) this.currentRun = null;
     run.finished = true;
     this.settleTools();
-    run.result = h(
-      "li",
-      { class: "run-result", dataset: { result: event.result, runId: event.run_id } },
-      h("span", { class: "run-result-text", text: RESULT_TEXT[event.result] || event.result }),
-      event.error ? errorLine(event.error) : null,
-    );
+    run.result = runResultItem(event);
     this.add(run.result);
     this.checkSoon();
   }
 
   workerStopped(event) {
-    const reason = event.reason ? `: ${event.reason}` : "";
-    const text = `Worker stopped${reason}`;
-    this.add(h("li", { class: "notice", dataset: { kind: "stopped" }, text }));
+    this.add(stoppedItem(event.reason));
     this.handlers.onStatus("stopped");
   }
 
@@ -360,7 +339,7 @@ class Transcript {
   showRun(run) {
     if (!run.text && !run.thinking) return;
     const live = this.liveFor(run.run_id, null);
-    if (run.thinking) this.thinkingOf(live).node.data = run.thinking;
+    if (run.thinking) thinkingOf(live).node.data = run.thinking;
     live.node.data = run.text || "";
   }
 
@@ -381,8 +360,7 @@ class Transcript {
   }
 
   unqueue(li) {
-    li.classList.remove("queued");
-    li.querySelector(".entry-note")?.remove();
+    setQueued(li, false);
     this.add(li);
   }
 
@@ -395,56 +373,16 @@ class Transcript {
 
   learn(sequence, li) {
     this.known.set(sequence, li);
-    if (this.first === null || sequence < this.first) {
-      this.first = sequence;
-      this.updateOlder();
-    }
+    this.older.saw(sequence);
   }
 
   assistantName() {
     return this.assistantLabel || this.workerName || "Assistant";
   }
 
-  entryItem(role, { sequence = null, runId = null, at = null } = {}) {
-    const who = role === "assistant" ? this.assistantName() : ROLE_LABEL[role] || role;
-    const li = h(
-      "li",
-      { class: "entry", dataset: { role } },
-      h(
-        "div",
-        { class: "entry-head" },
-        h("span", { class: "entry-who", text: who }),
-        at ? h("time", { datetime: at, text: formatTime(at) }) : null,
-      ),
-    );
-    if (runId) li.dataset.runId = runId;
-    if (sequence !== null) li.dataset.sequence = String(sequence);
-    return li;
-  }
-
-  textItem(role, content, options) {
-    const li = this.entryItem(role, options);
-    li.append(h("div", { class: "entry-text", text: content }));
-    return li;
-  }
-
-  toolItem(callId, name, runId, at) {
-    const li = this.entryItem("tool", { runId, at });
-    li.dataset.callId = callId;
-    li.append(
-      h(
-        "div",
-        { class: "tool-call", dataset: { callId, state: "running" } },
-        h(
-          "div",
-          { class: "tool-head" },
-          h("code", { class: "tool-name", text: name }),
-          h("span", { class: "tool-state", text: "running…" }),
-        ),
-        h("pre", { class: "tool-arguments" }),
-        h("p", { class: "tool-summary", hidden: true }),
-      ),
-    );
+  /** A tool call's entry, kept by its call id so its result finds it. */
+  newToolItem(callId, name, runId, at) {
+    const li = toolItem(callId, name, { runId, at });
     this.tools.set(callId, li);
     return li;
   }
@@ -452,42 +390,16 @@ class Transcript {
   liveFor(runId, at) {
     if (this.live?.runId === runId) return this.live;
     this.endLive();
-    const li = this.entryItem("assistant", { runId, at });
-    li.classList.add("live");
-    const node = document.createTextNode("");
-    li.append(h("div", { class: "entry-text" }, node));
-    this.add(li);
-    this.live = { runId, li, node, thinking: null };
+    this.live = liveEntry(runId, at, this.assistantName());
+    this.add(this.live.li);
     return this.live;
-  }
-
-  thinkingOf(live) {
-    if (!live.thinking) {
-      const node = document.createTextNode("");
-      const summary = h("summary", { text: "Thinking…" });
-      const details = h(
-        "details",
-        { class: "thinking", open: true },
-        summary,
-        h("div", { class: "thinking-text" }, node),
-      );
-      live.li.insertBefore(details, live.li.querySelector(".entry-text"));
-      live.thinking = { details, summary, node };
-    }
-    return live.thinking;
   }
 
   /** The streamed entry is complete (or, `cut`, its run ended before it was). */
   endLive({ cut = false } = {}) {
-    const live = this.live;
-    if (!live) return;
+    if (!this.live) return;
+    endLiveEntry(this.live, cut);
     this.live = null;
-    live.li.classList.remove("live");
-    if (!live.node.data && !live.thinking) live.li.remove();
-    else if (cut && !live.li.dataset.sequence && live.node.data) {
-      live.li.dataset.partial = "";
-      addNote(live.li, "cut off");
-    }
   }
 
   /** Calls left running by a run that has ended will get no result. */
@@ -512,51 +424,41 @@ class Transcript {
   }
 
   renderText(item) {
-    const options = { sequence: item.sequence, runId: item.run_id, at: item.at };
-    const li = this.textItem(item.role, item.content, options);
-    if (item.role === "user" && item.run_id) this.run(item.run_id).user = li;
-    if (item.truncated) li.append(this.showAllButton(li, item.sequence));
+    const { sequence, run_id: runId, at } = item;
+    const li = textItem(item.role, item.content, {
+      sequence,
+      runId,
+      at,
+      assistant: this.assistantName(),
+    });
+    if (item.role === "user" && runId) this.run(runId).user = li;
+    if (item.truncated) li.append(showAllButton(li, () => this.readEntry(sequence)));
     this.learn(item.sequence, li);
     return li;
   }
 
   /** A call and its result share one <li>; returns it only when it is new. */
   renderTool(item) {
-    const { call_id: callId, name, result, is_error: isError, summary } = item.tool;
+    const { call_id: callId, name } = item.tool;
     const existing = this.tools.get(callId);
-    const li = existing || this.toolItem(callId, name, item.run_id, item.at);
-    if (result) {
-      li.dataset.resultSequence = String(item.sequence);
-      setToolResult(li, { isError, summary, output: item.content });
-    } else {
-      li.dataset.sequence = String(item.sequence);
-      setToolArguments(li, item.content);
-    }
+    const li = existing || this.newToolItem(callId, name, item.run_id, item.at);
+    showToolEntry(li, item);
     this.learn(item.sequence, li);
     return existing ? null : li;
   }
 
-  showAllButton(li, sequence) {
-    const button = h("button", {
-      type: "button",
-      class: "show-all",
-      text: "Show the whole entry",
-      onclick: async () => {
-        try {
-          const params = { start: sequence, limit: 1 };
-          const { transcript } = await api.get(this.path("/transcript"), params);
-          const whole = transcript.items[0];
-          if (whole) li.querySelector(".entry-text").textContent = whole.content;
-          button.remove();
-        } catch (error) {
-          button.replaceWith(errorLine(error));
-        }
-      },
-    });
-    return button;
+  // -- reading the transcript back -------------------------------------------
+
+  /** The transcript's entries from `start`, at most `limit` of them. */
+  async readItems(start, limit) {
+    const { transcript } = await api.get(this.path("/transcript"), { start, limit });
+    return transcript.items;
   }
 
-  // -- reading the transcript back -------------------------------------------
+  /** One entry, whole (undefined if there is none). */
+  async readEntry(sequence) {
+    return (await this.readItems(sequence, 1))[0];
+  }
 
   checkSoon() {
     if (this.checking) {
@@ -575,16 +477,15 @@ class Transcript {
   async check() {
     const generation = this.generation;
     while (this.checked < this.total) {
-      let transcript;
+      let items;
       try {
-        const params = { start: this.checked + 1, limit: CHECK_PAGE };
-        ({ transcript } = await api.get(this.path("/transcript"), params));
+        items = await this.readItems(this.checked + 1, CHECK_PAGE);
       } catch {
         return; // the end of the next run checks again
       }
       if (generation !== this.generation) return;
       const before = this.checked;
-      for (const item of transcript.items) {
+      for (const item of items) {
         if (item.sequence > this.total) break; // its event is still on the way
         const li = this.known.get(item.sequence);
         if (!li || !sameEntry(li, item)) {
@@ -600,57 +501,12 @@ class Transcript {
 
   // -- older entries and scrolling -------------------------------------------
 
-  hasOlder() {
-    return this.first !== null && this.first > 1;
-  }
-
-  updateOlder() {
-    this.olderButton.hidden = !this.hasOlder();
-    this.startMarker.hidden = this.first !== 1;
-  }
-
-  async loadOlder() {
-    if (this.loadingOlder || !this.hasOlder()) return;
-    const generation = this.generation;
-    const end = this.first;
-    const start = Math.max(1, end - PAGE_SIZE);
-    this.loadingOlder = true;
-    this.olderButton.disabled = true;
-    this.olderButton.textContent = "Loading…";
-    replace(this.olderErrors);
-    let loaded = false;
-    try {
-      const { transcript } = await api.get(this.path("/transcript"), { start, limit: end - start });
-      if (generation === this.generation) {
-        this.prepend(transcript.items);
-        this.first = start;
-        loaded = true;
-      }
-    } catch (error) {
-      if (generation === this.generation) replace(this.olderErrors, errorLine(error));
-    }
-    if (generation !== this.generation) return;
-    this.loadingOlder = false;
-    this.olderButton.disabled = false;
-    this.olderButton.textContent = "Load older";
-    this.updateOlder();
-    if (loaded) this.maybeLoadOlder();
-  }
-
   /** Put older entries on top, keeping what the reader looks at where it is. */
   prepend(items) {
     const before = this.scroller.scrollHeight;
     this.list.prepend(this.renderItems(items));
     this.settleTools();
     this.scroller.scrollTop += this.scroller.scrollHeight - before;
-  }
-
-  /** Load on when the top is still in view (a short page, or a reader at the top). */
-  maybeLoadOlder() {
-    if (!this.hasOlder() || this.scroller.clientHeight === 0) return;
-    const top = this.sentinel.getBoundingClientRect();
-    const view = this.scroller.getBoundingClientRect();
-    if (top.bottom >= view.top - PRELOAD_PX && top.top <= view.bottom) this.loadOlder();
   }
 
   atBottom() {
@@ -665,58 +521,5 @@ class Transcript {
   /** Keep the newest in view while streaming, unless the reader scrolled up. */
   follow() {
     if (this.stick) this.toBottom();
-  }
-}
-
-function sameEntry(li, item) {
-  if (li.dataset.role !== item.role) return false;
-  if (item.run_id && li.dataset.runId && li.dataset.runId !== item.run_id) return false;
-  if (item.role === "tool") return li.dataset.callId === item.tool?.call_id;
-  return true;
-}
-
-/** What the transcript says that the events did not. */
-function fillIn(li, item) {
-  if (li.classList.contains("pending")) {
-    li.classList.remove("pending");
-    li.querySelector(".entry-text").textContent = item.content;
-  }
-  if (item.role === "tool" && item.tool?.result) {
-    const tool = item.tool;
-    setToolResult(li, { isError: tool.is_error, summary: tool.summary, output: item.content });
-  }
-}
-
-function addNote(li, text) {
-  li.querySelector(".entry-head").append(h("span", { class: "entry-note", text }));
-}
-
-function setToolArguments(li, raw) {
-  li.querySelector(".tool-arguments").textContent = prettyJson(raw);
-}
-
-function setToolResult(li, { isError, summary, output = null }) {
-  const call = li.querySelector(".tool-call");
-  call.dataset.state = isError ? "error" : "done";
-  call.querySelector(".tool-state").textContent = isError ? "failed" : "done";
-  const line = call.querySelector(".tool-summary");
-  if (summary) {
-    line.textContent = summary;
-    line.hidden = false;
-  }
-  if (output === null || output === undefined || output === "" || output === summary) return;
-  let details = call.querySelector(".tool-output");
-  if (!details) {
-    details = h("details", { class: "tool-output" }, h("summary", { text: "Output" }), h("pre"));
-    call.append(details);
-  }
-  details.querySelector("pre").textContent = output;
-}
-
-function prettyJson(raw) {
-  try {
-    return JSON.stringify(JSON.parse(raw), null, 2);
-  } catch {
-    return String(raw ?? "");
   }
 }
