@@ -35,10 +35,11 @@ from yoi.backend import (
 from yoi.backend.profiles import workspace_bundle
 from yoi.client import RuntimeClient
 from yoi.providers.script import Turn
-from yoi.runtime import Runtime, Store
+from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime, Store
 from yoi.server import create_app
 from yoi.server.listen import Listener, listening
 from yoi.testing import ScriptedModel
+from yoi.tickets import TicketStore
 from yoi.workspace import Workspace
 
 __all__ = [
@@ -71,6 +72,23 @@ You review changes strictly.
 
 Frame = dict[str, Any]
 Kind = Literal["embedded", "remote", "both"]
+
+
+BUILTIN_BUNDLE = ConfigBundle.from_mapping(
+    {
+        "revision": "tests",
+        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
+    }
+)
+"""The builtin profiles with short prompts."""
+OFFLINE = ModelLabel("scripted:offline", offline=True)
+
+
+def plain_backend(tickets: TicketStore | None = None, **options: Any) -> Backend:
+    """A backend of one in-memory runtime and the builtin profiles, over ``tickets``."""
+    return Backend(
+        runtime=Runtime(), bundle=BUILTIN_BUNDLE, model=OFFLINE, tickets=tickets, **options
+    )
 
 
 def script(*turns: Turn) -> pytest.MarkDecorator:

@@ -17,18 +17,12 @@ from pathlib import Path, PurePosixPath
 
 import httpx
 import pytest
+from tests.backend.rig import BUILTIN_BUNDLE, plain_backend
 from tests.server.asgi import error_of
 
-from yoi.backend import Backend, ModelLabel, create_backend_app
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime
+from yoi.backend import Backend, create_backend_app
 from yoi.web import ASSETS
 
-BUNDLE = ConfigBundle.from_mapping(
-    {
-        "revision": "console",
-        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
-    }
-)
 TOKEN = "console-token"
 SECRET = "the contents of a file outside the console folder"
 STRICT_HEADERS = {
@@ -52,9 +46,7 @@ _OUTSIDE_LITERAL = re.compile(r"""["'`(]\s*(?:[a-z][a-z0-9+.-]*:)?//[^/\s"'`]"""
 
 @pytest.fixture
 async def backend() -> AsyncIterator[Backend]:
-    async with Backend(
-        runtime=Runtime(), bundle=BUNDLE, model=ModelLabel("scripted:offline", offline=True)
-    ) as opened:
+    async with plain_backend() as opened:
         yield opened
 
 
@@ -343,7 +335,7 @@ async def test_with_a_token_the_console_loads_without_it_and_the_api_needs_it(
     assert_strict_headers(refused)
     assert allowed.status_code == 200
     workspace = allowed.json()["workspace"]
-    assert [p["name"] for p in workspace["profiles"]] == [p.name for p in BUNDLE.profiles]
+    assert [p["name"] for p in workspace["profiles"]] == [p.name for p in BUILTIN_BUNDLE.profiles]
     assert all(set(p) == {"name", "description", "tools"} for p in workspace["profiles"])
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.backend.rig import plain_backend
 from tests.server.asgi import error_of
 
-from yoi.backend import Backend, ModelLabel, create_backend_app
+from yoi.backend import create_backend_app
 from yoi.backend.markdown import is_safe_link, render_markdown
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime
 from yoi.tickets import TicketStore
 
 LINK_ATTRS = {"rel": "noopener noreferrer nofollow", "target": "_blank"}
@@ -310,12 +310,6 @@ def test_is_safe_link(url: str, safe: bool) -> None:
 
 # -- the tickets API ----------------------------------------------------------------------
 
-BUNDLE = ConfigBundle.from_mapping(
-    {
-        "revision": "markdown",
-        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
-    }
-)
 BODY = "## Goal\n\nShip it.\n\n<script>alert('body')</script>\n\n[bad](javascript:alert(1))"
 COMMENT = (
     "Looks **fine**; see [the docs](https://example.com/docs).\n\n<img src=x onerror=alert(1)>"
@@ -327,12 +321,7 @@ RESOLUTION = "Done in `main`.\n\n- [x] <iframe src=x>"
 async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     store = TicketStore.for_workspace(tmp_path / "workspace")
     store.init()
-    backend = Backend(
-        runtime=Runtime(),
-        bundle=BUNDLE,
-        model=ModelLabel("scripted:offline", offline=True),
-        tickets=store,
-    )
+    backend = plain_backend(store)
     async with backend:
         transport = httpx.ASGITransport(app=create_backend_app(backend))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.backend.rig import DEADLINE, Frame, Watch, refusal
+from tests.backend.rig import DEADLINE, Frame, Watch, plain_backend, refusal
 from tests.server.asgi import error_of
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from yoi.backend import Backend, ModelLabel, create_backend_app
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime
+from yoi.backend import Backend, create_backend_app
 from yoi.runtime.frames import CLOSE_CODES, GOING_AWAY
 from yoi.server.listen import listening
 from yoi.tickets import TicketStore
@@ -30,12 +29,6 @@ from yoi.tickets import TicketStore
 PATH = "/api/tickets/events/ws"
 FRAME_KEYS = {"kind", "revision", "ticket_ids"}
 DIAGNOSTIC_KEYS = {"kind", "code", "message", "details"}
-BUNDLE = ConfigBundle.from_mapping(
-    {
-        "revision": "ticket-events",
-        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
-    }
-)
 
 
 @dataclass
@@ -64,12 +57,7 @@ async def serve(root: Path, *, with_tickets: bool = True) -> AsyncIterator[Serve
     if with_tickets:
         store = TicketStore.for_workspace(root / "workspace")
         store.init()
-    backend = Backend(
-        runtime=Runtime(),
-        bundle=BUNDLE,
-        model=ModelLabel("scripted:offline", offline=True),
-        tickets=store,
-    )
+    backend = plain_backend(store)
     async with AsyncExitStack() as exits:
         await exits.enter_async_context(backend)
         app = create_backend_app(backend)

@@ -17,24 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.backend.rig import plain_backend
 from tests.server.asgi import error_of
 from tests.tickets.rig import SAMPLE
 
-from yoi.backend import Backend, ModelLabel, Scrubber, create_backend_app
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime
+from yoi.backend import Scrubber, create_backend_app
 from yoi.tickets import State, TicketStore
 from yoi.tickets.inputs import MAX_TEXT_BYTES
 from yoi.tickets.lock import store_lock
 from yoi.tickets.wire import detail_dict
 
 FIXTURE = SAMPLE
-BUNDLE = ConfigBundle.from_mapping(
-    {
-        "revision": "tickets",
-        "profiles": {p.name: {"prompt": f"You are {p.name}."} for p in BUILTIN_PROFILES},
-    }
-)
-LABEL = ModelLabel("scripted:offline", offline=True)
 DEFAULT_AUTHOR = "backend-default"
 CORE = "00001KVZBCQH4"
 """A done ticket that depends on a closed one, and that five others depend on."""
@@ -101,14 +94,7 @@ def workspace_copy(root: Path) -> None:
 @asynccontextmanager
 async def open_api(root: Path, store: TicketStore | None) -> AsyncIterator[Api]:
     """The backend app over ``store``, with the scrubber ``yoi serve`` gives it."""
-    backend = Backend(
-        runtime=Runtime(),
-        bundle=BUNDLE,
-        model=LABEL,
-        scrubber=Scrubber([str(root)]),
-        tickets=store,
-        ticket_author=DEFAULT_AUTHOR,
-    )
+    backend = plain_backend(store, scrubber=Scrubber([str(root)]), ticket_author=DEFAULT_AUTHOR)
     async with backend:
         transport = httpx.ASGITransport(app=create_backend_app(backend))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:

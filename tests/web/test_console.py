@@ -126,7 +126,7 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
         )
         facts = view.locator(".worker-facts")
         await expect(facts).to_contain_text("Scout@far")
-        await expect(facts).to_contain_text(re.compile(r"Profile:\s*default"))
+        await expect(facts).to_contain_text(re.compile(r"Profile\s*default\s*Model"))
         await expect(facts).not_to_contain_text("named:")
         transcript = view.locator("ol.transcript")
         await expect(transcript).to_have_attribute("role", "log")

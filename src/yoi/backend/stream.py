@@ -18,9 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from yoi.backend.relay import Relay
 from yoi.backend.service import Backend
-from yoi.errors import CursorExpired, InvalidCursor, ObservationOnly, SlowConsumer, YoiError
-from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, is_client_ping
+from yoi.errors import CursorExpired, InvalidCursor, SlowConsumer, YoiError
+from yoi.runtime.frames import GOING_AWAY, diagnostic_frame
 from yoi.server.envelope import error_response
+from yoi.server.stream import watch_client
 
 __all__ = ["QUEUE_SIZE", "router"]
 
@@ -56,7 +57,7 @@ async def _serve(websocket: WebSocket, relay: Relay, size: int) -> YoiError | No
     tasks = {
         asyncio.create_task(_fill(relay, queue, size)),
         asyncio.create_task(_drain(websocket, queue)),
-        asyncio.create_task(_listen(websocket)),
+        asyncio.create_task(watch_client(websocket)),
     }
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
@@ -93,18 +94,6 @@ async def _drain(websocket: WebSocket, queue: asyncio.Queue[str | None]) -> YoiE
         pass
     await asyncio.Future()  # the peer is gone: the listener sees it and ends the stream
     return None
-
-
-async def _listen(websocket: WebSocket) -> YoiError | None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        text = message.get("text")
-        if text is None or not is_client_ping(text):
-            return ObservationOnly(
-                'the stream is observation only: a client may send only {"kind": "ping"}'
-            )
 
 
 async def _end(websocket: WebSocket, error: YoiError) -> None:

@@ -19,9 +19,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from yoi.backend.service import Backend
 from yoi.backend.ticket_feed import TicketChange, TicketFeed
-from yoi.errors import ObservationOnly, UnsupportedOperation
-from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, is_client_ping
+from yoi.errors import UnsupportedOperation
+from yoi.runtime.frames import GOING_AWAY, diagnostic_frame
 from yoi.server.envelope import error_response
+from yoi.server.stream import watch_client
 
 __all__ = ["router"]
 
@@ -38,7 +39,7 @@ async def ticket_events(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     sender = asyncio.create_task(_send(websocket, feed))
-    listener = asyncio.create_task(_listen(websocket))
+    listener = asyncio.create_task(watch_client(websocket))
     done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
@@ -62,15 +63,3 @@ async def _send(websocket: WebSocket, feed: TicketFeed) -> None:
         except (WebSocketDisconnect, OSError, RuntimeError):
             await asyncio.Future()  # the peer is gone: the listener sees it
         change = await feed.wait(change.revision)
-
-
-async def _listen(websocket: WebSocket) -> ObservationOnly | None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        text = message.get("text")
-        if text is None or not is_client_ping(text):
-            return ObservationOnly(
-                'the stream is observation only: a client may send only {"kind": "ping"}'
-            )

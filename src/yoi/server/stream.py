@@ -27,7 +27,7 @@ from yoi.runtime import Event, Runtime, Subscription
 from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, event_frame, is_client_ping
 from yoi.server.envelope import error_response
 
-__all__ = ["FrameCache", "router"]
+__all__ = ["FrameCache", "router", "watch_client"]
 
 router = APIRouter(prefix="/v1")
 
@@ -75,7 +75,7 @@ async def _pump_until_done(
     websocket: WebSocket, subscription: Subscription, frames: FrameCache
 ) -> None:
     pump = asyncio.create_task(_pump(websocket, subscription, frames))
-    listen = asyncio.create_task(_listen(websocket))
+    listen = asyncio.create_task(watch_client(websocket))
     done, pending = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
@@ -102,8 +102,8 @@ async def _pump(
     return None
 
 
-async def _listen(websocket: WebSocket) -> YoiError | None:
-    """Read client frames until it leaves (None) or sends something it may not."""
+async def watch_client(websocket: WebSocket) -> YoiError | None:
+    """Read an observer's frames until it leaves (None) or sends something other than a ping."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
