@@ -55,8 +55,13 @@ __all__ = [
 DEFAULT_LISTEN = "127.0.0.1:8787"
 """``yoi serve``'s default (``yoi.backend.config``), known here without importing the backend."""
 DEFAULT_TOKEN_ENV = "YOI_BACKEND_TOKEN"
-PROBE_SECONDS = 0.5
-"""How long ``yoi chat`` waits for a backend's health check before it chats on its own."""
+PROBE_SECONDS = 2.0
+"""How long ``yoi chat`` waits for a backend's health check before it chats on its own.
+
+No backend at all is known at once (the connection is refused); this bounds
+only a backend that is there but slow, as on a busy machine, where half a
+second proved too short.
+"""
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 Deliver = Callable[[str, OnBusy], Awaitable[InputAck]]
