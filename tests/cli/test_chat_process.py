@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.cli.rig import Done, run_yoi
 
 import yoi as yoi_package
 from yoi.errors import ProviderAuthError
 from yoi.testing import Fail, FakeOpenAIServer, Text
 
-DEADLINE = 60.0
 KEY = "sk-test-do-not-print-7f3a"
 _DROPPED = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"}
-
-
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -44,26 +34,7 @@ def workspace(tmp_path: Path) -> Path:
 
 
 async def yoi(*args: str, stdin: str, env: dict[str, str], cwd: Path) -> Done:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "yoi.cli",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    try:
-        async with asyncio.timeout(DEADLINE):
-            out, err = await process.communicate(stdin.encode())
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return Done(process.returncode, out.decode(), err.decode())
+    return await run_yoi(*args, cwd=cwd, env=env, stdin=stdin)
 
 
 async def test_with_no_model_configured_the_offline_model_answers_and_says_so(

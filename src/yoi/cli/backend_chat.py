@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from yoi.cli.conversation import Reply
 from yoi.cli.render import ReplyRenderer
-from yoi.cli.session import PROMPT, Terminal
+from yoi.cli.session import Terminal, read_prompt
 from yoi.errors import InvalidRequest, RuntimeUnavailable, UnsupportedOperation, YoiError
 from yoi.runtime import Event, InputAck, OnBusy
 from yoi.runtime.events import (
@@ -270,24 +270,12 @@ def companion_interactive(
         conversation = runner.run(stack.enter_async_context(open_companion(address, terminal)))
         terminal.say("Ctrl-C cancels a reply, Ctrl-D exits")
         try:
-            while (line := _read(read_line, terminal)) is not None:
+            while (line := read_prompt(read_line, terminal)) is not None:
                 if line.strip():
                     _exchange(runner, conversation, line, terminal, fail=False)
         finally:
             runner.run(stack.aclose())
     return 0
-
-
-def _read(read_line: Callable[[str], str], terminal: Terminal) -> str | None:
-    """The next line, or None at end of input; Ctrl-C at the prompt just asks again."""
-    while True:
-        try:
-            return read_line(PROMPT)
-        except EOFError:
-            terminal.err.write("\n")
-            return None
-        except KeyboardInterrupt:
-            terminal.err.write("\n")
 
 
 def _exchange(

@@ -27,7 +27,15 @@ from yoi.providers.selection import (
 )
 from yoi.runtime import Runtime
 
-__all__ = ["ChatOptions", "Terminal", "announce", "chat_interactive", "chat_once", "open_chat"]
+__all__ = [
+    "ChatOptions",
+    "Terminal",
+    "announce",
+    "chat_interactive",
+    "chat_once",
+    "open_chat",
+    "read_prompt",
+]
 
 PROMPT = "you> "
 
@@ -116,7 +124,7 @@ def chat_interactive(
         conversation = runner.run(stack.enter_async_context(open_chat(options, env, terminal)))
         terminal.say("Ctrl-C cancels a reply, Ctrl-D exits")
         try:
-            while (line := _read(read_line, terminal)) is not None:
+            while (line := read_prompt(read_line, terminal)) is not None:
                 if line.strip():
                     _exchange(runner, conversation, line, terminal)
         finally:
@@ -124,7 +132,7 @@ def chat_interactive(
     return 0
 
 
-def _read(read_line: Callable[[str], str], terminal: Terminal) -> str | None:
+def read_prompt(read_line: Callable[[str], str], terminal: Terminal) -> str | None:
     """The next line, or None at end of input; Ctrl-C at the prompt just asks again."""
     while True:
         try:

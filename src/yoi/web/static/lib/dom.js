@@ -2,7 +2,11 @@
 //
 // Nothing here parses a string as HTML except `setRenderedHtml`, which takes
 // the backend's rendered Markdown (raw HTML escaped, unsafe links dropped on
-// the server; the page's Content-Security-Policy forbids inline scripts too).
+// the server; the page's Content-Security-Policy forbids inline scripts too)
+// and takes out, once more, anything in it that could run.
+
+const SAFE_SCHEMES = new Set(["http", "https", "mailto"]);
+const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href"]);
 
 /**
  * Make an element. `props` keys:
@@ -45,6 +49,8 @@ export function replace(parent, ...children) {
 /**
  * Place HTML the backend rendered from Markdown (`?render=html`): the one place
  * a string becomes markup. Links open in a new tab with no opener, as rendered.
+ * Elements that run or embed, event handler and style attributes, and links
+ * whose scheme is not http, https or mailto are removed on the way in.
  */
 export function setRenderedHtml(element, html) {
   const template = document.createElement("template");
@@ -52,9 +58,26 @@ export function setRenderedHtml(element, html) {
   for (const node of template.content.querySelectorAll("script, iframe, object, embed, style")) {
     node.remove();
   }
+  for (const node of template.content.querySelectorAll("*")) {
+    for (const attribute of [...node.attributes]) {
+      const name = attribute.name.toLowerCase();
+      const runs = name.startsWith("on") || name === "style" || name === "srcdoc";
+      const unsafe = URL_ATTRIBUTES.has(name) && !isSafeUrl(attribute.value);
+      if (runs || unsafe) node.removeAttribute(attribute.name);
+    }
+  }
   element.replaceChildren(template.content);
   element.classList.add("markdown");
   return element;
+}
+
+/** A link target with no scheme, or an http, https or mailto one (as the backend allows). */
+function isSafeUrl(url) {
+  // Browsers ignore whitespace and control characters inside a scheme: so does this check.
+  const compact = String(url).replace(/[\u0000-\u0020\u007f-\u009f]/g, "").toLowerCase();
+  const scheme = compact.match(/^([a-z][a-z0-9+.-]*):/);
+  if (scheme) return SAFE_SCHEMES.has(scheme[1]);
+  return !compact.split("/", 1)[0].includes(":");
 }
 
 /** A short relative or absolute time for people: "12:04", "Mon 12:04", "2026-11-02". */

@@ -2,8 +2,8 @@
 //
 // The drawer is an `aside.drawer` (role="dialog") the board places and removes;
 // it loads `GET /api/tickets/{id}?render=html` and shows the backend's rendered
-// Markdown through `setRenderedHtml`, then strips anything that could still run
-// (event handler attributes, links whose scheme is not http, https or mailto).
+// Markdown through `setRenderedHtml` (which strips, once more, anything that
+// could run).
 // Moves send the state the ticket was seen in (`from`), so a ticket someone
 // else changed meanwhile is refused with `state_conflict` and shown afresh.
 import { api, ticketPath } from "../lib/api.js";
@@ -22,8 +22,6 @@ const ACTIONS = {
 
 /** A blocker in one of these states lets the ticket be queued: it waits in the queue. */
 const WAITING_STATES = new Set(["queued", "inprogress"]);
-const SAFE_SCHEMES = new Set(["http", "https", "mailto"]);
-const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href"]);
 let drawers = 0;
 
 /** "in_progress" → "in progress", for kinds and states shown to people. */
@@ -454,26 +452,7 @@ function timeline(events, renderedEvents) {
   );
 }
 
-/** The backend's rendered Markdown, with anything that could run taken out once more. */
+/** The backend's rendered Markdown. */
 function rendered(html) {
-  const holder = h("div", { class: "rendered" });
-  setRenderedHtml(holder, html || "");
-  for (const node of holder.querySelectorAll("*")) {
-    for (const attribute of [...node.attributes]) {
-      const name = attribute.name.toLowerCase();
-      const runs = name.startsWith("on") || name === "style" || name === "srcdoc";
-      const unsafe = URL_ATTRIBUTES.has(name) && !isSafeUrl(attribute.value);
-      if (runs || unsafe) node.removeAttribute(attribute.name);
-    }
-  }
-  return holder;
-}
-
-/** A link target with no scheme, or an http, https or mailto one (as the backend allows). */
-function isSafeUrl(url) {
-  // Browsers ignore whitespace and control characters inside a scheme: so does this check.
-  const compact = String(url).replace(/[\u0000-\u0020\u007f-\u009f]/g, "").toLowerCase();
-  const scheme = compact.match(/^([a-z][a-z0-9+.-]*):/);
-  if (scheme) return SAFE_SCHEMES.has(scheme[1]);
-  return !compact.split("/", 1)[0].includes(":");
+  return setRenderedHtml(h("div", { class: "rendered" }), html || "");
 }
