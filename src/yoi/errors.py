@@ -42,7 +42,8 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── StoreError                    store_error
     │   ├── StoreCorrupt              store_corrupt
     │   ├── StoreMissing              store_missing
-    │   └── StoreLocked               store_locked
+    │   ├── StoreLocked               store_locked
+    │   └── StoreFull                 store_full
     ├── ModelUnavailable              model_unavailable
     ├── ScriptError                   script_error
     └── ProviderError                 provider_error
@@ -95,6 +96,7 @@ __all__ = [
     "StateConflict",
     "StoreCorrupt",
     "StoreError",
+    "StoreFull",
     "StoreLocked",
     "StoreMissing",
     "TicketBlocked",
@@ -304,6 +306,12 @@ class StoreLocked(StoreError):
     """Another process holds the store: a runtime root, or the ticket lock past its bounded wait."""
 
     code = "store_locked"
+
+
+class StoreFull(StoreError):
+    """The disk (or a quota) has no room for a write; it works again once space is freed."""
+
+    code = "store_full"
 
 
 class ModelUnavailable(YoiError):

@@ -71,6 +71,7 @@ STATUS: Mapping[str, int] = {
     "store_locked": 503,
     "model_unavailable": 503,
     "runtime_timeout": 504,
+    "store_full": 507,
 }
 
 
