@@ -38,6 +38,8 @@ WEB_FRAMEWORKS = {"starlette", "fastapi", "uvicorn", "websockets"}
 VENDOR_SDKS = {"openai", "anthropic"}
 CORE = {"errors", "ids", "workspace", "engine", "providers", "tools", "runtime"}
 CORE_THIRD_PARTY: set[str] = set()
+# The ticket store is plain files: the standard library and PyYAML (a core dependency) only.
+TICKETS_THIRD_PARTY = {"yaml"}
 
 
 def modules() -> Iterator[tuple[Path, str]]:
@@ -46,13 +48,27 @@ def modules() -> Iterator[tuple[Path, str]]:
         yield path, parts[0]
 
 
-def imports(path: Path) -> Iterator[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+def imports(path: Path) -> list[str]:
+    package = ["yoi", *path.relative_to(SRC).parent.parts]
+    return imports_of(path.read_text(encoding="utf-8"), package)
+
+
+def imports_of(source: str, package: list[str]) -> list[str]:
+    """Every module ``source`` imports, by absolute name, relative imports resolved
+    against ``package`` (the dotted parts of the folder the source lives in)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.append(node.module or "")
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - (node.level - 1)])
+            if node.module:
+                found.append(f"{base}.{node.module}")
+            else:  # `from .. import backend` names modules of the base package
+                found.extend(f"{base}.{alias.name}" for alias in node.names)
+    return found
 
 
 def internal_target(name: str) -> str | None:
@@ -67,31 +83,83 @@ def test_every_package_has_a_layer() -> None:
     assert packages - {"__init__"} <= set(RANK), packages - set(RANK)
 
 
+def layer_violations(package: str, names: list[str]) -> list[str]:
+    found = []
+    for name in names:
+        target = internal_target(name)
+        if target is None or target in (package, "yoi"):
+            continue
+        if not (RANK[target] < RANK[package] or (package, target) in PEERS):
+            found.append(f"imports {name}: {package} may not use {target}")
+    return found
+
+
+def placement_violations(relative: str, package: str, names: list[str]) -> list[str]:
+    """Third-party imports outside the modules allowed to hold them."""
+    vendor_module = relative in {f"providers/{sdk}.py" for sdk in VENDOR_SDKS}
+    found = []
+    for name in names:
+        top = name.split(".")[0]
+        stdlib = top in sys.stdlib_module_names or top in {"__future__", "yoi"}
+        misplaced = (
+            (top in WEB_FRAMEWORKS and package not in {"server", "backend", "client"})
+            or (top in WEB_FRAMEWORKS and package == "client" and top != "websockets")
+            or (top == "textual" and package != "tui")
+            or (top in VENDOR_SDKS and relative != f"providers/{top}.py")
+            or (
+                package in CORE and not vendor_module and not stdlib and top not in CORE_THIRD_PARTY
+            )
+            or (package == "tickets" and not stdlib and top not in TICKETS_THIRD_PARTY)
+        )
+        if misplaced:
+            found.append(f"{relative} imports {name}")
+    return found
+
+
 @pytest.mark.parametrize(("path", "package"), list(modules()), ids=lambda v: str(v))
 def test_imports_respect_the_layers(path: Path, package: str) -> None:
     if package == "__init__":
         return
-    for name in imports(path):
-        target = internal_target(name)
-        if target is None or target in (package, "yoi"):
-            continue
-        allowed = RANK[target] < RANK[package] or (package, target) in PEERS
-        assert allowed, f"{path.relative_to(SRC)} imports {name}: {package} may not use {target}"
+    assert layer_violations(package, imports(path)) == [], path.relative_to(SRC)
 
 
 @pytest.mark.parametrize(("path", "package"), list(modules()), ids=lambda v: str(v))
 def test_third_party_imports_stay_in_their_place(path: Path, package: str) -> None:
     relative = path.relative_to(SRC).as_posix()
-    for name in imports(path):
-        top = name.split(".")[0]
-        if top in WEB_FRAMEWORKS:
-            assert package in {"server", "backend", "client"}, f"{relative} imports {name}"
-            assert package != "client" or top == "websockets", f"{relative} imports {name}"
-        if top == "textual":
-            assert package == "tui", f"{relative} imports {name}"
-        if top in VENDOR_SDKS:
-            assert relative == f"providers/{top}.py", f"{relative} imports {name}"
-        vendor_module = relative in {f"providers/{sdk}.py" for sdk in VENDOR_SDKS}
-        if package in CORE and not vendor_module and top != "yoi":
-            is_stdlib = top in sys.stdlib_module_names or top == "__future__"
-            assert is_stdlib or top in CORE_THIRD_PARTY, f"{relative} imports {name}"
+    assert placement_violations(relative, package, imports(path)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "package", "expected"),
+    [
+        ("from ..backend import app", ["yoi", "tickets"], ["yoi.backend"]),
+        ("from . import store", ["yoi", "tickets"], ["yoi.tickets.store"]),
+        ("from .. import backend, errors", ["yoi", "cli"], ["yoi.backend", "yoi.errors"]),
+        ("from ...errors import YoiError", ["yoi", "runtime", "stores"], ["yoi.errors"]),
+        (
+            "from .fs.store import FsStore",
+            ["yoi", "runtime", "stores"],
+            ["yoi.runtime.stores.fs.store"],
+        ),
+        ("import yaml\nfrom os import path", ["yoi", "tickets"], ["yaml", "os"]),
+    ],
+)
+def test_relative_imports_are_read_as_absolute(
+    source: str, package: list[str], expected: list[str]
+) -> None:
+    assert imports_of(source, package) == expected
+
+
+def test_a_relative_import_across_layers_is_caught() -> None:
+    names = imports_of("from ..backend import app", ["yoi", "tickets"])
+    assert layer_violations("tickets", names) == [
+        "imports yoi.backend: tickets may not use backend"
+    ]
+
+
+def test_a_third_party_import_in_the_ticket_store_is_caught() -> None:
+    names = ["yaml", "json", "httpx", "markdown_it.main"]
+    assert placement_violations("tickets/store.py", "tickets", names) == [
+        "tickets/store.py imports httpx",
+        "tickets/store.py imports markdown_it.main",
+    ]
