@@ -544,3 +544,87 @@ async def test_the_document_describes_the_ticket_routes(api: Api) -> None:
     assert schemas["TransitionBody"]["additionalProperties"] is False
     assert "from" in schemas["TransitionBody"]["properties"]
     assert "blockers" in schemas["CardView"]["properties"]
+
+
+# -- the actions the API offers ------------------------------------------------
+
+ROUTE = {
+    "planning": (),
+    "ready": ("ready",),
+    "queued": ("ready", "queue"),
+    "inprogress": ("ready", "queue", "start"),
+    "done": ("ready", "queue", "start", "done"),
+    "closed": ("close",),
+}
+
+
+async def act(api: Api, action: dict[str, Any]) -> httpx.Response:
+    """Carry out an offered action exactly as the API describes it, with some asked text."""
+    assert action["method"] == "POST"
+    body = dict(action["body"])
+    if action["asks"] is not None:
+        body[action["asks"]["field"]] = f"Text for {action['name']}."
+    return await api.http.post(action["endpoint"], json=body)
+
+
+async def bring(api: Api, ticket_id: str, state: str) -> dict[str, Any]:
+    """Take ``ticket_id`` to ``state`` through offered actions only; its detail there."""
+    for name in ROUTE[state]:
+        (action,) = [a for a in (await api.detail(ticket_id))["actions"] if a["name"] == name]
+        response = await act(api, action)
+        assert response.status_code < 300, response.text
+    detail = await api.detail(ticket_id)
+    assert detail["meta"]["state"] == state
+    return detail
+
+
+@pytest.mark.parametrize("state", list(ROUTE))
+async def test_every_offered_action_is_taken_as_described(api: Api, state: str) -> None:
+    ticket_id = await api.create(f"A ticket in {state}")
+    detail = await bring(api, ticket_id, state)
+    card = next(
+        card
+        for column in (await api.http.get("/api/board")).json()["board"]["columns"]
+        for card in column["cards"]
+        if card["id"] == ticket_id
+    )
+    assert card["actions"] == detail["actions"]
+    for action in detail["actions"]:
+        copy = await api.create(f"Another in {state}")
+        (again,) = [
+            a for a in (await bring(api, copy, state))["actions"] if a["name"] == action["name"]
+        ]
+        response = await act(api, again)
+        assert response.status_code in (200, 201), (action["name"], response.text)
+
+
+async def test_a_blocked_action_says_why_and_is_refused_as_it_says(api: Api) -> None:
+    waiting = await api.create("Waits for the planning one")
+    await api.ok(f"/{waiting}/relations", {"kind": "depends_on", "target": PLANNING}, 201)
+    detail = await bring(api, waiting, "ready")
+    (queue,) = [a for a in detail["actions"] if a["name"] == "queue"]
+    assert queue["blocked"] is True
+    assert queue["reason"] == f"Blocked by {PLANNING} (planning)"
+    assert queue["blockers"] == [{"ticket_id": PLANNING, "state": "planning", "via": "depends_on"}]
+    await api.error(await act(api, queue), 409, "ticket_blocked")
+    assert not any(a["blocked"] for a in detail["actions"] if a["name"] != "queue")
+
+
+async def test_the_board_names_its_columns_in_lifecycle_order(api: Api) -> None:
+    board = (await api.http.get("/api/board")).json()["board"]
+    labels = [(column["state"], column["label"]) for column in board["columns"]]
+    assert labels == [
+        ("planning", "Planning"),
+        ("ready", "Ready"),
+        ("queued", "Queued"),
+        ("inprogress", "In progress"),
+        ("done", "Done"),
+        ("closed", "Closed"),
+    ]
+    assert board["relation_kinds"] == [
+        "depends_on",
+        "blocks",
+        "related",
+        "supersedes",
+        "duplicate_of",
+    ]

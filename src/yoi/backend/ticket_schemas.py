@@ -186,6 +186,30 @@ class BlockerView(BaseModel):
     via: Literal["depends_on", "blocks"]
 
 
+class AsksView(BaseModel):
+    field: str = Field(description="the body field the asked text goes in")
+    label: str
+    hint: str
+
+
+class ActionView(BaseModel):
+    """What a person may do to the ticket now; a front end renders these and decides nothing."""
+
+    name: str
+    label: str
+    method: Literal["POST"]
+    endpoint: str
+    body: dict[str, str] = Field(description="the request body, without the asked text")
+    asks: AsksView | None = Field(description="a text to ask for before sending, if any")
+    emphasis: Literal["primary", "danger"] | None
+    blocked: bool = Field(description="shown but refused now: reason and blockers say why")
+    reason: str | None
+    lead: str | None = Field(
+        description="the reason without its tickets: Blocked by, Will wait for"
+    )
+    blockers: list[BlockerView]
+
+
 class NoticeView(BaseModel):
     kind: str
     ticket_id: str
@@ -218,6 +242,7 @@ class TicketDetailView(BaseModel):
     events: list[EventView]
     relations: RelationsView
     blockers: list[BlockerView]
+    actions: list[ActionView]
     notices: list[NoticeView]
     plans: list[PlanView]
     artifacts: list[str]
@@ -260,10 +285,12 @@ class ReadyViewBody(BaseModel):
 
 class CardView(TicketSummaryView):
     blockers: list[BlockerView]
+    actions: list[ActionView]
 
 
 class ColumnView(BaseModel):
     state: State
+    label: str = Field(description="the state's name for people; columns come in lifecycle order")
     count: int = Field(description="every ticket in this state, however many cards are shown")
     cards: list[CardView]
 
@@ -271,6 +298,7 @@ class ColumnView(BaseModel):
 class BoardView(BaseModel):
     columns: list[ColumnView]
     invalid_records: list[InvalidRecordView]
+    relation_kinds: list[RelationKind] = Field(description="what a new relation may be")
 
 
 class BoardBody(BaseModel):

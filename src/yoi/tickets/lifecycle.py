@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yoi.errors import InvalidTransition, TicketBlocked
 from yoi.tickets.model import Relation, RelationKind, State
 
 __all__ = [
     "ALLOWED",
+    "Action",
+    "Asks",
     "Blocker",
     "Graph",
     "Inverse",
     "Notice",
+    "actions_for",
     "check_move",
 ]
 
@@ -164,6 +167,109 @@ class Graph:
                 elif relation.kind is RelationKind.BLOCKS:
                     edges.setdefault(relation.target, set()).add(relation.ticket_id)
         return [_cycle_in(component, edges) for component in _components(edges)]
+
+
+@dataclass(frozen=True, slots=True)
+class Asks:
+    """The text an action needs from the person: the request field it goes in, and its wording."""
+
+    field: str
+    label: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a person may do to a ticket now, as the front ends offer it.
+
+    ``verb`` is the ticket's API route (``/api/tickets/{id}/{verb}``) and
+    ``body`` the request body without the asked text; ``blocked`` actions are
+    shown but refused, ``lead`` and ``blockers`` say why (or, for a queue that
+    will wait, for whom).
+    """
+
+    name: str
+    label: str
+    verb: str
+    body: Mapping[str, str]
+    asks: Asks | None = None
+    emphasis: str | None = None
+    blocked: bool = False
+    lead: str | None = None
+    blockers: tuple[Blocker, ...] = ()
+
+    @property
+    def reason(self) -> str | None:
+        if self.lead is None:
+            return None
+        names = ", ".join(f"{b.ticket_id} ({b.state})" for b in self.blockers)
+        return f"{self.lead} {names}"
+
+
+_SUMMARY = Asks(
+    "summary",
+    "Intake summary",
+    "What the ticket asks for and how to tell it is done; it goes in the thread.",
+)
+_RESOLUTION = Asks(
+    "resolution", "Resolution", "How the ticket ended; it is written to resolution.md."
+)
+_REVIEW = Asks("body", "Review", "What the review found; it goes in the thread.")
+_COMMENT = Asks("body", "Add a comment", "It goes in the thread.")
+_MOVES: Mapping[State, tuple[str, ...]] = {
+    State.PLANNING: ("ready", "close"),
+    State.READY: ("queue", "planning", "close"),
+    State.QUEUED: ("start", "planning", "close"),
+    State.INPROGRESS: ("done", "approve", "request_changes", "close"),
+    State.DONE: ("approve", "request_changes", "close"),
+    State.CLOSED: (),
+}
+
+
+def actions_for(state: State, blockers: Sequence[Blocker]) -> tuple[Action, ...]:
+    """What a person may do now to a ticket in ``state`` waiting for ``blockers``, in button order.
+
+    The moves follow :data:`ALLOWED` and the blocker rules of
+    :meth:`Graph.check_queue` and :meth:`Graph.check_start`; a comment is always possible.
+    """
+    moves = tuple(_action(name, state, tuple(blockers)) for name in _MOVES[state])
+    return (*moves, Action("comment", "Comment", "comments", {}, asks=_COMMENT))
+
+
+def _action(name: str, state: State, blockers: tuple[Blocker, ...]) -> Action:
+    here = {"from": state.value}
+    match name:
+        case "ready":
+            return Action(name, "Mark ready", "ready", here, _SUMMARY, "primary")
+        case "queue":
+            return _queue(here, blockers)
+        case "planning":
+            return Action(name, "Return to planning", "transitions", {**here, "to": "planning"})
+        case "start":
+            started = Action(name, "Start", "transitions", {**here, "to": "inprogress"})
+            return _held(started, "Blocked by", blockers) if blockers else started
+        case "done":
+            return Action(name, "Mark done", "transitions", {**here, "to": "done"}, None, "primary")
+        case "approve":
+            return Action(name, "Approve", "review", {"status": "approve"}, _REVIEW)
+        case "request_changes":
+            return Action(name, "Request changes", "review", {"status": name}, _REVIEW)
+        case _:
+            return Action("close", "Close", "close", here, _RESOLUTION, "danger")
+
+
+def _queue(here: Mapping[str, str], blockers: tuple[Blocker, ...]) -> Action:
+    queue = Action("queue", "Queue", "queue", here, None, "primary")
+    stopping = tuple(b for b in blockers if b.state not in _WAITING)
+    if stopping:
+        return _held(queue, "Blocked by", stopping)
+    if blockers:
+        return replace(queue, lead="Will wait for", blockers=blockers)
+    return queue
+
+
+def _held(action: Action, lead: str, blockers: tuple[Blocker, ...]) -> Action:
+    return replace(action, blocked=True, lead=lead, blockers=blockers)
 
 
 def _notice(kind: str, other: str) -> Notice | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from yoi.tickets.lifecycle import Blocker, Inverse, Notice
-from yoi.tickets.model import Meta, ThreadEvent
+from yoi.tickets.lifecycle import Action, Blocker, Inverse, Notice, actions_for
+from yoi.tickets.model import Meta, RelationKind, State, ThreadEvent
 from yoi.tickets.plans import plan_dict
 from yoi.tickets.relations import relation_dict
 from yoi.tickets.views import Board, Listing, ReadyView, TicketDetail, TicketSummary
 
 __all__ = [
+    "STATE_LABELS",
+    "action_dict",
     "blocker_dict",
     "board_dict",
     "detail_dict",
@@ -20,6 +22,15 @@ __all__ = [
 ]
 
 JSON = dict[str, object]
+
+STATE_LABELS = {
+    State.PLANNING: "Planning",
+    State.READY: "Ready",
+    State.QUEUED: "Queued",
+    State.INPROGRESS: "In progress",
+    State.DONE: "Done",
+    State.CLOSED: "Closed",
+}
 
 
 def meta_dict(meta: Meta) -> JSON:
@@ -56,6 +67,30 @@ def blocker_dict(blocker: Blocker) -> JSON:
     return {"ticket_id": blocker.ticket_id, "state": blocker.state.value, "via": blocker.via}
 
 
+def action_dict(ticket_id: str, action: Action) -> JSON:
+    """An action as a front end renders it: ``POST endpoint`` with ``body`` and the asked text."""
+    asks = action.asks
+    return {
+        "name": action.name,
+        "label": action.label,
+        "method": "POST",
+        "endpoint": f"/api/tickets/{ticket_id}/{action.verb}",
+        "body": dict(action.body),
+        "asks": None
+        if asks is None
+        else {"field": asks.field, "label": asks.label, "hint": asks.hint},
+        "emphasis": action.emphasis,
+        "blocked": action.blocked,
+        "reason": action.reason,
+        "lead": action.lead,
+        "blockers": [blocker_dict(b) for b in action.blockers],
+    }
+
+
+def _actions(ticket_id: str, state: State, blockers: tuple[Blocker, ...]) -> list[JSON]:
+    return [action_dict(ticket_id, action) for action in actions_for(state, blockers)]
+
+
 def _inverse_dict(inverse: Inverse) -> JSON:
     return {"ticket_id": inverse.ticket_id, "kind": inverse.kind, "note": inverse.note}
 
@@ -75,6 +110,7 @@ def detail_dict(detail: TicketDetail) -> JSON:
             "incoming": [_inverse_dict(inverse) for inverse in detail.inverses],
         },
         "blockers": [blocker_dict(blocker) for blocker in detail.blockers],
+        "actions": _actions(detail.id, detail.meta.state, detail.blockers),
         "notices": [_notice_dict(notice) for notice in detail.notices],
         "plans": [plan_dict(record) for record in detail.plans],
         "artifacts": list(detail.artifacts),
@@ -113,12 +149,21 @@ def board_dict(board: Board) -> JSON:
     columns = [
         {
             "state": column.state.value,
+            "label": STATE_LABELS[column.state],
             "count": column.count,
             "cards": [
-                {**summary_dict(card.ticket), "blockers": [blocker_dict(b) for b in card.blockers]}
+                {
+                    **summary_dict(card.ticket),
+                    "blockers": [blocker_dict(b) for b in card.blockers],
+                    "actions": _actions(card.ticket.id, column.state, card.blockers),
+                }
                 for card in column.cards
             ],
         }
         for column in board.columns
     ]
-    return {"columns": columns, "invalid_records": _invalid(board.invalid)}
+    return {
+        "columns": columns,
+        "invalid_records": _invalid(board.invalid),
+        "relation_kinds": [kind.value for kind in RelationKind],
+    }
