@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from tests.isolation import isolated_env
 
 from yoi.backend.ticket_feed import TicketChange, TicketFeed
 from yoi.tickets import TicketStore
@@ -100,6 +101,8 @@ async def test_a_change_by_another_process_or_by_hand_is_seen(
             *("--author", "cli", "comment", first, "--message", "from another process"),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            env=isolated_env(),
+            cwd=workspace,
         )
         _, errors = await cli.communicate()
         assert cli.returncode == 0, errors.decode()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.isolation import isolated_env
+
+from yoi.workspace import workspace_root
 
 DEADLINE = 30.0
 """Seconds a command has to finish."""
@@ -22,20 +25,23 @@ class Done:
     err: str
 
 
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 def cli_env(token: str, **extra: str) -> dict[str, str]:
-    """This environment without yoi settings, model keys, endpoints or proxies, plus the token."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("YOI_", "OPENAI_", "ANTHROPIC_"))
-        and not name.endswith("_API_KEY")
-        and not name.lower().endswith("_proxy")
-    }
-    return {**kept, "NO_COLOR": "1", "YOI_BACKEND_TOKEN": token, **extra}
+    """An isolated environment (:func:`tests.isolation.isolated_env`) holding the backend token:
+    the backend is a refused port unless ``extra`` names one."""
+    return isolated_env(**{"YOI_BACKEND_TOKEN": token, **extra})
 
 
 async def run_yoi(*args: str, cwd: Path, env: dict[str, str], stdin: str = "") -> Done:
-    """``python -m yoi ARGS``, fed ``stdin``; killed if it outlives the deadline."""
+    """``python -m yoi ARGS`` in ``cwd``, fed ``stdin``; killed if it outlives the deadline.
+
+    ``cwd`` must be a workspace of the test's own: never this checkout, whose
+    ``.yoi/`` may say where the developer's own backend listens.
+    """
+    root = workspace_root(cwd)
+    assert not _CHECKOUT.is_relative_to(root), f"{cwd} is inside this checkout's workspace"
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "yoi", *args),
         stdin=asyncio.subprocess.PIPE,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tests.cli.rig import DEADLINE, Done, cli_env, refused_port, run_yoi
 from tests.cli.terminal import Terminal
+from tests.isolation import workspace_env
 
 from yoi.backend import COMPANION_ID, Backend, ModelLabel, create_backend_app
 from yoi.backend.profiles import workspace_bundle
@@ -87,7 +88,8 @@ async def test_the_workspace_config_says_where_the_backend_listens(workspace: Pa
         (workspace / ".yoi" / "config.toml").write_text(
             f'[backend]\nlisten = "0.0.0.0:{port}"\n', encoding="utf-8"
         )
-        done = await chat(stdin="hello", cwd=workspace, env=cli_env(TOKEN))
+        env = workspace_env(YOI_BACKEND_TOKEN=TOKEN)
+        done = await chat(stdin="hello", cwd=workspace, env=env)
     assert done.code == 0, done.err
     assert done.out == "configured\n"
     assert done.err == (

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from tests.cli.rig import Done, run_yoi
+from tests.isolation import isolated_env
 
 import yoi as yoi_package
 from yoi.errors import ProviderAuthError
 from yoi.testing import Fail, FakeOpenAIServer, Text
 
 KEY = "sk-test-do-not-print-7f3a"
-_DROPPED = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without model credentials, endpoints or proxies, plus ``extra``."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in _DROPPED and not name.lower().endswith("_proxy")
-    }
-    return {**kept, "NO_COLOR": "1", **extra}
+    """An isolated environment (no backend answers) plus ``extra``."""
+    return isolated_env(**extra)
 
 
 @pytest.fixture

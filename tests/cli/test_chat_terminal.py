@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.terminal import Terminal
+from tests.isolation import isolated_env
 
 from yoi.providers.script import Turn
 from yoi.testing import FakeOpenAIServer, Stall, Text
@@ -21,8 +22,7 @@ DEADLINE = 60.0
 async def test_ctrl_c_cancels_the_reply_and_the_prompt_comes_back(tmp_path: Path) -> None:
     turns: list[Turn] = [[Text("partial answer"), Stall()], [Text("second reply")]]
     async with FakeOpenAIServer(turns) as server:
-        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_proxy"))}
-        env.update(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=server.base_url, NO_COLOR="1")
+        env = isolated_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=server.base_url)
         terminal = Terminal()
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "yoi.cli", "chat", "--model", "openai:gpt-test"),

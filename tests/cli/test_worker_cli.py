@@ -16,6 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from tests.cli.rig import DEADLINE, Done, cli_env, refused_port, run_yoi
+from tests.isolation import workspace_env
 
 from yoi.backend import (
     EMBEDDED_RUNTIME_ID,
@@ -304,7 +305,7 @@ async def test_without_backend_the_workspace_config_says_where_and_which_token(
         )
         nested = tmp_path / "src" / "deep"
         nested.mkdir(parents=True)
-        env = {**cli_env(TOKEN, MY_BACKEND_TOKEN=TOKEN), "YOI_BACKEND_TOKEN": "not-this-one"}
+        env = workspace_env(YOI_BACKEND_TOKEN="not-this-one", MY_BACKEND_TOKEN=TOKEN)
         elsewhere = {**env, "YOI_BACKEND_URL": "http://[::1]:1"}
         listed, overridden = await asyncio.gather(
             run_yoi("worker", "list", "--json", cwd=nested, env=env),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.isolation import isolated_env
 
 from yoi.client import RemoteSubscription, RuntimeClient
 from yoi.errors import Unauthorized, WorkerStopped
@@ -29,19 +29,11 @@ MODEL = "openai:gpt-4o-mini"
 KEY = "sk-test-never-printed-51c2"
 TOKEN = "runtime-token-never-printed-9e4d"
 _LISTENING = re.compile(r"listening on (http://\S+)\n")
-_DROPPED = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without model keys, endpoints, proxies or yoi settings, plus ``extra``."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in _DROPPED
-        and not name.startswith("YOI_")
-        and not name.lower().endswith("_proxy")
-    }
-    return {**kept, **extra}
+    """An isolated environment (:func:`tests.isolation.isolated_env`) plus ``extra``."""
+    return isolated_env(**extra)
 
 
 def model_env(fake: FakeOpenAIServer) -> dict[str, str]:
