@@ -31,6 +31,10 @@ code                         severity  meaning
 ``bad_event``                error     a thread event that cannot be read: an unterminated
                                        header, no kind or ``at``, a torn last event
 ``incomplete_state_change``  error     a ``state_changed`` event without from, to, reason or author
+``history_conflict``         error     a ``state_changed`` event out of place: it starts from
+                                       another state than the events before it left, or makes
+                                       a move the lifecycle has not (hand-inserted or forged;
+                                       see :mod:`~yoi.tickets.history`)
 ``invalid_relation``         error     ``relations.json`` is not valid, or an entry is invalid,
                                        listed twice, or relates a ticket to itself
 ``dangling_relation``        error     a relation whose target has no folder in the store
@@ -41,6 +45,9 @@ code                         severity  meaning
 ``missing_resolution``       warning   a closed ticket without ``resolution.md``
 ``bad_review_status``        warning   a review event whose status is not ``approve`` or
                                        ``request_changes`` (legacy ``result:`` reviews included)
+``state_mismatch``           warning   ``item.md``'s state is not where the thread's state
+                                       changes leave the ticket (a hand edit, or a crash between
+                                       a move's event and its front matter)
 ===========================  ========  =========================================================
 """
 
@@ -48,7 +55,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -58,6 +65,7 @@ import yaml
 from yoi.tickets.files import FileProblem, read_text
 from yoi.tickets.folder import PLAN_LIMIT, RESOLUTION_LIMIT, THREAD_LIMIT
 from yoi.tickets.frontmatter import FrontMatterError, parse_item
+from yoi.tickets.history import replay
 from yoi.tickets.ids import is_ticket_id
 from yoi.tickets.index import ITEM_LIMIT, RELATIONS_LIMIT
 from yoi.tickets.lifecycle import Graph
@@ -189,7 +197,7 @@ class _Checkup:
 
     def _ticket(self, ticket_id: str) -> None:
         state = self._item(ticket_id)
-        self._thread(ticket_id)
+        self._thread(ticket_id, state)
         if self._artifacts(ticket_id):
             self._relations(ticket_id)
             self._plans(ticket_id)
@@ -254,7 +262,7 @@ class _Checkup:
 
     # thread.md
 
-    def _thread(self, ticket_id: str) -> None:
+    def _thread(self, ticket_id: str, state: State | None) -> None:
         if not self._present(ticket_id, "thread.md", "missing_thread"):
             return
         text = self._read(ticket_id, "thread.md", THREAD_LIMIT, "unreadable_file")
@@ -269,6 +277,17 @@ class _Checkup:
                 self._state_change(ticket_id, event)
             elif event.kind == EventKind.REVIEW.value:
                 self._review(ticket_id, event)
+        self._history(ticket_id, thread.events, state)
+
+    def _history(self, ticket_id: str, events: Sequence[ThreadEvent], state: State | None) -> None:
+        where = f"{ticket_id}/thread.md"
+        history = replay(events)
+        for found in history.contradictions:
+            message = f"the state_changed event at {found.at} {found.message}"
+            self.error(ticket_id, where, "history_conflict", message)
+        if state is not None and history.state not in (None, state.value):
+            message = f"item.md says {state}, but the thread's state changes end at {history.state}"
+            self.warning(ticket_id, f"{ticket_id}/item.md", "state_mismatch", message)
 
     def _state_change(self, ticket_id: str, event: ThreadEvent) -> None:
         missing = [name for name in _CHANGE_ATTRS if not event.attr(name)]

@@ -6,6 +6,13 @@ header value is bare when it holds no whitespace, ``"``, ``\\`` or ``-->``,
 else double-quoted with ``\\"`` and ``\\\\`` escapes. Headers inside fenced
 code blocks are text, not events: real threads quote the format.
 
+A line ends at ``\\n`` only (a ``\\r`` before it belongs to the ending), for
+the reader and the writer alike: ``\\u2028``, ``\\x85``, a form feed and the
+other characters :meth:`str.splitlines` also breaks at are text inside a
+line. So that a tool which does split there cannot be fooled either, the
+writer indents by one space every header that would follow such a character,
+and refuses a header value or heading holding any of them.
+
 Reading keeps every attribute, known or not (legacy ``reviewer:`` and
 ``result:``, ``field: workflow_state``, kinds like ``migration``), and
 collects what it cannot read as problems instead of failing.
@@ -17,11 +24,25 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from yoi.errors import InvalidRequest
 from yoi.tickets.model import ThreadEvent
 
-__all__ = ["Thread", "ThreadProblem", "format_value", "parse_thread", "render_event"]
+__all__ = [
+    "LINE_BREAKS",
+    "Thread",
+    "ThreadProblem",
+    "format_value",
+    "parse_thread",
+    "render_event",
+    "split_lines",
+    "stored_body",
+]
+
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+"""Every character :meth:`str.splitlines` ends a line at; only ``\\n`` does in a thread."""
 
 _HEADER = "<!-- event:"
+_HEADER_AFTER_BREAK = re.compile(f"([{LINE_BREAKS[2:]}])(?={re.escape(_HEADER)})")
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*):(?:\s+|$)")
 _NEXT_KEY = re.compile(r"\s+[A-Za-z_][A-Za-z0-9_]*:(?:\s|$)")
 _BARE = re.compile(r"[^\s\"\\]+")
@@ -44,7 +65,7 @@ def parse_thread(text: str) -> Thread:
     events: list[ThreadEvent] = []
     problems: list[ThreadProblem] = []
     last_read = False
-    for start, lines in _blocks(text.splitlines()):
+    for start, lines in _blocks(split_lines(text)):
         try:
             events.append(_event(lines))
             last_read = True
@@ -68,11 +89,13 @@ def render_event(
 ) -> str:
     """One block, ending in ``---\\n``; the caller separates it from the previous one."""
     pairs = [("event", kind), ("author", author), ("at", at), *attrs]
+    for key, value in pairs:
+        _one_line(value, key)
     header = "<!-- " + " ".join(f"{key}: {format_value(value)}" for key, value in pairs) + " -->"
     parts = [header]
     if heading:
-        parts.append(f"## {heading}")
-    text = _safe_body(body)
+        parts.append(f"## {_one_line(heading, 'heading')}")
+    text = stored_body(body)
     if text:
         parts.append(text)
     return "\n\n".join(parts) + "\n\n---\n"
@@ -179,14 +202,39 @@ def _terminated(text: str) -> bool:
     return text.rstrip().endswith("\n---") or text.rstrip() == "---"
 
 
-def _safe_body(body: str) -> str:
-    """``body`` made safe to append: no line can start an event, and no fence is left open."""
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").rstrip().split("\n")
+def split_lines(text: str) -> list[str]:
+    """The lines of a thread as reader and writer both see them: only ``\\n`` ends one."""
+    lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def stored_body(body: str) -> str:
+    """``body`` as a block holds it, and exactly what reading the block gives back.
+
+    Line endings become ``\\n``, leading blank lines and trailing whitespace
+    go, a line that would start an event (after ``\\n`` outside a fence, or
+    after any other line break anywhere) is indented by one space, and a
+    fence left open is closed.
+    """
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    lines = "\n".join(lines).rstrip().split("\n")
     fence: str | None = None
     for index, line in enumerate(lines):
         if fence is None and line.startswith(_HEADER):
-            lines[index] = " " + line
+            line = " " + line
+        lines[index] = line = _HEADER_AFTER_BREAK.sub(r"\1 ", line)
         fence = _fence_after(line, fence)
     if fence is not None:
         lines.append(fence)
     return "\n".join(lines).strip("\n")
+
+
+def _one_line(value: str, field: str) -> str:
+    """A header value or heading, refused if any reader could see a line break in it."""
+    if any(char in LINE_BREAKS for char in value):
+        raise InvalidRequest(f"an event's {field} must be one line", details={"field": field})
+    return value
