@@ -18,6 +18,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── PayloadTooLarge               payload_too_large
     ├── Unauthorized                  unauthorized
     ├── ForbiddenOrigin               forbidden_origin
+    ├── ForbiddenHost                 forbidden_host
     ├── UnsupportedMediaType          unsupported_media_type
     ├── TicketNotFound                ticket_not_found
     ├── TicketUnreadable              ticket_unreadable
@@ -67,6 +68,7 @@ __all__ = [
     "CursorExpired",
     "DuplicateRelation",
     "DuplicateWorker",
+    "ForbiddenHost",
     "ForbiddenOrigin",
     "InvalidCursor",
     "InvalidProfile",
@@ -172,6 +174,12 @@ class Unauthorized(YoiError):
 
 class ForbiddenOrigin(YoiError):
     code = "forbidden_origin"
+
+
+class ForbiddenHost(YoiError):
+    """A request to a tokenless server named a host other than loopback or its bind address."""
+
+    code = "forbidden_host"
 
 
 class UnsupportedMediaType(YoiError):

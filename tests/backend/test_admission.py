@@ -143,8 +143,8 @@ async def test_a_non_loopback_host_is_forbidden_without_a_token(tmp_path: Path, 
     async with client(tmp_path) as http:
         response = await http.get("/api/runtimes", headers={"Host": host})
         health = await http.get("/api/health", headers={"Host": host})
-    assert error_of(response, 403)["code"] == "forbidden_origin"
-    assert error_of(health, 403)["code"] == "forbidden_origin"
+    assert error_of(response, 403)["code"] == "forbidden_host"
+    assert error_of(health, 403)["code"] == "forbidden_host"
 
 
 async def test_with_a_token_any_host_is_answered_to_a_bearer(tmp_path: Path) -> None:

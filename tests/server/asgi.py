@@ -20,7 +20,7 @@ async def app_client(
     """An HTTP client of ``runtime``'s app (which must be open), through ASGITransport."""
     app = create_app(runtime, token=token, max_body_bytes=max_body_bytes)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield http
 
 

@@ -15,6 +15,7 @@ from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.protocol import EventSlice, Store, StoredState
 from yoi.runtime.transcript import TranscriptEntry
+from yoi.server import create_app
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -138,6 +139,53 @@ async def test_a_browser_is_refused_before_its_token_is_looked_at() -> None:
     async with serve() as http:
         response = await http.get("/v1/runtime", headers={"Origin": "http://localhost:5173"})
     assert error_of(response, 403)["code"] == "forbidden_origin"
+
+
+# -- Host (DNS rebinding) --------------------------------------------------------
+
+LOOPBACK_HOSTS = ["127.0.0.1:7701", "127.0.0.1", "localhost:7701", "LocalHost", "[::1]:7701"]
+FOREIGN_HOSTS = ["rebind.test:7701", "rebind.test", "127.0.0.1.rebind.test", "10.0.0.7:7701", ""]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_HOSTS)
+async def test_without_a_token_a_loopback_host_is_answered(host: str) -> None:
+    async with serve(token=None) as http:
+        response = await http.get("/v1/workers/ada/transcript", headers={"Host": host})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [*ROUTES, ("GET", "/v1/health", None)],
+    ids=[*ROUTE_IDS, "GET /v1/health"],
+)
+async def test_without_a_token_another_host_is_forbidden_on_every_route(
+    host: str, method: str, path: str, body: object
+) -> None:
+    async with serve(token=None) as http:
+        response = await http.request(method, path, headers={"Host": host}, json=body)
+        listed = (await http.get("/v1/workers")).json()["workers"]
+    assert error_of(response, 403)["code"] == "forbidden_host"
+    assert [worker["worker_id"] for worker in listed] == ["ada"]
+
+
+async def test_without_a_token_the_bind_address_is_answered_too() -> None:
+    async with Runtime() as runtime:
+        app = create_app(runtime, bind_host="127.0.0.9")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.9:7701") as http:
+            bound = await http.get("/v1/workers")
+            other = await http.get("/v1/workers", headers={"Host": "127.0.0.10:7701"})
+    assert bound.status_code == 200, bound.text
+    assert error_of(other, 403)["code"] == "forbidden_host"
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+async def test_with_a_token_any_host_is_answered_to_a_bearer(host: str) -> None:
+    async with serve() as http:
+        response = await http.get("/v1/workers/ada", headers={**AUTH, "Host": host})
+    assert response.status_code == 200, response.text
 
 
 # -- body size -------------------------------------------------------------------

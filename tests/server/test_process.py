@@ -358,3 +358,23 @@ async def test_a_config_file_is_honoured_with_flags_winning_and_a_token_file_gua
     done = await launcher.stop(served)
     assert done.code == 0, done.err
     assert TOKEN not in done.out + done.err
+
+
+async def test_without_a_token_only_loopback_names_and_the_bind_address_are_answered(
+    launcher: Launcher,
+) -> None:
+    served = await launcher.serve("--bind", "127.0.0.2:0")
+    port = served.url.rpartition(":")[2]
+    async with RuntimeClient(served.url) as client:
+        worker = await client.create_worker()
+        await client.send_input(worker.worker_id, "a private note")
+    transcript = f"{served.url}/v1/workers/{worker.worker_id}/transcript"
+    async with httpx.AsyncClient() as http:
+        bound = await http.get(transcript)
+        rebound = await http.get(transcript, headers={"Host": f"rebind.test:{port}"})
+    assert bound.status_code == 200, bound.text
+    assert rebound.status_code == 403
+    assert rebound.json()["error"]["code"] == "forbidden_host"
+    assert "private" not in rebound.text
+    done = await launcher.stop(served)
+    assert done.code == 0, done.err

@@ -3,8 +3,9 @@
 - A request or upgrade whose ``Origin`` is not the backend's own is refused
   (``forbidden_origin``): another site in the same browser cannot drive it.
 - Without a token the backend listens on loopback only, and answers only
-  requests addressed to a loopback name (``Host``), so a hostile page cannot
-  reach it by pointing its own domain at 127.0.0.1.
+  requests addressed to a loopback name or its bind address (``Host``,
+  ``forbidden_host``), so a hostile page cannot reach it by pointing its own
+  domain at 127.0.0.1.
 - A mutating request must declare ``Content-Type: application/json``, which a
   plain HTML form cannot send (``unsupported_media_type``).
 - With a token, every ``/api`` route but ``/api/health`` and ``/api/login``
@@ -18,24 +19,24 @@ import hmac
 from urllib.parse import urlsplit
 
 from yoi.errors import ForbiddenOrigin, Unauthorized, UnsupportedMediaType, YoiError
-from yoi.server.guard import Headers, Scope, bearer_token
+from yoi.server.guard import Headers, HostCheck, Scope, bearer_token
 
 __all__ = ["COOKIE", "OPEN_PATHS", "BackendAdmission"]
 
 COOKIE = "yoi_backend_token"
 OPEN_PATHS = frozenset({"/api/health", "/api/login"})
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class BackendAdmission:
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, *, hosts: HostCheck | None = None) -> None:
         self._token = None if token is None else token.encode()
+        self._hosts = hosts or HostCheck()
 
     def __call__(self, scope: Scope, headers: Headers) -> YoiError | None:
+        if self._token is None and (refusal := self._hosts(headers)) is not None:
+            return refusal
         host = headers.get(b"host", b"").decode("latin-1")
-        if self._token is None and _hostname(host) not in _LOOPBACK_NAMES:
-            return ForbiddenOrigin("this backend answers only on a loopback address")
         origin = headers.get(b"origin")
         if origin is not None and not _same_origin(origin.decode("latin-1"), host):
             return ForbiddenOrigin("requests from another origin are refused")
@@ -53,13 +54,6 @@ class BackendAdmission:
 
     def accepts(self, token: str) -> bool:
         return self._token is None or hmac.compare_digest(token.encode(), self._token)
-
-
-def _hostname(host: str) -> str:
-    try:
-        return (urlsplit(f"//{host}").hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 def _same_origin(origin: str, host: str) -> bool:

@@ -12,7 +12,7 @@ from yoi.backend.admission import BackendAdmission
 from yoi.backend.console import ConsoleHeaders, mount_console
 from yoi.backend.service import Backend
 from yoi.server.envelope import install_error_handlers
-from yoi.server.guard import Guard
+from yoi.server.guard import Guard, HostCheck
 
 __all__ = ["MAX_BODY_BYTES", "create_backend_app"]
 
@@ -26,11 +26,12 @@ def create_backend_app(
     token: str | None = None,
     queue_size: int = stream.QUEUE_SIZE,
     console: Path | None = None,
+    bind_host: str | None = None,
 ) -> FastAPI:
     """The API of ``backend``, which the caller opens before serving and closes after.
 
     Without a ``token`` the app answers only requests addressed to a
-    loopback name; with one, every ``/api`` route but health and login needs it.
+    loopback name or ``bind_host``; with one, every ``/api`` route but health and login needs it.
     ``console`` is the web console's folder (:data:`yoi.web.ASSETS`), served at ``/``.
     """
     app = FastAPI(
@@ -40,7 +41,7 @@ def create_backend_app(
         docs_url=None,
         redoc_url=None,
     )
-    admission = BackendAdmission(token)
+    admission = BackendAdmission(token, hosts=HostCheck(bind_host))
     app.state.backend = backend
     app.state.admission = admission
     app.state.queue_size = queue_size

@@ -83,7 +83,7 @@ async def serve_backend(
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
         async with backend:
-            app = create_backend_app(backend, token=token, console=options.console)
+            app = create_backend_app(backend, token=token, console=options.console, bind_host=host)
             async with listening(app, host, port) as server:
                 out.write(f"{_announce(choice)}\nlistening on {server.url}\n")
                 out.flush()

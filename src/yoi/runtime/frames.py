@@ -27,6 +27,7 @@ CLOSE_CODES: Mapping[str, int] = {
     "invalid_cursor": 4400,
     "unauthorized": 4401,
     "forbidden_origin": 4403,
+    "forbidden_host": 4403,
     "worker_not_found": 4404,
     "runtime_not_found": 4404,
     "observation_only": 4405,

@@ -9,7 +9,7 @@ from yoi.runtime import Runtime
 from yoi.runtime.bundles import MAX_BUNDLE_BYTES
 from yoi.server import routes, stream
 from yoi.server.envelope import install_error_handlers
-from yoi.server.guard import Guard, RuntimeAdmission
+from yoi.server.guard import Guard, HostCheck, RuntimeAdmission
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -18,13 +18,18 @@ MAX_BODY_BYTES = 2 * MAX_BUNDLE_BYTES
 
 
 def create_app(
-    runtime: Runtime, *, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    runtime: Runtime,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    bind_host: str | None = None,
 ) -> FastAPI:
     """The API of ``runtime``, which the caller opens before serving and closes after.
 
     With a ``token``, every route but ``/v1/health`` needs ``Authorization:
-    Bearer <token>``. A request with an ``Origin`` header (a browser) is
-    always refused.
+    Bearer <token>``; without one, only requests addressed to a loopback name
+    or ``bind_host`` are answered. A request with an ``Origin`` header (a
+    browser) is always refused.
     """
     app = FastAPI(
         title="yoi runtime",
@@ -38,5 +43,6 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(stream.router)
     install_error_handlers(app)
-    app.add_middleware(Guard, admit=RuntimeAdmission(token), max_body_bytes=max_body_bytes)
+    admission = RuntimeAdmission(token, hosts=HostCheck(bind_host))
+    app.add_middleware(Guard, admit=admission, max_body_bytes=max_body_bytes)
     return app

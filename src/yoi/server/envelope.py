@@ -43,6 +43,7 @@ STATUS: Mapping[str, int] = {
     "invalid_ticket_id": 400,
     "unauthorized": 401,
     "forbidden_origin": 403,
+    "forbidden_host": 403,
     "not_found": 404,
     "worker_not_found": 404,
     "runtime_not_found": 404,

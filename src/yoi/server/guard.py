@@ -12,10 +12,11 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 
-from yoi.errors import ForbiddenOrigin, PayloadTooLarge, Unauthorized, YoiError
+from yoi.errors import ForbiddenHost, ForbiddenOrigin, PayloadTooLarge, Unauthorized, YoiError
 from yoi.runtime.frames import CLOSE_CODES
 from yoi.server.envelope import error_response, internal_error_response, status_of
 
@@ -23,6 +24,7 @@ __all__ = [
     "UNGUARDED_PATHS",
     "Admission",
     "Guard",
+    "HostCheck",
     "RuntimeAdmission",
     "bearer_token",
     "headers_of",
@@ -43,16 +45,43 @@ Admission = Callable[[Scope, Headers], YoiError | None]
 """Decides whether a request or upgrade may pass: None, or the error that refuses it."""
 
 
-class RuntimeAdmission:
-    """A runtime's rule: no browser at all, and the bearer token on everything but health."""
+class HostCheck:
+    """The names a server without a token answers to: loopback names and its own bind address.
 
-    def __init__(self, token: str | None) -> None:
+    A page that points its own domain at 127.0.0.1 (DNS rebinding) makes
+    same-origin requests that carry no ``Origin``, but its ``Host`` names that
+    domain; without a token to ask for, ``Host`` is what tells it apart.
+    """
+
+    LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+    def __init__(self, bind_host: str | None = None) -> None:
+        extra = () if bind_host is None else (bind_host.strip("[]").lower(),)
+        self._names = self.LOOPBACK.union(extra)
+
+    def __call__(self, headers: Headers) -> ForbiddenHost | None:
+        if _hostname(headers.get(b"host", b"").decode("latin-1")) in self._names:
+            return None
+        return ForbiddenHost("without a token this server answers only to a loopback name")
+
+
+class RuntimeAdmission:
+    """A runtime's rule: no browser at all, and the bearer token on everything but health.
+
+    Without a token, only requests addressed to a loopback name or the bind
+    address pass (:class:`HostCheck`).
+    """
+
+    def __init__(self, token: str | None, *, hosts: HostCheck | None = None) -> None:
         self._token = None if token is None else token.encode()
+        self._hosts = hosts or HostCheck()
 
     def __call__(self, scope: Scope, headers: Headers) -> YoiError | None:
         if b"origin" in headers:
             return ForbiddenOrigin("browsers may not reach a runtime; go through the backend's API")
-        if self._token is None or scope["path"] in UNGUARDED_PATHS:
+        if self._token is None:
+            return self._hosts(headers)
+        if scope["path"] in UNGUARDED_PATHS:
             return None
         given = bearer_token(headers)
         if given is None or not hmac.compare_digest(given, self._token):
@@ -128,6 +157,13 @@ def bearer_token(headers: Headers) -> bytes | None:
     if scheme.lower() != b"bearer":
         return None
     return given.strip()
+
+
+def _hostname(host: str) -> str:
+    try:
+        return (urlsplit(f"//{host}").hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _declared_length(headers: Headers) -> int:

@@ -52,7 +52,7 @@ async def serve_runtime(
     stop = stop or _signalled()
     try:
         async with runtime:
-            app = create_app(runtime, token=token)
+            app = create_app(runtime, token=token, bind_host=host)
             async with listening(app, host, port, ping_interval=settings.ping_interval) as server:
                 out.write(f"listening on {server.url}\n")
                 out.flush()
