@@ -240,12 +240,14 @@ async def open_console(
     viewport: tuple[int, int] = (1280, 860),
     route: str = "#/board",
     backend_token: str | None = None,
+    workspace_name: str = "project",
 ) -> AsyncIterator[Console]:
     """The whole stack and a page on ``route``; everything is stopped on the way out.
 
-    With ``backend_token`` the backend requires it (``YOI_BACKEND_TOKEN``).
+    With ``backend_token`` the backend requires it (``YOI_BACKEND_TOKEN``);
+    the workspace is a folder named ``workspace_name``.
     """
-    workspace = tmp_path / "project"
+    workspace = tmp_path / workspace_name
     (workspace / ".yoi").mkdir(parents=True)
     launcher, serving = Launcher(tmp_path), Serving(tmp_path)
     record = Record()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.async_api import Locator, Page, WebSocketRoute, expect
+from playwright.async_api import FloatRect, Locator, Page, WebSocketRoute, expect
 from tests.cli.rig import cli_env, run_yoi
 from tests.web.rig import DEADLINE, Console, open_console
 
@@ -178,7 +178,7 @@ async def test_mark_ready_comment_close_and_see_changes_made_by_the_cli(tmp_path
         await card(page, release).click()
         panel = page.get_by_role("dialog", name="Plan the release")
         await panel.get_by_role("button", name="Mark ready").click()
-        ask = page.get_by_role("dialog", name=f"Mark {release} ready")
+        ask = page.get_by_role("dialog", name=f"Mark ready: {release}")
         await expect(ask).to_be_visible()
         await ask.get_by_role("button", name="Mark ready").click()
         await expect(ask).to_be_visible()
@@ -229,9 +229,9 @@ async def test_mark_ready_comment_close_and_see_changes_made_by_the_cli(tmp_path
         panel = page.get_by_role("dialog", name="Old task")
         await expect(panel.locator("[data-role=state]")).to_have_text("done")
         await panel.get_by_role("button", name="Close", exact=True).click()
-        ask = page.get_by_role("dialog", name=f"Close {old}")
+        ask = page.get_by_role("dialog", name=f"Close: {old}")
         await ask.get_by_label("Resolution").fill("Shipped in **v1.2**.")
-        await ask.get_by_role("button", name="Close ticket").click()
+        await ask.get_by_role("button", name="Close").click()
         await expect(ask).to_have_count(0)
         await expect(card(column(page, "closed"), old)).to_be_visible()
         await expect_counts(page, done=0, closed=1)
@@ -309,3 +309,74 @@ async def test_a_move_on_a_stale_ticket_is_refused_with_its_code_and_shows_the_t
         await panel.get_by_role("button", name="Comment", exact=True).click()
         await expect(panel.locator(".error-line[data-code=payload_too_large]")).to_be_visible()
         await expect(box).not_to_have_value("")
+
+
+def inside(box: FloatRect | None, outer: FloatRect | None) -> bool:
+    """Whether ``box`` lies wholly within ``outer`` (to a pixel's rounding)."""
+    assert box is not None
+    assert outer is not None
+    return (
+        box["x"] >= outer["x"] - 0.5
+        and box["y"] >= outer["y"] - 0.5
+        and box["x"] + box["width"] <= outer["x"] + outer["width"] + 0.5
+        and box["y"] + box["height"] <= outer["y"] + outer["height"] + 0.5
+    )
+
+
+async def test_a_new_ticket_from_the_board_with_a_relation_and_every_column_stays_in_view(
+    tmp_path: Path,
+) -> None:
+    async with open_console(tmp_path, workspace_name="yoi") as console:
+        page = console.page
+        store = console.tickets
+        schema = moved(store, "Write the schema")
+        for number in range(4):
+            finished = moved(store, f"Finished work {number}")
+            store.move(finished, State.CLOSED, author=SEEDER, resolution="Done.")
+        await seeded(console)
+
+        # A workspace named yoi is not named twice in the header.
+        await expect(page).to_have_title("yoi")
+        await expect(page.locator(".brand")).to_have_text("yoi")
+        await expect(page.locator("#workspace-name")).to_be_hidden()
+
+        # A relation to a ticket that does not exist is refused before anything is made.
+        await page.get_by_role("button", name="New ticket").click()
+        ask = page.get_by_role("dialog", name="New ticket")
+        await ask.get_by_label("Title").fill("Build the API")
+        await ask.get_by_label("Description").fill("Serve the *schema*.")
+        await ask.get_by_label("Relation").select_option("depends_on")
+        await ask.get_by_label("Related tickets").fill("00001M0000ZZZ")
+        await ask.get_by_role("button", name="Create ticket").click()
+        await expect(ask.locator(".error-line[data-code=ticket_not_found]")).to_be_visible()
+        assert len(store.listing(state=None, query=None, limit=None).items) == 5
+
+        # With a real target the ticket is made, related, and its drawer opens.
+        await ask.get_by_label("Related tickets").fill(schema)
+        await ask.get_by_role("button", name="Create ticket").click()
+        await expect(ask).to_have_count(0)
+        panel = page.get_by_role("dialog", name="Build the API")
+        await expect(panel.locator("[data-role=relations]")).to_contain_text(
+            f"depends on → {schema}"
+        )
+        await expect(panel.locator("[data-role=body] em")).to_have_text("schema")
+        await expect(card(column(page, "planning"), schema)).to_be_visible()
+        await expect_counts(page, planning=2, closed=4)
+        made = list(store.listing(state=None, query="Build", limit=None).items)
+        assert [item.meta.title for item in made] == ["Build the API"]
+        assert [r.target for r in store.get(made[0].id).relations] == [schema]
+
+        # The drawer and the Companion open together still leave all six columns in view.
+        await page.get_by_role("button", name="Companion").click()
+        await expect(page.locator("#companion")).to_be_visible()
+        viewport = FloatRect(x=0, y=0, width=1280, height=860)
+        lanes = await page.locator(".board-columns").bounding_box()
+        drawn = await drawer(page).bounding_box()
+        assert drawn is not None
+        for state in ("planning", "ready", "queued", "inprogress", "done", "closed"):
+            box = await column(page, state).bounding_box()
+            assert inside(box, viewport), (state, box)
+            assert inside(box, lanes), (state, box, lanes)
+            assert box is not None
+            assert box["x"] + box["width"] <= drawn["x"], (state, box, drawn)
+        await console.screenshot("board-drawer-and-companion")

@@ -18,6 +18,7 @@ async def test_the_console_is_served_with_strict_headers_and_names_the_workspace
     async with open_console(tmp_path) as console:
         page = console.page
         await expect(page).to_have_title("project · yoi")
+        await expect(page.locator("#workspace-name")).to_have_text("project")
         await expect(page.locator("#model-badge")).to_have_text("offline model")
         async with httpx.AsyncClient(base_url=console.url) as http:
             answer = await http.get("/")
@@ -66,6 +67,7 @@ async def test_a_backend_with_a_token_asks_for_it_once(tmp_path: Path) -> None:
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.locator("main[data-view=board]")).to_be_visible()
         await expect(page).to_have_title("project · yoi")
+        await expect(page.locator("#workspace-name")).to_have_text("project")
         await page.reload()
         await expect(page.locator("main[data-view=board]")).to_be_visible()
         assert await console.page_text_leaks() == []

@@ -76,8 +76,13 @@ async function toggleCompanion(open) {
 
 function showWorkspace(workspace) {
   context.workspace = workspace;
-  document.getElementById("workspace-name").textContent = workspace.name;
-  document.title = `${workspace.name} · yoi`;
+  // A workspace named like the product (the yoi repository itself) is not named twice.
+  const brand = document.querySelector(".brand").textContent.trim();
+  const named = workspace.name !== brand;
+  const label = document.getElementById("workspace-name");
+  label.textContent = named ? workspace.name : "";
+  label.hidden = !named;
+  document.title = named ? `${workspace.name} · ${brand}` : brand;
   const badge = document.getElementById("model-badge");
   badge.hidden = false;
   badge.textContent = workspace.offline ? "offline model" : workspace.model;

@@ -3,21 +3,14 @@
 // The board loads `GET /api/board` and loads it again whenever the ticket feed
 // (`watchTickets`) says something changed, whoever changed it: this page, the
 // CLI, git or an editor. `#/board/<id>` opens that ticket's drawer; `update`
-// opens and closes it without building the board again.
+// opens and closes it without building the board again. The columns, their
+// order and their names are the API's: the board knows no state of its own.
 import { api } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { watchTickets } from "../lib/socket.js";
+import { openNewTicket } from "./new_ticket.js";
 import { humanize, openTicket } from "./ticket.js";
 
-const STATES = ["planning", "ready", "queued", "inprogress", "done", "closed"];
-const STATE_NAMES = {
-  planning: "Planning",
-  ready: "Ready",
-  queued: "Queued",
-  inprogress: "In progress",
-  done: "Done",
-  closed: "Closed",
-};
 const LIVE_TEXT = {
   connecting: "Connecting…",
   open: "Live",
@@ -41,7 +34,8 @@ class Board {
     this.loading = false;
     this.again = false;
     this.gone = false;
-    this.columns = new Map(STATES.map((state) => [state, column(state)]));
+    this.columns = new Map(); // state -> its column, made as the API first lists it
+    this.relationKinds = [];
     this.errors = h("div", { class: "board-errors" });
     this.notes = h("div", { class: "board-notes" });
     this.live = h("span", {
@@ -49,18 +43,25 @@ class Board {
       dataset: { role: "live", state: "connecting" },
       text: LIVE_TEXT.connecting,
     });
-    this.lanes = h(
-      "div",
-      { class: "board-columns", role: "region", "aria-label": "Ticket columns", tabindex: "0" },
-      [...this.columns.values()].map((entry) => entry.element),
-    );
+    this.lanes = h("div", {
+      class: "board-columns",
+      role: "region",
+      "aria-label": "Ticket columns",
+      tabindex: "0",
+    });
+    const create = h("button", {
+      type: "button",
+      class: "primary new-ticket",
+      text: "New ticket",
+      onclick: () => this.create(),
+    });
     this.root = h(
       "div",
       { class: "board-view" },
       h(
         "div",
         { class: "board-main" },
-        h("div", { class: "board-head" }, h("h1", { text: "Board" }), this.live),
+        h("div", { class: "board-head" }, h("h1", { text: "Board" }), this.live, create),
         this.errors,
         this.notes,
         this.lanes,
@@ -124,9 +125,9 @@ class Board {
     const focused = document.activeElement?.closest?.(".card")?.dataset.ticketId ?? null;
     const hadFocus = focused !== null && this.lanes.contains(document.activeElement);
     let total = 0;
+    this.relationKinds = board.relation_kinds || [];
     for (const data of board.columns) {
-      const entry = this.columns.get(data.state);
-      if (!entry) continue;
+      const entry = this.column(data);
       total += data.count;
       entry.count.textContent = String(data.count);
       const cards = data.cards.map((card) => cardElement(card, this.drawer?.ticketId));
@@ -171,6 +172,26 @@ class Board {
     window.location.hash = "#/board";
   }
 
+  /** The column of `data.state`, made (in the API's order) the first time it is listed. */
+  column(data) {
+    let entry = this.columns.get(data.state);
+    if (!entry) {
+      entry = column(data.state, data.label);
+      this.columns.set(data.state, entry);
+      this.lanes.append(entry.element);
+    }
+    return entry;
+  }
+
+  /** Ask for a new ticket; once made, its drawer opens. */
+  async create() {
+    const ticket = await openNewTicket(this.relationKinds);
+    if (ticket) {
+      this.refresh();
+      window.location.hash = `#/board/${encodeURIComponent(ticket.id)}`;
+    }
+  }
+
   key(event) {
     if (event.key !== "Escape" || !this.drawer || event.defaultPrevented) return;
     if (document.querySelector("dialog[open]")) return; // the dialog takes its own Escape
@@ -194,7 +215,7 @@ class Board {
 }
 
 /** A state's column: a heading with the count, and the list its cards go in. */
-function column(state) {
+function column(state, label) {
   const headingId = `column-${state}`;
   const count = h("span", { class: "count", dataset: { role: "count" }, text: "0" });
   const list = h("ol", { class: "cards" });
@@ -204,7 +225,7 @@ function column(state) {
     h(
       "h2",
       { id: headingId },
-      h("span", { class: "state-name", text: STATE_NAMES[state] }),
+      h("span", { class: "state-name", text: label }),
       " ",
       count,
     ),
@@ -265,7 +286,7 @@ function emptyHint() {
   return h(
     "div",
     { class: "board-empty", dataset: { role: "empty" } },
-    h("p", { text: "No tickets yet. Create one from a terminal in this workspace:" }),
+    h("p", { text: "No tickets yet. Create one with New ticket, or from a terminal:" }),
     h("pre", {}, h("code", { text: 'yoi ticket create --title "Title"' })),
     h(
       "p",

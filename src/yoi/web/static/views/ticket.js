@@ -4,24 +4,15 @@
 // it loads `GET /api/tickets/{id}?render=html` and shows the backend's rendered
 // Markdown through `setRenderedHtml` (which strips, once more, anything that
 // could run).
-// Moves send the state the ticket was seen in (`from`), so a ticket someone
-// else changed meanwhile is refused with `state_conflict` and shown afresh.
+// What can be done comes from the API (`ticket.actions`): each action names
+// its endpoint, its body (a move carries the state the ticket was seen in, so
+// a ticket changed meanwhile is refused with `state_conflict` and shown
+// afresh), the text it asks for, and whether it is blocked and by whom. The
+// drawer renders those; it knows no lifecycle rule of its own.
 import { api, ticketPath } from "../lib/api.js";
 import { formDialog } from "../lib/dialog.js";
 import { errorLine, formatTime, h, replace, setRenderedHtml } from "../lib/dom.js";
 
-/** What a person may do in each state, in the order the buttons show. */
-const ACTIONS = {
-  planning: ["ready", "close"],
-  ready: ["queue", "planning", "close"],
-  queued: ["planning", "close"],
-  inprogress: ["close"],
-  done: ["close"],
-  closed: [],
-};
-
-/** A blocker in one of these states lets the ticket be queued: it waits in the queue. */
-const WAITING_STATES = new Set(["queued", "inprogress"]);
 let drawers = 0;
 
 /** "in_progress" → "in progress", for kinds and states shown to people. */
@@ -74,7 +65,7 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
   );
   const drawer = { element, ticketId, ticket: null, seq: 0, busy: false, destroyed: false };
   const composer = commentForm(drawer, () => changed());
-  element.append(composer);
+  element.append(composer.element);
 
   function showError(error) {
     replace(errors, errorLine(error));
@@ -103,7 +94,7 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
     stateBadge.textContent = humanize(ticket.meta.state);
     stateBadge.dataset.state = ticket.meta.state;
     replace(content, ticketSections(ticket, actionBar(ticket)));
-    composer.hidden = false;
+    composer.offer((ticket.actions || []).find((action) => action.name === "comment"));
     element.scrollTop = scroll;
     if (focusKey && !element.contains(document.activeElement)) {
       const again = element.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
@@ -138,18 +129,17 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
   }
 
   function actionBar(ticket) {
-    const state = ticket.meta.state;
     const bar = h("div", { class: "drawer-actions", role: "group", "aria-label": "Actions" });
-    for (const key of ACTIONS[state] || []) {
-      const spec = actionSpec(key, ticket, reload);
+    for (const action of ticket.actions || []) {
+      if (action.name === "comment") continue; // the comment box below the drawer does it
       const button = h("button", {
         type: "button",
-        class: spec.className || null,
-        text: spec.label,
-        dataset: { action: key, focusKey: `action-${key}` },
+        class: action.emphasis || null,
+        text: action.label,
+        dataset: { action: action.name, focusKey: `action-${action.name}` },
       });
-      button.addEventListener("click", () => run(spec.run, button));
-      const note = key === "queue" ? queueNote(ticket, button) : null;
+      button.addEventListener("click", () => run(() => perform(action, ticket, reload), button));
+      const note = actionNote(action, button);
       bar.append(note ? h("span", { class: "action-with-note" }, button, note) : button);
     }
     return bar;
@@ -168,96 +158,54 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
   };
 }
 
-/** What each action is called and does; `run` resolves to null when the person cancelled. */
-function actionSpec(key, ticket, reload) {
-  const path = (suffix) => ticketPath(ticket.id, suffix);
-  const from = ticket.meta.state;
-  /** A post that reloads the drawer when the ticket moved under us, then fails as it did. */
-  const post = async (suffix, body) => {
+/**
+ * Carry out `action` as the API describes it: ask for its text first when it
+ * needs one. Resolves to null when the person cancelled. A stale state reloads.
+ */
+async function perform(action, ticket, reload) {
+  const send = async (text) => {
+    const body = { ...action.body };
+    if (action.asks) body[action.asks.field] = text;
     try {
-      return await api.post(path(suffix), body);
+      return (await api.post(action.endpoint, body)) ?? {};
     } catch (error) {
       if (error?.code === "state_conflict") reload();
       throw error;
     }
   };
-  switch (key) {
-    case "ready":
-      return {
-        label: "Mark ready",
-        className: "primary",
-        run: () =>
-          askText({
-            title: `Mark ${ticket.id} ready`,
-            name: "summary",
-            label: "Intake summary",
-            hint: "What the ticket asks for and how to tell it is done; it goes in the thread.",
-            submitLabel: "Mark ready",
-            send: (summary) => post("/ready", { summary, from }),
-          }),
-      };
-    case "queue":
-      return { label: "Queue", className: "primary", run: () => post("/queue", { from }) };
-    case "planning":
-      return {
-        label: "Return to planning",
-        run: () => post("/transitions", { to: "planning", from }),
-      };
-    case "close":
-      return {
-        label: "Close",
-        className: "danger",
-        run: () =>
-          askText({
-            title: `Close ${ticket.id}`,
-            name: "resolution",
-            label: "Resolution",
-            hint: "How the ticket ended; it is written to resolution.md.",
-            submitLabel: "Close ticket",
-            send: (resolution) => post("/close", { resolution, from }),
-          }),
-      };
-    default:
-      throw new Error(`unknown action ${key}`);
-  }
-}
-
-/** A dialog asking for one required text; resolves to the answer of `send`, or null. */
-function askText({ title, name, label, hint, submitLabel, send }) {
+  if (!action.asks) return send(null);
+  const { field, label, hint } = action.asks;
   return formDialog({
-    title,
-    submitLabel,
-    fields: [{ name, label, kind: "textarea", required: true, hint }],
+    title: `${action.label}: ${ticket.id}`,
+    submitLabel: action.label,
+    fields: [{ name: field, label, kind: "textarea", required: true, hint }],
     submit: async (values) => {
-      const text = values[name].trim();
+      const text = values[field].trim();
       if (!text) {
         const error = new Error(`the ${label.toLowerCase()} is required`);
         throw Object.assign(error, { code: "invalid_request" });
       }
-      return (await send(text)) ?? {};
+      return send(text);
     },
   });
 }
 
-/** The note beside Queue: which tickets stand in the way (the button is disabled) or will wait. */
-function queueNote(ticket, button) {
-  const blockers = ticket.blockers || [];
-  if (blockers.length === 0) return null;
-  const stopping = blockers.filter((blocker) => !WAITING_STATES.has(blocker.state));
-  const shown = stopping.length > 0 ? stopping : blockers;
-  const id = `queue-note-${Math.random().toString(36).slice(2, 8)}`;
-  const items = shown.map((blocker, index) => [
+/** The note beside an action: who blocks it (the button is disabled), or whom it will wait for. */
+function actionNote(action, button) {
+  if (!action.reason) return null;
+  const id = `action-note-${Math.random().toString(36).slice(2, 8)}`;
+  const items = (action.blockers || []).map((blocker, index) => [
     index > 0 ? ", " : null,
     ticketLink(blocker.ticket_id),
     ` (${humanize(blocker.state)})`,
   ]);
-  if (stopping.length > 0) {
+  if (action.blocked) {
     button.disabled = true;
     button.dataset.blocked = "true";
   }
   button.setAttribute("aria-describedby", id);
-  const lead = stopping.length > 0 ? "Blocked by " : "Will wait for ";
-  return h("span", { id, class: "queue-note", dataset: { role: "queue-note" } }, lead, items);
+  const role = `${action.name}-note`;
+  return h("span", { id, class: "action-note", dataset: { role } }, `${action.lead} `, items);
 }
 
 function setActionsDisabled(root, disabled) {
@@ -267,7 +215,10 @@ function setActionsDisabled(root, disabled) {
   }
 }
 
-/** The comment box: a textarea and its button, kept across reloads so a draft survives. */
+/**
+ * The comment box: a textarea and its button, kept across reloads so a draft survives.
+ * `offer(action)` shows it for the API's comment action (hidden without one).
+ */
 function commentForm(drawer, changed) {
   const id = `comment-${drawer.element.getAttribute("aria-labelledby")}`;
   const text = h("textarea", { id, name: "body", rows: 3, required: true });
@@ -275,10 +226,12 @@ function commentForm(drawer, changed) {
   const errors = h("div", { class: "comment-errors" });
   const button = h("button", { type: "submit", text: "Comment" });
   button.dataset.focusKey = "comment-send";
+  const label = h("label", { for: id, text: "Add a comment" });
+  let action = null;
   const form = h(
     "form",
     { class: "comment-form", hidden: true },
-    h("label", { for: id, text: "Add a comment" }),
+    label,
     text,
     errors,
     h(
@@ -297,11 +250,11 @@ function commentForm(drawer, changed) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = text.value.trim();
-    if (!body || button.disabled) return;
+    if (!body || button.disabled || !action) return;
     button.disabled = true;
     replace(errors);
     try {
-      await api.post(ticketPath(drawer.ticketId, "/comments"), { body });
+      await api.post(action.endpoint, { ...action.body, [action.asks.field]: body });
       text.value = "";
       await changed();
     } catch (error) {
@@ -310,7 +263,17 @@ function commentForm(drawer, changed) {
       button.disabled = false;
     }
   });
-  return form;
+  return {
+    element: form,
+    offer(offered) {
+      action = offered ?? null;
+      form.hidden = action === null;
+      if (action) {
+        label.textContent = action.asks.label;
+        button.textContent = action.label;
+      }
+    },
+  };
 }
 
 // -- what the ticket says ------------------------------------------------------
