@@ -101,7 +101,10 @@ class TicketFolder:
             return []
 
     def write_fields(self, text: str, updates: Mapping[str, Value]) -> str:
-        changed = set_fields(text, updates)
+        try:
+            changed = set_fields(text, updates)
+        except FrontMatterError as error:
+            raise self._unreadable(str(error)) from None
         write_atomic(self.path / "item.md", changed)
         return changed
 

@@ -8,7 +8,13 @@ safely, so tags construct nothing.
 Writing never re-serialises the mapping. A new item is written in the
 canonical key order with single-quoted values; a field update rewrites only
 that field's line (or inserts it before the closing ``---``), so every other
-byte of a hand-written file survives.
+byte of a hand-written file survives. A value holding a character YAML
+folds or refuses inside single quotes (a control character, ``\\x85``,
+``\\u2028``, ``\\u2029``, a BOM) is double-quoted with escapes instead, so
+each value stays on its one line and reads back exactly. An update whose
+result would not read back to the old fields with the new values (a
+hand-written file with a duplicate key, a value over several lines that
+looks like a key) is refused rather than written.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ FIELD_ORDER = (
 )
 
 _LEGACY_STATUS = {"closed": State.CLOSED, "done": State.DONE}
+# Line breaks to YAML, and code points its reader refuses or drops.
+_FOLDED = frozenset("\u2028\u2029\ufeff\ufffe\uffff")
 
 Value = str | None | Sequence[str]
 
@@ -94,7 +102,26 @@ def render_item(meta: Meta, body: str) -> str:
 
 
 def set_fields(text: str, updates: Mapping[str, Value]) -> str:
-    """``text`` with each field's lines replaced, or inserted before the closing ``---``."""
+    """``text`` with each field's lines replaced, or inserted before the closing ``---``.
+
+    Raises :class:`FrontMatterError` when the result would not read back as
+    the fields of ``text`` with ``updates`` applied.
+    """
+    changed = _replaced(text, updates)
+    expected = {**_fields(text), **{key: _loaded(value) for key, value in updates.items()}}
+    try:
+        intact = _fields(changed) == expected
+    except FrontMatterError:
+        intact = False
+    if not intact:
+        raise FrontMatterError(
+            "item.md's front matter cannot be updated in place without changing another "
+            "field; run `yoi ticket doctor` and fix it by hand"
+        )
+    return changed
+
+
+def _replaced(text: str, updates: Mapping[str, Value]) -> str:
     lines = text.splitlines(keepends=True)
     close = _closing_line(lines)
     newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
@@ -112,16 +139,41 @@ def set_fields(text: str, updates: Mapping[str, Value]) -> str:
 
 
 def format_value(value: Value) -> str:
-    """A YAML scalar as ticket files write it: ``null``, ``'single-quoted'`` or a flow list."""
+    """A YAML scalar on one line: ``null``, ``'single-quoted'``, ``"escaped"`` or a flow list."""
     if value is None:
         return "null"
     if isinstance(value, str):
+        if any(_escaped(char) for char in value):
+            return '"' + "".join(_escape(char) for char in value) + '"'
         return "'" + value.replace("'", "''") + "'"
     return "[" + ", ".join(format_value(item) for item in value) + "]"
 
 
+def _escaped(char: str) -> bool:
+    """Whether YAML would fold, drop or refuse ``char`` inside single quotes."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or char in _FOLDED
+
+
+def _escape(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    if not _escaped(char):
+        return char
+    return f"\\x{ord(char):02X}" if ord(char) <= 0xFF else f"\\u{ord(char):04X}"
+
+
+def _loaded(value: Value) -> object:
+    return list(value) if value is not None and not isinstance(value, str) else value
+
+
+def _fields(text: str) -> dict[str, object]:
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
+    return _load("".join(lines[1 : _closing_line(lines)]))
+
+
 def _closing_line(lines: list[str]) -> int:
-    if not lines or lines[0].rstrip("\r\n") != "---":
+    if not lines or lines[0].removeprefix("\ufeff").rstrip("\r\n") != "---":
         raise FrontMatterError("item.md does not start with a '---' front matter line")
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n") == "---":

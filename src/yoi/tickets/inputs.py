@@ -1,7 +1,9 @@
 """What people and programs hand the store, checked before anything is written.
 
-Titles, authors and reasons are single lines; bodies are bounded so a huge
-paste costs a clear ``payload_too_large``, never a torn or giant file.
+Titles, authors and reasons are single lines: no control character and no
+character any reader takes for a line break (``\\x85``, ``\\u2028``,
+``\\u2029`` included). Bodies are bounded so a huge paste costs a clear
+``payload_too_large``, never a torn or giant file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def line(value: object, field: str, *, limit: int | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{field} must be a non-empty string", details={"field": field})
     value = _unicode(value.strip(), field)
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if any(_control(char) for char in value):
         raise InvalidRequest(f"{field} must be one line of text", details={"field": field})
     most = limit or _LINE_LIMITS.get(field, 300)
     if len(value) > most:
@@ -45,6 +47,12 @@ def text(value: object, field: str, *, required: bool = True) -> str:
             details={"field": field, "limit": MAX_TEXT_BYTES},
         )
     return value.replace("\r\n", "\n")
+
+
+def _control(char: str) -> bool:
+    """A control character (C0, DEL, C1) or a Unicode line or paragraph separator."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or char in "\u2028\u2029"
 
 
 def _unicode(value: str, field: str) -> str:
