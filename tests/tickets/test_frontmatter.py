@@ -43,8 +43,15 @@ def raw_fields(text: str) -> object:
     return yaml.load(head, Loader=LOADERS[-1])
 
 
-def meta(title: str, **fields: str | None) -> Meta:
-    return Meta(title=title, state=State.PLANNING, created_at=AT, updated_at=AT, **fields)
+def meta(title: str, *, assignee: str | None = None, priority: str | None = None) -> Meta:
+    return Meta(
+        title=title,
+        state=State.PLANNING,
+        created_at=AT,
+        updated_at=AT,
+        assignee=assignee,
+        priority=priority,
+    )
 
 
 # the titles
