@@ -21,6 +21,7 @@ VIEW_KEYS = {
     "kind",
     "status",
     "capabilities",
+    "tools",
     "worker_count",
     "busy_count",
     "model",
@@ -113,7 +114,7 @@ async def test_create_with_the_default_profile_uses_the_workspace_bundle(stack: 
     assert worker["runtime_id"] == stack.runtime_id
     assert worker["worker_id"] == "helper"
     assert worker["display_ref"] == f"helper@{stack.runtime_id}"
-    assert worker["profile"] == "named:default"
+    assert worker["profile"] == "default"
     assert worker["status"] == "idle"
     assert worker["model"] == MODEL
 
@@ -123,21 +124,21 @@ async def test_create_with_an_empty_body_generates_an_id(stack: Stack) -> None:
     assert response.status_code == 201
     worker = response.json()["worker"]
     assert worker["worker_id"]
-    assert worker["profile"] == "named:default"
+    assert worker["profile"] == "default"
     fetched = await stack.http.get(stack.path(worker["worker_id"]))
     assert fetched.json()["worker"]["worker_id"] == worker["worker_id"]
 
 
 async def test_create_with_a_workspace_profile(stack: Stack) -> None:
     worker = await stack.create(worker_id="critic", profile="strict", display_name="Critic")
-    assert worker["profile"] == "named:strict"
+    assert worker["profile"] == "strict"
     assert worker["display_name"] == "Critic"
     assert worker["display_ref"] == f"Critic@{stack.runtime_id}"
 
 
 async def test_create_with_a_builtin_profile(stack: Stack) -> None:
     worker = await stack.create(worker_id="coder", profile="builtin:coder")
-    assert worker["profile"] == "builtin:coder"
+    assert worker["profile"] == "coder"
 
 
 async def test_an_unknown_profile_is_invalid_profile(stack: Stack) -> None:
@@ -410,7 +411,7 @@ async def test_the_companion_is_described_without_credentials(stack: Stack) -> N
         }
     }
     worker = (await stack.http.get(stack.path("companion"))).json()["worker"]
-    assert (worker["profile"], worker["tools"]) == ("builtin:companion", [])
+    assert (worker["profile"], worker["tools"]) == ("companion", [])
 
 
 @embedded_only

@@ -213,3 +213,14 @@ def test_the_digest_changes_when_a_file_changes(workspace: Workspace) -> None:
     assert len({builtin_only, added, edited, resettled}) == 4
     path.unlink()
     assert workspace_bundle(workspace).digest == builtin_only
+
+
+def test_every_builtin_profile_says_what_it_is_for(workspace: Workspace) -> None:
+    bundle = workspace_bundle(workspace)
+    names = {"companion", "coder", "reviewer", "orchestrator", "intake", "default"}
+    assert {p.name for p in BUILTIN_PROFILES} == names
+    for name in names:
+        described = profile(bundle, name).description
+        assert described
+        assert described.strip() == described
+        assert len(described) <= 120

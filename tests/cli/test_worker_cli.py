@@ -95,7 +95,7 @@ async def test_create_list_and_show_in_lines_and_in_json(tmp_path: Path) -> None
         assert as_json.code == 0, as_json.err
         created = json.loads(as_json.out)["worker"]
         assert created["intent"] == {"kind": "role", "role": "tester", "purpose": "tests"}
-        assert created["profile"] == "named:default"
+        assert created["profile"] == "default"
 
         listed, listed_json, shown, shown_json, paged = await asyncio.gather(
             server.yoi("list"),

@@ -212,7 +212,7 @@ async def test_create_carries_every_field_and_refusals_are_typed(tmp_path: Path)
         assert (worker.worker_id, worker.display_name, worker.profile) == (
             "scribe",
             "Scribe",
-            "builtin:default",
+            "default",
         )
         assert worker.intent == TaskIntent("write the notes")
         assert worker.capabilities == (CapabilityRequest("echo", "to repeat"),)
@@ -220,7 +220,7 @@ async def test_create_carries_every_field_and_refusals_are_typed(tmp_path: Path)
             INTERNAL, "scribe"
         )
         default = await client.create_worker(INTERNAL, intent=RoleIntent("tester", "tests"))
-        assert default.profile == "named:default"
+        assert default.profile == "default"
         assert default.intent == RoleIntent("tester", "tests")
 
         with pytest.raises(UnsupportedOperation):

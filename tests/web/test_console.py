@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Locator, Page, expect
+from tests.cli.rig import cli_env, run_yoi
 from tests.web.rig import REMOTE, open_console
 
 from yoi.providers.script import Turn
@@ -125,9 +126,18 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
             "href", "#/workers"
         )
         facts = view.locator(".worker-facts")
-        await expect(facts).to_contain_text("Scout@far")
         await expect(facts).to_contain_text(re.compile(r"Profile\s*default\s*Model"))
         await expect(facts).not_to_contain_text("named:")
+        await expect(facts).not_to_contain_text("Scout@far")  # a label, no key: not offered
+
+        # What the console shows to name the worker is what `yoi worker show` takes.
+        shown_id = await facts.locator("dt:text-is('Worker id') + dd").text_content()
+        shown_runtime = await facts.locator("dt:text-is('Runtime') + dd").text_content()
+        assert (shown_id, shown_runtime) == (worker_id, REMOTE)
+        cli = ("worker", "--backend", console.url, "show", worker_id, "--runtime", REMOTE)
+        shown = await run_yoi(*cli, cwd=tmp_path, env=cli_env("no-token-needed"))
+        assert shown.code == 0, shown.err
+        assert re.search(r"profile\s+default", shown.out), shown.out
         transcript = view.locator("ol.transcript")
         await expect(transcript).to_have_attribute("role", "log")
 

@@ -10,6 +10,7 @@ from playwright.async_api import Locator, Page, expect
 from tests.web.rig import REMOTE, open_console
 
 from yoi.providers.script import Turn
+from yoi.runtime import BUILTIN_PROFILES
 from yoi.testing import Stall, Text, Wait
 
 RECOVERY_MS = 30_000
@@ -48,18 +49,21 @@ async def test_create_a_worker_watch_it_stream_and_cancel_a_long_run(tmp_path: P
         await page.get_by_role("button", name="New worker", exact=True).click()
         dialog = page.get_by_role("dialog", name="New worker")
         await dialog.get_by_label("Runtime", exact=True).select_option(label="Far box")
-        await expect(dialog.get_by_label("Profile", exact=True)).to_have_value("default")
+        profile = dialog.get_by_label("Profile", exact=True)
+        await expect(profile).to_have_value("default")
         await dialog.get_by_label("Display name", exact=True).fill("Scout")
-        capabilities = dialog.get_by_label("Capabilities", exact=True)
-        await capabilities.fill("read_file")
-        await console.screenshot("create-worker-dialog")
 
-        # The rig's runtimes offer no tools: the refusal shows in the dialog, which stays open.
-        await dialog.get_by_role("button", name="Create").click()
-        refusal = dialog.locator('.error-line[data-code="unsupported_operation"]')
-        await expect(refusal).to_contain_text("read_file")
-        await expect(dialog).to_be_visible()
-        await capabilities.fill("")
+        # Each profile says what it is for; the rig's runtimes offer no tools, so none are offered.
+        described = {p.name: p.description for p in BUILTIN_PROFILES}
+        field = profile.locator("xpath=..")
+        await expect(field.locator(".hint")).to_have_text(str(described["default"]))
+        await profile.select_option("reviewer")
+        await expect(field.locator(".hint")).to_have_text(str(described["reviewer"]))
+        await profile.select_option("default")
+        capabilities = dialog.get_by_role("group", name="Capabilities")
+        await expect(capabilities).to_contain_text("This runtime offers no tools.")
+        await expect(capabilities.get_by_role("checkbox")).to_have_count(0)
+        await console.screenshot("create-worker-dialog")
         await dialog.get_by_role("button", name="Create").click()
 
         await expect(page).to_have_url(re.compile(rf"#/workers/{REMOTE}/[^/]+$"))

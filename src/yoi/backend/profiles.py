@@ -52,6 +52,7 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
         "provenance": {"source": "workspace", "workspace": workspace.name},
         "profiles": profiles,
     }
+            "description": profile.description,
     try:
         return ConfigBundle.from_mapping(raw)
     except InvalidRequest as error:

@@ -83,6 +83,7 @@ class RuntimeViewBody(BaseModel):
     diagnostics: list[DiagnosticView]
 
 
+    tools: list[str] = Field(description="what a new worker here may ask for as capabilities")
 class RuntimeListBody(BaseModel):
     runtimes: list[RuntimeViewBody]
 

@@ -18,6 +18,7 @@ __all__ = [
     "Projection",
     "RuntimeView",
     "SourceKind",
+    "profile_name",
     "project_worker",
     "project_worker_dict",
 ]
@@ -35,6 +36,8 @@ class RuntimeView:
     kind: SourceKind
     status: Availability
     capabilities: tuple[str, ...]
+    tools: tuple[str, ...]
+    """The tools a new worker there may be granted (its requested capabilities)."""
     worker_count: int | None
     """None while the runtime has never answered."""
     busy_count: int | None
@@ -58,6 +61,7 @@ class RuntimeView:
             kind=kind,
             status=status,
             capabilities=summary.capabilities if summary else (),
+            tools=summary.tools if summary else (),
             worker_count=summary.worker_count if summary else None,
             busy_count=summary.busy_count if summary else None,
             model=summary.model if summary else None,
@@ -71,6 +75,7 @@ class RuntimeView:
             "kind": self.kind,
             "status": self.status,
             "capabilities": list(self.capabilities),
+            "tools": list(self.tools),
             "worker_count": self.worker_count,
             "busy_count": self.busy_count,
             "model": self.model,
@@ -99,8 +104,19 @@ def project_worker_dict(body: dict[str, object], runtime_id: str) -> Projection:
     """A worker's JSON form (a view or a snapshot's), keyed by the backend's runtime id.
 
     A remote runtime may call itself something else; the backend's
-    configuration names it, so that name is the authority.
+    configuration names it, so that name is the authority. The profile is
+    named as the backend API names profiles (``coder``), not by the runtime's
+    reference to it (``named:coder``, ``builtin:coder``).
     """
     body["runtime_id"] = runtime_id
     body["display_ref"] = f"{body.get('display_name')}@{runtime_id}"
+    profile = body.get("profile")
+    if isinstance(profile, str):
+        body["profile"] = profile_name(profile)
     return body
+
+
+def profile_name(reference: str) -> str:
+    """``named:coder`` and ``builtin:coder`` → ``coder``: the name a create request takes."""
+    kind, colon, name = reference.partition(":")
+    return name if colon and kind in ("named", "builtin") and name else reference

@@ -129,6 +129,8 @@ class RuntimeInfo:
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> RuntimeInfo:
         kind, status = raw["kind"], raw["status"]
+    tools: tuple[str, ...] = ()
+    """What a new worker there may ask for as capabilities; empty from an older backend."""
         if kind not in ("embedded", "remote") or status not in ("available", "unavailable"):
             raise ValueError("not a runtime view")
         return cls(
@@ -145,11 +147,13 @@ class RuntimeInfo:
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
+            tools=tuple(read_str(name) for name in raw.get("tools", ())),
         body["capabilities"] = list(self.capabilities)
         body["diagnostics"] = [item.to_dict() for item in self.diagnostics]
         return body
 
 
+        body["tools"] = list(self.tools)
 @dataclass(frozen=True, slots=True)
 class ListingDiagnostic:
     """A runtime that could not answer a listing; the others still did."""

@@ -68,7 +68,14 @@ class BundleProfile:
     def to_profile(self, digest: str) -> Profile:
         preferences = ModelPreferences(self.model, self.max_turns, self.max_output_tokens)
         label = f"bundle:{digest[:12]}/{self.name}"
-        return Profile(self.name, label, frozenset(self.tools), preferences, text=self.prompt)
+        return Profile(
+            self.name,
+            label,
+            frozenset(self.tools),
+            preferences,
+            text=self.prompt,
+            description=self.description,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {

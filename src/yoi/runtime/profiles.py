@@ -37,18 +37,46 @@ class Profile:
     tool_grants: frozenset[str] = frozenset()
     model: ModelPreferences = field(default_factory=ModelPreferences)
     text: str | None = None
+    description: str | None = None
+    """One line for people choosing a profile."""
 
     def prompt_text(self) -> str:
         return self.text if self.text is not None else load_prompt(self.prompt)
 
 
 BUILTIN_PROFILES: tuple[Profile, ...] = (
-    Profile("default", "default.md"),
-    Profile("companion", "companion.md"),
-    Profile("coder", "coder.md", model=ModelPreferences(max_turns=60)),
-    Profile("reviewer", "reviewer.md", model=ModelPreferences(max_turns=40)),
-    Profile("orchestrator", "orchestrator.md"),
-    Profile("intake", "intake.md"),
+    Profile(
+        "default",
+        "default.md",
+        description="A general assistant: answers questions, uses tools only when they help.",
+    ),
+    Profile(
+        "companion",
+        "companion.md",
+        description="The workspace's Companion: shapes ideas into tickets, explains the workers.",
+    ),
+    Profile(
+        "coder",
+        "coder.md",
+        model=ModelPreferences(max_turns=60),
+        description="Carries out one ticket in its own worktree, with tests, and reports back.",
+    ),
+    Profile(
+        "reviewer",
+        "reviewer.md",
+        model=ModelPreferences(max_turns=40),
+        description="Reviews a coder's change against its ticket: approve or request changes.",
+    ),
+    Profile(
+        "orchestrator",
+        "orchestrator.md",
+        description="Takes queued tickets through coder and reviewer workers to a merge.",
+    ),
+    Profile(
+        "intake",
+        "intake.md",
+        description="Turns people's requests into well-formed tickets; never queues them.",
+    ),
 )
 
 

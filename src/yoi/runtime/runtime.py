@@ -208,6 +208,7 @@ class Runtime:
             version=yoi.__version__,
         )
 
+            tools=tuple(sorted(tool.name for tool in self._tools)),
     async def diagnostics(self) -> list[Diagnostic]:
         self._ready()
         found = list(self._problems)

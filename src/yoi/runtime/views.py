@@ -191,8 +191,11 @@ class RuntimeSummary:
     capabilities: tuple[str, ...]
     limits: dict[str, object]
     version: str
+    tools: tuple[str, ...] = ()
+    """The tools this runtime offers: the only names a create request may ask for."""
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
         body["capabilities"] = list(self.capabilities)
+        body["tools"] = list(self.tools)
         return body

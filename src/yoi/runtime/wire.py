@@ -163,6 +163,7 @@ def read_runtime_summary(raw: Raw) -> RuntimeSummary:
         capabilities=tuple(read_str(name) for name in raw["capabilities"]),
         limits=dict(raw["limits"]),
         version=read_str(raw["version"]),
+        tools=tuple(read_str(name) for name in raw.get("tools", ())),
     )
 
 

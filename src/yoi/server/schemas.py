@@ -220,6 +220,9 @@ class RuntimeSummaryBody(BaseModel):
     capabilities: list[str]
     limits: dict[str, Any]
     version: str
+    tools: list[str] = Field(
+        default_factory=list, description="the tools a create request may ask for"
+    )
 
 
 class RuntimeBody(BaseModel):

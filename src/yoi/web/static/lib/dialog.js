@@ -4,8 +4,11 @@ import { errorLine, h, replace } from "./dom.js";
 /**
  * Show a modal form and wait for it.
  *
- * `fields` is a list of `{name, label, kind: "text" | "textarea" | "select" | "checkbox",
- * value, options: [{value, label}], required, placeholder, hint}`.
+ * `fields` is a list of `{name, label, kind: "text" | "textarea" | "select" | "checkbox" |
+ * "checklist", value, options: [{value, label}], required, placeholder, hint}`.
+ * A field may also have `hintFor(value)`, a hint that follows its value, and a
+ * checklist `optionsFor(values)`, its options as the other fields now are (its
+ * value is the list of checked option values; `empty` says why there are none).
  * `submit(values)` is called on submit; it may throw (an ApiError is shown in the
  * dialog with its code, and the dialog stays open) or return a value, which the
  * returned promise resolves to. Cancel resolves to null.
@@ -15,12 +18,17 @@ export function formDialog({ title, fields, submitLabel = "Save", submit, descri
     const dialog = h("dialog", { class: "form-dialog", "aria-label": title });
     const errors = h("div", { class: "dialog-errors" });
     const inputs = {};
+    const hints = {};
     const rows = fields.map((field) => {
       const id = `field-${field.name}-${Math.random().toString(36).slice(2, 8)}`;
       const input = control(field, id);
       inputs[field.name] = input;
+      const hint = h("small", { class: "hint", text: field.hint || "", hidden: !field.hint });
+      hints[field.name] = hint;
+      if (field.kind === "checklist") {
+        return h("fieldset", { class: "field field-list", id }, h("legend", { text: field.label }), input, hint);
+      }
       const label = h("label", { for: id, text: field.label });
-      const hint = field.hint ? h("small", { class: "hint", text: field.hint }) : null;
       return field.kind === "checkbox"
         ? h("div", { class: "field field-check" }, input, label, hint)
         : h("div", { class: "field" }, label, input, hint);
@@ -37,6 +45,8 @@ export function formDialog({ title, fields, submitLabel = "Save", submit, descri
       h("div", { class: "dialog-actions" }, cancel, submitButton),
     );
     dialog.append(form);
+    form.addEventListener("change", () => follow());
+    follow();
     dialog.addEventListener("cancel", (event) => {
       event.preventDefault();
       finish(null);
@@ -58,13 +68,30 @@ export function formDialog({ title, fields, submitLabel = "Save", submit, descri
       resolve(value);
     }
 
+    function current() {
+      const values = {};
+      for (const field of fields) values[field.name] = valueOf(field, inputs[field.name]);
+      return values;
+    }
+
+    /** Hints that follow a value, and checklists whose options follow the other fields. */
+    function follow() {
+      const values = current();
+      for (const field of fields) {
+        if (field.optionsFor) {
+          fillChecklist(inputs[field.name], field, field.optionsFor(values), values[field.name]);
+        }
+        if (field.hintFor) {
+          const text = field.hintFor(values[field.name]) || field.hint || "";
+          hints[field.name].textContent = text;
+          hints[field.name].hidden = !text;
+        }
+      }
+    }
+
     async function onSubmit(event) {
       event.preventDefault();
-      const values = {};
-      for (const field of fields) {
-        const input = inputs[field.name];
-        values[field.name] = field.kind === "checkbox" ? input.checked : input.value;
-      }
+      const values = current();
       submitButton.disabled = true;
       replace(errors);
       try {
@@ -81,6 +108,26 @@ export function formDialog({ title, fields, submitLabel = "Save", submit, descri
     const first = form.querySelector("input, textarea, select");
     if (first) first.focus();
   });
+}
+
+function valueOf(field, input) {
+  if (field.kind === "checkbox") return input.checked;
+  if (field.kind === "checklist") {
+    return [...input.querySelectorAll("input:checked")].map((box) => box.value);
+  }
+  return input.value;
+}
+
+/** Put `options` in a checklist, keeping what was checked and is still offered. */
+function fillChecklist(list, field, options, checked) {
+  const kept = new Set(checked);
+  const boxes = options.map((option) => {
+    const id = `${list.id}-${option.value}`;
+    const box = h("input", { id, type: "checkbox", value: option.value, checked: kept.has(option.value) });
+    return h("div", { class: "field-check" }, box, h("label", { for: id, text: option.label }));
+  });
+  const empty = h("p", { class: "empty", text: field.empty || "None." });
+  list.replaceChildren(...(boxes.length ? boxes : [empty]));
 }
 
 function control(field, id) {
@@ -104,6 +151,11 @@ function control(field, id) {
   }
   if (field.kind === "checkbox") {
     return h("input", { ...common, type: "checkbox", checked: Boolean(field.value) });
+  }
+  if (field.kind === "checklist") {
+    const list = h("div", { class: "checklist", id: `${id}-list` });
+    fillChecklist(list, field, field.options || [], field.value || []);
+    return list;
   }
   return h("input", { ...common, type: "text", value: field.value || "", autocomplete: "off" });
 }

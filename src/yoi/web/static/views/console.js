@@ -10,7 +10,6 @@ import { formDialog } from "../lib/dialog.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { createComposer } from "./composer.js";
 import { createTranscript } from "./transcript.js";
-import { profileLabel } from "./workers.js";
 
 const NOT_THERE = new Set(["worker_not_found", "runtime_not_found"]);
 
@@ -107,9 +106,10 @@ function open(main, { runtimeId, workerId }) {
     composer.setLabel(`Message to ${name}`);
     replace(
       facts,
-      fact("Profile", profileLabel(worker.profile)),
+      fact("Profile", worker.profile),
       fact("Model", worker.model),
-      fact("Reference", worker.display_ref),
+      fact("Worker id", worker.worker_id),
+      fact("Runtime", worker.runtime_id),
     );
   }
 

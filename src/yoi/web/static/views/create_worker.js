@@ -1,5 +1,9 @@
 // The dialog that creates a worker: runtime, profile, display name, capabilities, a first message.
 //
+// The profiles, with what each is for, are the workspace's (`/api/workspace`);
+// the capabilities offered are the tools the chosen runtime lists
+// (`runtime.tools`), so nothing is offered that the runtime would refuse.
+//
 // On success the page moves to the new worker's console; a refusal (an
 // unknown profile, a capability the runtime does not offer, a runtime that
 // went away) shows in the dialog with its code, and the dialog stays open.
@@ -42,15 +46,16 @@ export async function openCreateWorker(context, runtimes, { runtimeId = null } =
         kind: "select",
         value: defaultProfile(profiles),
         options: profiles.map((profile) => ({ value: profile.name, label: profile.name })),
-        hint: profileHint(profiles),
+        hintFor: (name) => profiles.find((profile) => profile.name === name)?.description,
       },
       { name: "display_name", label: "Display name", kind: "text", required: true },
       {
         name: "capabilities",
         label: "Capabilities",
-        kind: "text",
-        placeholder: "e.g. read_file, run_tests",
-        hint: "Tool names, separated by commas; the runtime must offer each one.",
+        kind: "checklist",
+        optionsFor: (values) => toolsOf(available, values.runtime),
+        empty: "This runtime offers no tools.",
+        hint: "The tools the worker may use, among those its runtime offers.",
       },
       {
         name: "initial_input",
@@ -83,7 +88,7 @@ async function create(values) {
   const body = {
     display_name: displayName,
     profile: values.profile || DEFAULT_PROFILE,
-    requested_capabilities: capabilityNames(values.capabilities).map((name) => ({ name })),
+    requested_capabilities: values.capabilities.map((name) => ({ name })),
   };
   if (values.initial_input.trim()) body.initial_input = values.initial_input;
   const path = `/api/runtimes/${encodeURIComponent(values.runtime)}/workers`;
@@ -94,21 +99,15 @@ async function create(values) {
   }
 }
 
-/** "read_file, run_tests,," → ["read_file", "run_tests"], without repeats. */
-export function capabilityNames(text) {
-  const names = (text || "").split(",").map((name) => name.trim());
-  return [...new Set(names.filter(Boolean))];
+/** The tools the runtime `runtimeId` offers, as checklist options. */
+function toolsOf(runtimes, runtimeId) {
+  const runtime = runtimes.find((item) => item.runtime_id === runtimeId);
+  return (runtime?.tools ?? []).map((name) => ({ value: name, label: name }));
 }
 
 function defaultProfile(profiles) {
   const names = profiles.map((profile) => profile.name);
   return names.includes(DEFAULT_PROFILE) ? DEFAULT_PROFILE : names[0];
-}
-
-function profileHint(profiles) {
-  const described = profiles.filter((profile) => profile.description);
-  if (!described.length) return null;
-  return described.map((profile) => `${profile.name}: ${profile.description}`).join(" · ");
 }
 
 /** A capability refusal also says what the runtime does offer. */

@@ -319,18 +319,9 @@ function workerRow(runtimeId, workerId) {
     setText(link, worker.display_name || worker.worker_id);
     setData(badge, "status", worker.status);
     setText(badge, worker.status);
-    setText(profile, profileLabel(worker.profile));
+    setText(profile, worker.profile);
     setText(model, worker.model);
   }
 
   return { tr, update };
-}
-
-/** "named:coder" → "coder", "builtin:companion" → "companion (builtin)". */
-export function profileLabel(ref) {
-  if (!ref) return "";
-  const [kind, name] = ref.includes(":") ? ref.split(/:(.*)/s) : ["", ref];
-  if (kind === "named") return name;
-  if (kind === "builtin") return `${name} (builtin)`;
-  return ref;
 }
