@@ -18,6 +18,7 @@ from tests.tickets.rig import AUTHOR, make, new_store
 
 from yoi.errors import InvalidRequest
 from yoi.tickets import ReviewStatus, State, TicketStore
+from yoi.tickets.doctor import diagnose
 from yoi.tickets.thread import LINE_BREAKS, parse_thread, render_event, stored_body
 
 AT = "2026-01-01T00:00:00Z"
@@ -244,3 +245,41 @@ def test_any_reason_round_trips_or_is_refused(reason: str) -> None:
             ("state_changed", reason.strip()),
         ]
         assert detail.meta.state is State.READY
+
+
+# torn events
+
+
+COMPLETE = f"<!-- event: comment author: a at: {AT} -->\n\n## Comment\n\nfirst\n\n---\n"
+TORN = f"\n<!-- event: comment author: b at: {AT} -->\n\n## Comment\n\nhalf of a long\n"
+
+
+def test_a_torn_tail_that_ends_at_a_line_end_is_dropped_and_reported() -> None:
+    thread = parse_thread(COMPLETE + TORN)
+
+    assert [e.body for e in thread.events] == ["first"]
+    assert [(p.line, p.message) for p in thread.problems] == [
+        (9, "the last event is torn: it has no '---'")
+    ]
+
+
+def test_a_torn_event_with_another_after_it_is_kept_and_reported() -> None:
+    thread = parse_thread(COMPLETE + TORN + "\n" + COMPLETE)
+
+    assert [e.body for e in thread.events] == ["first", "half of a long", "first"]
+    assert [(p.line, p.message) for p in thread.problems] == [
+        (9, "the event has no '---' before the next one: it may be torn")
+    ]
+
+
+@pytest.mark.parametrize("after", ["", "\n" + COMPLETE])
+def test_the_doctor_reports_a_torn_event(tmp_path: Path, after: str) -> None:
+    store = new_store(tmp_path)
+    ticket = make(store)
+    with open(store.root / ticket / "thread.md", "a", encoding="utf-8") as file:
+        file.write(TORN + after)
+
+    findings = diagnose(store.root).findings
+
+    assert [(f.code, f.path) for f in findings] == [("bad_event", f"{ticket}/thread.md")]
+    assert "torn" in findings[0].message

@@ -29,7 +29,7 @@ code                         severity  meaning
 ``unreadable_file``          error     ``thread.md``, ``relations.json``, the plan log,
                                        ``resolution.md`` or an artifacts folder cannot be read
 ``bad_event``                error     a thread event that cannot be read: an unterminated
-                                       header, no kind or ``at``, a torn last event
+                                       header, no kind or ``at``, a torn event (no ``---``)
 ``incomplete_state_change``  error     a ``state_changed`` event without from, to, reason or author
 ``history_conflict``         error     a ``state_changed`` event out of place: it starts from
                                        another state than the events before it left, or makes

@@ -2,7 +2,7 @@
 
 Snapshots (``item.md``, ``relations.json``, ``resolution.md``) are replaced
 by an fsync'd temporary file and a rename; logs (``thread.md``,
-``orchestration-plan.jsonl``) take fsync'd appends. Nothing follows a
+``orchestration-plan.jsonl``) take fsync'd appends, cut back when refused. Nothing follows a
 symbolic link: a link planted in the store can neither be read through nor
 written through. Reads are bounded so a huge file costs an error, not memory.
 """
@@ -14,7 +14,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["FileProblem", "append_text", "fsync_dir", "read_text", "write_atomic"]
+__all__ = ["FileProblem", "append_text", "fsync_dir", "read_text", "truncate", "write_atomic"]
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -63,15 +63,51 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def append_text(path: Path, text: str) -> None:
-    """Append ``text`` in one write and fsync it; a new file's folder is fsync'd too."""
+    """Append ``text`` and fsync it; a new file's folder is fsync'd too.
+
+    A write refused part-way (a full disk, a file size limit) is taken back:
+    the file is cut to where the append began, so no half block is left to
+    be read, or completed by the next append, as if it were whole.
+    """
     created = not path.exists()
     descriptor = os.open(path, _APPEND_FLAGS, 0o644)
-    with os.fdopen(descriptor, "ab") as file:
-        file.write(text.encode("utf-8"))
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        start = os.fstat(descriptor).st_size
+        try:
+            _write_all(descriptor, text.encode("utf-8"))
+            os.fsync(descriptor)
+        except BaseException:
+            _cut(descriptor, start)
+            raise
+    finally:
+        os.close(descriptor)
     if created:
         fsync_dir(path.parent)
+
+
+def truncate(path: Path, size: int) -> None:
+    """Cut ``path`` back to ``size`` bytes if it grew past them (a change being undone)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if os.fstat(descriptor).st_size > size:
+            _cut(descriptor, size)
+    finally:
+        os.close(descriptor)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _cut(descriptor: int, size: int) -> None:
+    """Best effort: when even this fails, the doctor reports the torn tail left behind."""
+    try:
+        os.ftruncate(descriptor, size)
+        os.fsync(descriptor)
+    except OSError:
+        pass
 
 
 def fsync_dir(path: Path) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from yoi.errors import TicketNotFound, TicketUnreadable
-from yoi.tickets.files import FileProblem, append_text, read_text, write_atomic
+from yoi.tickets.files import FileProblem, append_text, read_text, truncate, write_atomic
 from yoi.tickets.frontmatter import FrontMatterError, Item, Value, parse_item, set_fields
 from yoi.tickets.ids import ticket_id as checked_id
 from yoi.tickets.index import ITEM_LIMIT, RELATIONS_LIMIT
@@ -108,6 +109,22 @@ class TicketFolder:
         write_atomic(self.path / "item.md", changed)
         return changed
 
+    @contextmanager
+    def undone_on_failure(self) -> Iterator[None]:
+        """A change that fails part-way cuts the logs back to where it found them, so an event
+        appended before a refused front matter write does not stay as if it had happened."""
+        logs = [self.path / "thread.md"]
+        if not self.artifacts_linked:
+            logs.append(self.artifacts / "orchestration-plan.jsonl")
+        sizes = [(path, _size(path)) for path in logs]
+        try:
+            yield
+        except BaseException:
+            for path, size in sizes:
+                if size is not None:
+                    truncate(path, size)
+            raise
+
     def append_events(self, blocks: Sequence[str]) -> None:
         path = self.path / "thread.md"
         append_text(path, _separator(path) + "\n".join(blocks))
@@ -153,6 +170,15 @@ class TicketFolder:
     def _unreadable(self, problem: str) -> TicketUnreadable:
         message = problem if problem.startswith(self.id) else f"{self.id} {problem}"
         return TicketUnreadable(message, details={"ticket_id": self.id})
+
+
+def _size(path: Path) -> int | None:
+    """The size of a regular file; ``None`` for a missing file or anything else."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _separator(path: Path, *, blank: bool = True) -> str:

@@ -9,6 +9,7 @@ the next read.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from yoi.errors import (
     InvalidRequest,
     StateConflict,
     StoreError,
+    StoreFull,
 )
 from yoi.tickets import inputs
 from yoi.tickets.config import CONFIG_NAME, TicketConfig
@@ -70,6 +72,7 @@ COMMENT_ROLES = frozenset(
     {EventKind.COMMENT, EventKind.PLAN, EventKind.DECISION, EventKind.IMPLEMENTATION_REPORT}
 )
 _ID_TRIES = 1000
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _REASONS = {
     State.PLANNING: "returned_to_planning",
     State.READY: "ready",
@@ -425,6 +428,11 @@ class TicketStore:
             with store_lock(self.root, wait=self._lock_wait):
                 yield
         except OSError as error:
+            if error.errno in _FULL:
+                raise StoreFull(
+                    f"the disk has no room for this ticket change ({error.strerror}); "
+                    "the change was not made"
+                ) from None
             raise StoreError(f"the ticket store cannot be written ({error.strerror})") from None
 
     @contextmanager
@@ -433,7 +441,8 @@ class TicketStore:
         with self._locked():
             folder.check()
             text, item = folder.item()
-            yield _Change(folder, text, item, timestamp(self._clock()))
+            with folder.undone_on_failure():
+                yield _Change(folder, text, item, timestamp(self._clock()))
 
     def _free_id(self) -> tuple[str, int]:
         start = self._clock()

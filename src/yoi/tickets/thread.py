@@ -62,19 +62,25 @@ class Thread:
 
 
 def parse_thread(text: str) -> Thread:
+    """Every readable event; an event without its closing ``---`` is torn: dropped when it
+    is the last (an append cut short), kept but reported when another follows it."""
     events: list[ThreadEvent] = []
     problems: list[ThreadProblem] = []
-    last_read = False
-    for start, lines in _blocks(split_lines(text)):
+    blocks = list(_blocks(split_lines(text)))
+    for number, (start, lines) in enumerate(blocks, start=1):
         try:
-            events.append(_event(lines))
-            last_read = True
+            event = _event(lines)
         except ValueError as error:
             problems.append(ThreadProblem(start + 1, str(error)))
-            last_read = False
-    if text and not text.endswith("\n") and last_read and not _terminated(text):
-        events.pop()
-        problems.append(ThreadProblem(text.count("\n") + 1, "the last event is torn"))
+            continue
+        if _closed(lines):
+            events.append(event)
+        elif number == len(blocks):
+            problems.append(ThreadProblem(start + 1, "the last event is torn: it has no '---'"))
+        else:
+            events.append(event)
+            message = "the event has no '---' before the next one: it may be torn"
+            problems.append(ThreadProblem(start + 1, message))
     return Thread(tuple(events), tuple(problems))
 
 
@@ -198,8 +204,10 @@ def _content(lines: list[str]) -> tuple[str | None, str]:
     return heading, "\n".join(lines).strip("\n").rstrip()
 
 
-def _terminated(text: str) -> bool:
-    return text.rstrip().endswith("\n---") or text.rstrip() == "---"
+def _closed(lines: list[str]) -> bool:
+    """Whether the block's last non-blank line is its ``---``."""
+    filled = [line.strip() for line in lines[1:] if line.strip()]
+    return filled[-1:] == ["---"]
 
 
 def split_lines(text: str) -> list[str]:
