@@ -18,7 +18,7 @@ from yoi.engine.events import (
     ToolCallStarted,
     UsageReport,
 )
-from yoi.errors import YoiError
+from yoi.errors import StoreError, YoiError
 from yoi.runtime.events import (
     ErrorEvent,
     RunFinished,
@@ -51,15 +51,20 @@ async def drive(worker: Worker, pending: PendingInput) -> None:
     while current is not None:
         await _run(worker, current)
         current = worker.next_input()
-    await worker.store.save_worker(worker.record)
+    try:
+        await worker.store.save_worker(worker.record)
+    except StoreError as error:  # the records wait in the store for its next write
+        log.warning("worker %s: %s", worker.worker_id, error.message)
 
 
 async def _run(worker: Worker, pending: PendingInput) -> None:
     run_id = pending.run_id
-    if pending.entry is None:
-        pending.entry, _ = worker.record_entry(Role.USER, pending.content, run_id)
-    worker.emit(RunStarted(run_id, worker.engine.model_name))
     try:
+        if pending.entry is None:
+            pending.entry, _ = worker.record_entry(Role.USER, pending.content, run_id)
+        # Nothing is asked of the model until the run is on disk: a store that
+        # cannot write fails the run here, before it costs anything.
+        await worker.emit(RunStarted(run_id, worker.engine.model_name))
         count = 0
         async for event in worker.engine.run(worker.system_prompt, worker.history.messages):
             if not worker.owns(run_id):
@@ -73,6 +78,9 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
     except asyncio.CancelledError:
         worker.finish_run(run_id, RunFinished(run_id, "cancelled"))
         raise
+    except StoreError as error:
+        log.warning("run %s of worker %s failed: %s", run_id, worker.worker_id, error.message)
+        worker.finish_run(run_id, RunFinished(run_id, "failed", _error_body(error)))
     except Exception as error:  # a bug must end the run, not the worker
         log.exception("run %s of worker %s failed unexpectedly", run_id, worker.worker_id)
         failure: dict[str, object] = {

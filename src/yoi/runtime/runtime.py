@@ -22,6 +22,7 @@ from yoi.errors import (
     LimitTooLarge,
     RuntimeUnavailable,
     StoreCorrupt,
+    StoreError,
     StoreMissing,
     WorkerNotFound,
     WorkerUnavailable,
@@ -127,7 +128,8 @@ class Runtime:
         """Open the store and bring back every worker it holds.
 
         Runs that were in flight when the process last stopped end ``failed``
-        with code ``interrupted``; workers the store cannot read are reported
+        with code ``interrupted``; inputs that were queued behind them run
+        again, in order. Workers the store cannot read are reported
         by :meth:`diagnostics` and refuse work with ``worker_unavailable``.
         """
         runtime_id = self._requested_id or IdGenerator("rt", clock=self._clock).new()
@@ -206,9 +208,9 @@ class Runtime:
             capabilities=CAPABILITIES,
             limits=self.limits.to_dict(),
             version=yoi.__version__,
+            tools=tuple(sorted(tool.name for tool in self._tools)),
         )
 
-            tools=tuple(sorted(tool.name for tool in self._tools)),
     async def diagnostics(self) -> list[Diagnostic]:
         self._ready()
         found = list(self._problems)
@@ -241,8 +243,12 @@ class Runtime:
             config_bundle=None if request.config_bundle is None else request.config_bundle.digest,
         )
         worker = self._build_worker(worker_record, checked, restored=False)
-        self._workers[worker_id] = worker
-        await self._store.save_worker(worker_record)
+        self._workers[worker_id] = worker  # holds the id while the store creates its files
+        try:
+            await self._store.save_worker(worker_record)
+        except StoreError:
+            del self._workers[worker_id]
+            raise
         created = WorkerCreated(
             worker_record.display_name, _intent_dict(request), checked.profile_ref
         )

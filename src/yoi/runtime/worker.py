@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yoi.engine.run import Engine
-from yoi.errors import InvalidRequest, PayloadTooLarge, WorkerBusy, WorkerStopped
+from yoi.errors import InvalidRequest, PayloadTooLarge, StoreError, WorkerBusy, WorkerStopped
 from yoi.ids import IdGenerator
 from yoi.runtime.busy import Dispatch, decide
 from yoi.runtime.events import (
@@ -24,7 +24,7 @@ from yoi.runtime.limits import RuntimeLimits
 from yoi.runtime.records import WorkerRecord
 from yoi.runtime.requests import Input
 from yoi.runtime.status import WorkerStatus
-from yoi.runtime.stores.protocol import Store
+from yoi.runtime.stores.protocol import QueuedInput, Store
 from yoi.runtime.subscription import Fanout
 from yoi.runtime.transcript import History, Role, ToolEntry, TranscriptEntry
 from yoi.runtime.views import InputAck, RunState
@@ -154,20 +154,29 @@ class Worker:
         self.tail.extend(entries[-self.limits.snapshot_transcript_tail :])
         self._history_loaded = True
 
-    async def recover(self, active_run: str | None, queued: tuple[str, ...]) -> None:
-        """End what a stopped process left open: its run and its queued inputs fail."""
-        pending: list[Awaitable[None]] = []
+    async def recover(self, active_run: str | None, queued: tuple[QueuedInput, ...]) -> None:
+        """Take up what a stopped process left open.
+
+        The run that was in flight ends ``failed`` (``interrupted``): what it
+        did is gone with the process. Acknowledged queued inputs run again,
+        in the order they were accepted. Nothing waits for the disk here: the
+        first queued run waits for these records before it calls the model.
+        """
         if active_run is not None:
             self.record.runs += 1
             failure = _interrupted("the runtime stopped while this run was active")
-            pending.append(self.emit(RunFinished(active_run, "failed", failure)))
-        for run_id in queued:
-            failure = _interrupted("the runtime restarted before this input ran; send it again")
-            pending.append(self.emit(RunFinished(run_id, "failed", failure)))
-        if self.status is WorkerStatus.RUNNING:
-            pending.append(self.set_status(WorkerStatus.IDLE))
-        for durable in pending:
-            await durable
+            self.emit(RunFinished(active_run, "failed", failure))
+        for item in queued:
+            if item.content is None or self.status is WorkerStatus.STOPPED:
+                failure = _interrupted("the runtime restarted before this input ran; send it again")
+                self.emit(RunFinished(item.run_id, "failed", failure))
+            else:
+                self.queue.append(PendingInput(item.run_id, item.content))
+        if self.queue:
+            await self.load_history()
+            if self.status is WorkerStatus.IDLE:
+                self.set_status(WorkerStatus.RUNNING)
+        self._carry_on()
 
     async def accept(self, item: Input) -> InputAck:
         self.check_content(item.content, self.limits)
@@ -215,12 +224,15 @@ class Worker:
         accepted = self.emit(InputAccepted(pending.run_id, content, False, pending.entry.sequence))
         seq = self.record.last_seq
         status_durable = self.set_status(WorkerStatus.RUNNING)
-        self.live = LiveRun(pending.run_id, self.clock())
-        self._task = asyncio.create_task(self._driver(self, pending))
-        await entry_durable
-        await accepted
-        await status_durable
-        await self.store.save_worker(self.record)
+        self._launch(pending)
+        try:
+            await entry_durable
+            await accepted
+            await status_durable
+            await self.store.save_worker(self.record)
+        except StoreError as error:
+            await self._abandon(pending.run_id, error)
+            raise
         return InputAck(self.worker_id, pending.run_id, pending.entry.sequence, seq, False)
 
     async def _enqueue(self, content: str) -> InputAck:
@@ -228,8 +240,40 @@ class Worker:
         self.queue.append(pending)
         accepted = self.emit(InputAccepted(pending.run_id, content, True, None))
         seq = self.record.last_seq
-        await accepted
+        try:
+            await accepted
+        except StoreError as error:
+            if pending in self.queue:  # refused, so it must not run later
+                self.queue.remove(pending)
+                self.emit(RunFinished(pending.run_id, "failed", _failure(error)))
+            raise
         return InputAck(self.worker_id, pending.run_id, None, seq, True)
+
+    def _launch(self, pending: PendingInput) -> None:
+        self.live = LiveRun(pending.run_id, self.clock())
+        self._task = asyncio.create_task(self._driver(self, pending))
+
+    def _carry_on(self) -> None:
+        """With no driver running: start the next queued input, or settle idle."""
+        if self.queue:
+            self._launch(self.queue.popleft())
+        elif self.status is WorkerStatus.RUNNING:
+            self.set_status(WorkerStatus.IDLE)
+
+    async def _abandon(self, run_id: str, error: StoreError) -> None:
+        """The store refused an input: its run ends ``failed`` with the store's code.
+
+        The records wait in the store and are written with the next write that
+        succeeds, so the log tells the same story as the worker's memory.
+        """
+        if not self.owns(run_id):
+            return  # the driver met the failure first, ended the run and went on
+        self.finish_run(run_id, RunFinished(run_id, "failed", _failure(error)))
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=self.limits.cancel_grace_seconds)
+        self._carry_on()
 
     def owns(self, run_id: str) -> bool:
         """Whether ``run_id`` is the run in flight (a run given up for lost is not)."""
@@ -259,7 +303,9 @@ class Worker:
 
     async def cancel(self) -> bool:
         async with self.lock:
-            return await self._cancel_run(keep_queue=False)
+            cancelled = await self._cancel_run(keep_queue=False)
+            await self.store.save_worker(self.record)
+            return cancelled
 
     async def stop(self, reason: str | None) -> bool:
         async with self.lock:
@@ -268,13 +314,15 @@ class Worker:
             await self._cancel_run(keep_queue=False, settle=WorkerStatus.STOPPED)
             if self.record.status is not WorkerStatus.STOPPED:  # it was idle
                 self.set_status(WorkerStatus.STOPPED)
-            await self.emit(WorkerStoppedEvent(reason))
+            self.emit(WorkerStoppedEvent(reason))
             await self.store.save_worker(self.record)
             return True
 
     async def _cancel_run(
         self, *, keep_queue: bool, settle: WorkerStatus = WorkerStatus.IDLE
     ) -> bool:
+        """Cancel the run in flight. Waiting for the disk is the caller's part, after
+        every change is made, so a refused write never leaves a change half done."""
         if not keep_queue:
             self._drop_queue()
         task = self._task
@@ -286,8 +334,7 @@ class Worker:
         if self.live is not None:
             self.finish_run(self.live.run_id, RunFinished(self.live.run_id, "cancelled"))
         if self.status is WorkerStatus.RUNNING:
-            await self.set_status(settle)
-        await self.store.save_worker(self.record)
+            self.set_status(settle)
         return True
 
     def _drop_queue(self) -> None:
@@ -312,3 +359,7 @@ class Worker:
 
 def _interrupted(message: str) -> dict[str, object]:
     return {"code": "interrupted", "message": message}
+
+
+def _failure(error: StoreError) -> dict[str, object]:
+    return {"code": error.code, "message": error.message}

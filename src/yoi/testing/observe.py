@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from yoi.runtime.events import Event
+from yoi.runtime.events import Event, Snapshot, StatusChanged
 from yoi.runtime.requests import Input
 from yoi.runtime.runtime import Runtime
 from yoi.runtime.subscription import Subscription
 
-__all__ = ["event_types", "run_to_end", "until"]
+__all__ = ["event_types", "run_to_end", "until", "until_idle"]
 
 DEADLINE = 5.0
 
@@ -35,6 +35,16 @@ async def run_to_end(runtime: Runtime, worker_id: str, item: Input | str) -> lis
     async with await runtime.subscribe(worker_id) as subscription:
         await runtime.send_input(worker_id, item)
         return (await until(subscription, "run_finished"))[1:]
+
+
+async def until_idle(runtime: Runtime, worker_id: str, *, deadline: float = DEADLINE) -> None:
+    """Return once the worker is idle (at once if it is); ``TimeoutError`` after ``deadline``."""
+    async with asyncio.timeout(deadline), await runtime.subscribe(worker_id) as subscription:
+        async for event in subscription:
+            match event.event:
+                case Snapshot(worker={"status": "idle"}) | StatusChanged(status="idle"):
+                    return
+    raise AssertionError(f"the stream of {worker_id} ended before it was idle")
 
 
 def event_types(events: list[Event]) -> list[str]:

@@ -33,7 +33,7 @@ from yoi.runtime.events import (
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.requests import TaskIntent
 from yoi.runtime.status import WorkerStatus
-from yoi.runtime.stores import FsStore, MemoryStore, Store, StoredState, StoredWorker
+from yoi.runtime.stores import FsStore, MemoryStore, QueuedInput, Store, StoredState, StoredWorker
 from yoi.runtime.stores.fs import RESTART_SEQ_GAP
 from yoi.runtime.transcript import Role, ToolEntry, TranscriptEntry
 
@@ -222,7 +222,7 @@ async def test_reopen_restores_workers_their_counters_and_open_runs(stores: Stor
     expected.transcript_total = 3
     expected.runs = 1
     expected.usage = {"input_tokens": 14, "output_tokens": 4}
-    assert one == StoredWorker(expected, active_run="r2", queued=("r3",))
+    assert one == StoredWorker(expected, active_run="r2", queued=(QueuedInput("r3", "third"),))
     assert two.record.worker_id == "w-two"
     assert (two.active_run, two.queued, two.record.runs) == ("r1", (), 0)
     assert (await store.read_events(W, 0, 100)).events == tuple(events(1, *HISTORY))
@@ -249,7 +249,7 @@ async def test_a_reopened_store_takes_more_records_and_derives_runs_from_them(
 
     store, state = await stores.reopen(store)
     (worker,) = state.workers
-    assert (worker.active_run, worker.queued) == ("r3", ("r5",))
+    assert (worker.active_run, worker.queued) == ("r3", (QueuedInput("r5", "fifth"),))
     assert (worker.record.runs, worker.record.last_seq) == (2, len(HISTORY) + 3)
     assert worker.record.status is WorkerStatus.RUNNING
 
@@ -352,7 +352,7 @@ async def test_awaited_appends_survive_a_process_that_dies_and_the_seq_jumps(
     try:
         (worker,) = state.workers
         assert worker.record.last_seq == written + RESTART_SEQ_GAP
-        assert (worker.active_run, worker.queued) == ("r1", ("r2",))
+        assert (worker.active_run, worker.queued) == ("r1", (QueuedInput("r2", "next"),))
         assert worker.record.transcript_total == 1
         stored = await store.read_events("w-one", 0, 100)
         assert [event.seq for event in stored.events] == list(range(1, written + 1))

@@ -3,14 +3,13 @@
 Each lineage is one store root restarted again and again: a child process
 (``crash_child.py``) feeds two workers until the test has read a seeded number
 of its acks, then it is killed. The store is then opened in this process and
-must hold everything the child acknowledged, with seqs that never repeat, runs
-that were cut off ended as ``interrupted``, and workers that take new work.
+must hold everything the child acknowledged, with seqs that never repeat, the
+run that was cut off ended as ``interrupted``, and workers that take new work.
 
-An acknowledged input that was queued gets no transcript entry until it runs,
-and a restart fails it (``interrupted``: "send it again") instead of running
-it. So for a queued ack the durable trace is its ``input_accepted`` event and
-the ``run_finished`` that ends it; once its run has started, its user entry
-is in the transcript too.
+An acknowledged input that was queued gets no transcript entry until it runs.
+It survives the crash: the restart runs every queued input that had not
+started, in the order they were accepted, and only then is the worker idle.
+So every acknowledged input ends up in the transcript.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import random
 import signal
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -27,11 +27,13 @@ from pathlib import Path
 import pytest
 from tests.runtime.stores.crash_child import RUNTIME_ID, WORKERS
 
+from yoi.engine import ModelChunk, ModelRequest
 from yoi.runtime import Event, Role, Runtime, TranscriptEntry, WorkerStatus
-from yoi.runtime.events import InputAccepted, RunFinished, RunStarted, StatusChanged
+from yoi.runtime.events import InputAccepted, RunFinished, RunStarted
 from yoi.runtime.stores import FsStore
 from yoi.runtime.stores.fs import RESTART_SEQ_GAP
 from yoi.testing import ScriptedModel, Text, run_to_end
+from yoi.testing.observe import until_idle
 
 CHILD = Path(__file__).with_name("crash_child.py")
 LINEAGES = 5
@@ -127,14 +129,25 @@ async def read_acks(stream: asyncio.StreamReader, acks: list[Ack], wanted: int, 
     return True
 
 
+class Answering:
+    """Answers every request, however many queued inputs a restart runs again."""
+
+    name = "scripted:after"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        async for chunk in ScriptedModel([[Text("back again")]]).stream(request):
+            yield chunk
+
+
 async def check_restart(state: Lineage, seed: int) -> None:
-    model = ScriptedModel([[Text("back again")] for _ in WORKERS])
+    model = Answering()
     async with Runtime(store=FsStore(state.root), runtime_id=RUNTIME_ID, model=model) as runtime:
         problems = await runtime.diagnostics()
         assert {problem.code for problem in problems} <= {"store_repaired"}, problems
         for worker_id in WORKERS:
+            await until_idle(runtime, worker_id, deadline=DEADLINE)
             detail = await runtime.get_worker(worker_id)
-            assert detail.status is WorkerStatus.IDLE
+            assert (detail.status, detail.queued_inputs) == (WorkerStatus.IDLE, 0)
             after = await run_to_end(runtime, worker_id, f"after crash {seed}")
             match after[0].event, after[-1].event:
                 case InputAccepted(queued=False), RunFinished(result="completed", error=None):
@@ -149,7 +162,6 @@ async def check_restart(state: Lineage, seed: int) -> None:
             acks = [ack for ack in state.acks if ack.worker_id == worker_id]
             check_acks(acks, events, transcript)
             state.marks[worker_id] = after[-1].seq
-    model.assert_consumed()
 
 
 async def read_log(runtime: Runtime, worker_id: str) -> list[Event]:
@@ -183,7 +195,7 @@ def check_seqs(events: list[Event]) -> None:
 
 
 def check_recovery(events: list[Event], mark: int, *, resumed: int) -> None:
-    """The restart jumped the seq ahead once, then ended exactly the runs left open.
+    """The restart jumped the seq ahead once, ended the run in flight, and ran the queue.
 
     ``mark`` is the seq of the last event this test saw before the child ran,
     and ``resumed`` the seq of the first input sent after the restart. The
@@ -198,16 +210,23 @@ def check_recovery(events: list[Event], mark: int, *, resumed: int) -> None:
     before = events[:boundary]
     restored = [event for event in events[boundary:] if event.seq < resumed]
     active, queued = open_runs(before)
-    ended: list[str] = []
+    interrupted: list[str] = []
+    started: list[str] = []
+    completed: list[str] = []
     for event in restored:
         match event.event:
             case RunFinished(run_id=run_id, result="failed", error={"code": "interrupted"}):
-                ended.append(run_id)
-            case StatusChanged(status="idle"):
-                pass
-            case other:
-                raise AssertionError(f"unexpected event while restoring: {other}")
-    assert ended == active + queued, "the restore must end exactly the runs left open"
+                interrupted.append(run_id)
+            case RunFinished(run_id=run_id, result="completed"):
+                completed.append(run_id)
+            case RunFinished() as other:
+                raise AssertionError(f"a run ended unexpectedly while restoring: {other}")
+            case RunStarted(run_id=run_id):
+                started.append(run_id)
+            case InputAccepted() as other:
+                raise AssertionError(f"an input was accepted while restoring: {other}")
+    assert interrupted == active, "the restore must interrupt exactly the run in flight"
+    assert started == completed == queued, "the restore must run the queued inputs, in order"
 
 
 def open_runs(events: list[Event]) -> tuple[list[str], list[str]]:
@@ -245,28 +264,29 @@ def check_acks(acks: list[Ack], events: list[Event], transcript: list[Transcript
         if ack.transcript_sequence is not None:
             entry = by_sequence.get(ack.transcript_sequence)
             assert entry == (Role.USER, ack.run_id, ack.content), f"{ack} is not in the transcript"
-        elif ack.run_id in started:
-            assert (ack.run_id, ack.content) in users, f"{ack} ran but is not in the transcript"
         else:
-            match finished.get(ack.run_id):
-                case RunFinished(result="failed", error={"code": "interrupted"}):
-                    pass
-                case other:
-                    raise AssertionError(f"{ack} never ran, yet it ended with {other}")
+            assert ack.run_id in started, (
+                f"queued {ack} never ran; it ended {finished.get(ack.run_id)}"
+            )
+            assert (ack.run_id, ack.content) in users, f"{ack} ran but is not in the transcript"
     contents = Counter(entry.content for entry in transcript if entry.role is Role.USER)
     assert [content for content, count in contents.items() if count > 1] == []
 
 
 def check_runs(events: list[Event]) -> None:
-    """Every accepted input's run ends exactly once, after it was accepted and started."""
+    """Every accepted input's run ends exactly once, after it was accepted and started;
+    queued inputs start in the order they were accepted, across restarts too."""
     accepted: dict[str, int] = {}
+    queued: list[str] = []
     started: dict[str, int] = {}
     finished: dict[str, list[int]] = {}
     for event in events:
         match event.event:
-            case InputAccepted(run_id=run_id):
+            case InputAccepted(run_id=run_id, queued=in_line):
                 assert run_id not in accepted, f"run {run_id} accepted twice"
                 accepted[run_id] = event.seq
+                if in_line:
+                    queued.append(run_id)
             case RunStarted(run_id=run_id):
                 assert run_id not in started, f"run {run_id} started twice"
                 started[run_id] = event.seq
@@ -277,3 +297,4 @@ def check_runs(events: list[Event]) -> None:
         assert len(ends) == 1, f"run {run_id} finished {len(ends)} times"
         assert ends[0] > started.get(run_id, seq) >= seq
     assert set(finished) <= set(accepted)
+    assert sorted(queued, key=lambda run_id: started[run_id]) == queued, "queue order broken"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from itertools import pairwise
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,11 +24,19 @@ from yoi.runtime import (
     TaskIntent,
     WorkerStatus,
 )
-from yoi.runtime.events import InputAccepted, RunStarted, StatusChanged, WorkerCreated
+from yoi.runtime.events import (
+    InputAccepted,
+    RunFinished,
+    RunStarted,
+    StatusChanged,
+    WorkerCreated,
+)
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.fs import RESTART_SEQ_GAP
 from yoi.runtime.transcript import Role, TranscriptEntry
-from yoi.testing.observe import event_types, until
+from yoi.testing.observe import event_types, until, until_idle
+
+T = TypeVar("T")
 
 
 async def converse(runtime: Runtime, worker_id: str, content: str) -> list[Event]:
@@ -107,11 +116,11 @@ async def test_a_restart_brings_back_the_runtime_its_workers_and_their_history(
     second_model.assert_consumed()
 
 
-async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_fail(
+async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_run_after_it(
     tmp_path: Path,
 ) -> None:
-    # The files a process leaves when it dies with a run in flight and an input queued:
-    # no run_finished for either, and no CLEAN marker.
+    # The files a process leaves when it dies with a run in flight and two inputs
+    # queued behind it: no run_finished for any of them, and no CLEAN marker.
     root = tmp_path / "store"
     store = FsStore(root)
     await store.open(RuntimeRecord("rt-home", "home", 1.0))
@@ -124,44 +133,54 @@ async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_fail(
         StatusChanged("running"),
         RunStarted("r1", "scripted:test"),
         InputAccepted("r2", "then this", True, None),
+        InputAccepted("r3", "and this", True, None),
     ]
     await store.append_events("w-one", [Event(n, 3.0, "w-one", b) for n, b in enumerate(bodies, 1)])
     await store.append_transcript("w-one", [TranscriptEntry(1, Role.USER, "go", 3.0, "r1")])
     await store.close()
     (root / "CLEAN").unlink()
 
-    model = ScriptedModel([[Text("back again")]])
+    model = ScriptedModel([[Text("two")], [Text("three")], [Text("back again")]])
     async with Runtime(store=FsStore(root), model=model) as runtime:
+        await until_idle(runtime, "w-one")
         worker = await runtime.get_worker("w-one")
         assert (worker.status, worker.runs, worker.run, worker.queued_inputs) == (
             WorkerStatus.IDLE,
-            1,
+            3,
             None,
             0,
         )
-        recovered = [event for event in await all_events(runtime, "w-one") if event.seq > 5]
-        assert [event.seq for event in recovered] == [
-            5 + RESTART_SEQ_GAP + 1,
-            5 + RESTART_SEQ_GAP + 2,
-            5 + RESTART_SEQ_GAP + 3,
+        recovered = [event for event in await all_events(runtime, "w-one") if event.seq > 6]
+        assert recovered[0].seq == 6 + RESTART_SEQ_GAP + 1
+        assert recovered[0].event.to_dict()["run_id"] == "r1"
+        assert recovered[0].event.to_dict()["error"]["code"] == "interrupted"  # type: ignore[index]
+        ends = [(e.run_id, e.result) for e in bodies_of(recovered, RunFinished)]
+        assert ends == [("r1", "failed"), ("r2", "completed"), ("r3", "completed")]
+        assert [e.run_id for e in bodies_of(recovered, RunStarted)] == ["r2", "r3"]
+        assert recovered[-1].event == StatusChanged("idle")
+        page = await runtime.transcript("w-one")
+        assert [(e.role, e.content, e.run_id) for e in page.items] == [
+            (Role.USER, "go", "r1"),
+            (Role.USER, "then this", "r2"),
+            (Role.ASSISTANT, "two", "r2"),
+            (Role.USER, "and this", "r3"),
+            (Role.ASSISTANT, "three", "r3"),
         ]
-        finished = [event.event.to_dict() for event in recovered[:2]]
-        assert [(body["run_id"], body["result"]) for body in finished] == [
-            ("r1", "failed"),
-            ("r2", "failed"),
-        ]
-        assert all(body["error"]["code"] == "interrupted" for body in finished)  # type: ignore[index]
-        assert recovered[2].event == StatusChanged("idle")
 
         events = await converse(runtime, "w-one", "again")
-        assert events[0].seq == recovered[-1].seq + 1
         assert "run_finished" in event_types(events)
-    (sent,) = model.requests
-    assert sent.messages == (UserMessage("go"), UserMessage("again"))
+    first, second, third = model.requests
+    assert first.messages == (UserMessage("go"), UserMessage("then this"))
+    assert second.messages[-2:] == (AssistantMessage("two"), UserMessage("and this"))
+    assert third.messages[-1] == UserMessage("again")
 
     async with Runtime(store=FsStore(root)) as runtime:  # the recovery was itself durable
         worker = await runtime.get_worker("w-one")
-        assert (worker.status, worker.runs) == (WorkerStatus.IDLE, 2)
+        assert (worker.status, worker.runs, worker.queued_inputs) == (WorkerStatus.IDLE, 4, 0)
+
+
+def bodies_of(events: list[Event], kind: type[T]) -> list[T]:
+    return [event.event for event in events if isinstance(event.event, kind)]
 
 
 async def test_old_event_segments_are_dropped_whole_and_their_cursors_expire(

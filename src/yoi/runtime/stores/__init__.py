@@ -2,7 +2,14 @@
 
 from yoi.runtime.stores.fs import FsLimits, FsStore
 from yoi.runtime.stores.memory import MemoryStore
-from yoi.runtime.stores.protocol import EventSlice, Store, StoredState, StoredWorker, StoreProblem
+from yoi.runtime.stores.protocol import (
+    EventSlice,
+    QueuedInput,
+    Store,
+    StoredState,
+    StoredWorker,
+    StoreProblem,
+)
 from yoi.runtime.stores.settings import StoreSettings
 
 __all__ = [
@@ -10,6 +17,7 @@ __all__ = [
     "FsLimits",
     "FsStore",
     "MemoryStore",
+    "QueuedInput",
     "Store",
     "StoreProblem",
     "StoreSettings",

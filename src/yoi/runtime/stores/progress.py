@@ -24,7 +24,7 @@ from yoi.runtime.events import (
 from yoi.runtime.records import WorkerRecord
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.codec import BadRecord
-from yoi.runtime.stores.protocol import StoredWorker
+from yoi.runtime.stores.protocol import QueuedInput, StoredWorker
 
 __all__ = ["Progress"]
 
@@ -38,13 +38,13 @@ class Progress:
     output_tokens: int = 0
     active_run: str | None = None
     active_since: int | None = None
-    queued: list[str] = field(default_factory=list)
+    queued: list[QueuedInput] = field(default_factory=list)
 
     def apply(self, event: Event) -> None:
         self.last_seq = event.seq
         match event.event:
-            case InputAccepted(run_id=run_id, queued=True):
-                self.queued.append(run_id)
+            case InputAccepted(run_id=run_id, content=content, queued=True):
+                self.queued.append(QueuedInput(run_id, content))
             case InputAccepted(run_id=run_id, queued=False):
                 self._activate(run_id, event.seq)
             case RunStarted(run_id=run_id) if run_id != self.active_run:
@@ -53,8 +53,8 @@ class Progress:
                 if run_id == self.active_run:
                     self.active_run = self.active_since = None
                     self.runs += 1
-                elif run_id in self.queued:
-                    self.queued.remove(run_id)
+                else:
+                    self._unqueue(run_id)
             case StatusChanged(status=status):
                 self.status = WorkerStatus(status)
             case UsageEvent(input_tokens=used_in, output_tokens=used_out):
@@ -64,9 +64,11 @@ class Progress:
                 pass
 
     def _activate(self, run_id: str, seq: int) -> None:
-        if run_id in self.queued:
-            self.queued.remove(run_id)
+        self._unqueue(run_id)
         self.active_run, self.active_since = run_id, seq
+
+    def _unqueue(self, run_id: str) -> None:
+        self.queued = [item for item in self.queued if item.run_id != run_id]
 
     def stored(self, identity: WorkerRecord) -> StoredWorker:
         """``identity`` brought up to date, with the runs left open."""
@@ -84,7 +86,7 @@ class Progress:
             "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
             "active_run": self.active_run,
             "active_since": self.active_since,
-            "queued": list(self.queued),
+            "queued": [[item.run_id, item.content] for item in self.queued],
         }
 
     @classmethod
@@ -99,8 +101,19 @@ class Progress:
                 output_tokens=int(usage["output_tokens"]),
                 active_run=raw["active_run"],
                 active_since=raw["active_since"],
-                queued=[str(run_id) for run_id in raw["queued"]],
+                queued=[_queued(item) for item in raw["queued"]],
             )
         except (KeyError, TypeError, ValueError) as error:
             raise BadRecord("has no valid progress") from error
         return progress
+
+
+def _queued(raw: object) -> QueuedInput:
+    """A queued input as a checkpoint holds it; older checkpoints kept only its run id."""
+    if isinstance(raw, str):
+        return QueuedInput(raw, None)
+    if isinstance(raw, list) and len(raw) == 2:
+        run_id, content = raw
+        if isinstance(run_id, str) and isinstance(content, str):
+            return QueuedInput(run_id, content)
+    raise ValueError("a queued input is a run id and its content")

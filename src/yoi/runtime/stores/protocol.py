@@ -10,7 +10,19 @@ from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.transcript import TranscriptEntry
 
-__all__ = ["EventSlice", "Store", "StoreProblem", "StoredState", "StoredWorker"]
+__all__ = ["EventSlice", "QueuedInput", "Store", "StoreProblem", "StoredState", "StoredWorker"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedInput:
+    """An input accepted with ``enqueue`` whose run had not started.
+
+    ``content`` is ``None`` only in records written before queued inputs were
+    kept whole; such an input cannot run again.
+    """
+
+    run_id: str
+    content: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +31,7 @@ class StoredWorker:
 
     record: WorkerRecord
     active_run: str | None = None
-    queued: tuple[str, ...] = ()
+    queued: tuple[QueuedInput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from yoi.errors import StoreError, StoreLocked
+from yoi.runtime.stores.fs.disk import Disk, write_all
 
 __all__ = ["RootLock", "fsync_dir", "write_atomic"]
 
@@ -21,15 +22,19 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: write a temporary file, fsync it, rename, fsync the dir."""
+def write_atomic(path: Path, data: bytes, disk: Disk) -> None:
+    """Replace ``path`` with ``data``: write a temporary file, fsync it, rename, fsync the dir.
+
+    A failed write removes its temporary file, so a full disk is not kept full by it.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        write_all(disk, fd, data, 0)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
     finally:
         os.close(fd)
     os.replace(temporary, path)

@@ -13,6 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from yoi.runtime.stores.codec import is_delta
+from yoi.runtime.stores.fs.disk import Disk
 from yoi.runtime.stores.fs.files import fsync_dir
 from yoi.runtime.stores.fs.segments import Segment, compact_file
 from yoi.runtime.stores.fs.worker_files import FsLimits, WorkerFiles
@@ -24,9 +25,9 @@ def _not_a_delta(line: bytes) -> bool:
     return not is_delta(line)
 
 
-async def maintain(files: WorkerFiles, limits: FsLimits) -> None:
+async def maintain(files: WorkerFiles, limits: FsLimits, disk: Disk) -> None:
     if limits.compact_deltas:
-        await _compact(files)
+        await _compact(files, disk)
     await _retain(files, limits.retain_event_bytes)
 
 
@@ -44,9 +45,9 @@ def _compactable(files: WorkerFiles) -> list[Segment]:
     return found
 
 
-async def _compact(files: WorkerFiles) -> None:
+async def _compact(files: WorkerFiles, disk: Disk) -> None:
     for segment in _compactable(files):
-        target, size = await asyncio.to_thread(compact_file, segment, _not_a_delta)
+        target, size = await asyncio.to_thread(compact_file, segment, _not_a_delta, disk)
         if segment not in files.events.segments:
             continue  # retention dropped it meanwhile
         old = files.events.replace(segment, target, size)

@@ -15,6 +15,7 @@ knows are complete; newer records come from the in-memory buffer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from array import array
@@ -25,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from yoi.errors import StoreCorrupt, StoreError, StoreMissing
+from yoi.errors import StoreCorrupt, StoreMissing
 from yoi.runtime.stores.codec import BadRecord, line_key
-from yoi.runtime.stores.fs.files import fsync_dir
+from yoi.runtime.stores.fs.disk import Disk, store_failure, write_all
+from yoi.runtime.stores.fs.files import fsync_dir, write_atomic
 
 __all__ = [
     "IndexCache",
@@ -123,21 +125,27 @@ class IndexCache:
 
 @dataclass(slots=True)
 class PlannedWrite:
-    """Bytes to append to one segment file; :meth:`run` does the I/O in a worker thread."""
+    """Bytes to write at the durable end of one segment file; :meth:`run` does the I/O in a thread.
+
+    The bytes go at an explicit offset, not in append mode: a write that failed
+    part way is retried over whatever it left, so a retry never doubles a line.
+    """
 
     path: Path
     data: bytes
+    offset: int
     new_segment: bool
     first: int
     last: int
 
-    def run(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    def run(self, disk: Disk) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
-            view = memoryview(self.data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_all(disk, fd, self.data, self.offset)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self.offset)  # tidy only: the durable end is what counts
+            raise
         finally:
             os.close(fd)
         if self.new_segment:
@@ -163,7 +171,6 @@ class SegmentLog(Generic[T]):
     segments: list[Segment] = field(default_factory=list)
     durable_last: int = 0
     last_key: int = 0
-    broken: StoreError | None = None
     _buffer: list[_Buffered[T]] = field(default_factory=list)
     _inflight: int = 0
 
@@ -208,23 +215,21 @@ class SegmentLog(Generic[T]):
     # -- writing --------------------------------------------------------------
 
     def append(self, key: int, record: T, line: bytes) -> None:
-        if self.broken is not None:
-            raise self.broken
         self._buffer.append(_Buffered(key, record, line))
         self.last_key = key
 
     def plan(self) -> PlannedWrite | None:
         """Take the buffered records as the next write, or None if there are none."""
         batch = self._buffer[self._inflight :]
-        if not batch or self.broken is not None:
+        if not batch:
             return None
         self._inflight = len(self._buffer)
         data = b"".join(item.line for item in batch)
         active = self.segments[-1] if self.segments else None
         if active is None or (active.size > 0 and active.size >= self.segment_bytes):
             path = self.directory / segment_name(batch[0].key)
-            return PlannedWrite(path, data, True, batch[0].key, batch[-1].key)
-        return PlannedWrite(active.path, data, False, batch[0].key, batch[-1].key)
+            return PlannedWrite(path, data, 0, True, batch[0].key, batch[-1].key)
+        return PlannedWrite(active.path, data, active.size, False, batch[0].key, batch[-1].key)
 
     @property
     def buffered(self) -> int:
@@ -242,10 +247,9 @@ class SegmentLog(Generic[T]):
         self._inflight = 0
         return committed
 
-    def fail(self, error: OSError) -> StoreError:
-        """A write failed: refuse further appends rather than risk a duplicate or a gap."""
-        self.broken = StoreError(f"cannot write {self.rel}: {error.strerror or error}")
-        return self.broken
+    def fail(self) -> None:
+        """The write failed: its records stay buffered, and the next plan writes them again."""
+        self._inflight = 0
 
     # -- reading --------------------------------------------------------------
 
@@ -271,10 +275,12 @@ class SegmentLog(Generic[T]):
 
     def _read_disk(self, after: int, limit: int) -> list[T]:
         found: list[T] = []
+        if limit < 1:
+            return found
         for rel, number, line in self.lines_after(after):
-            if len(found) >= limit:
-                break
             found.append(self.decode_line(rel, number, line))
+            if len(found) >= limit:
+                break  # before the next line: it may be in a segment this page does not need
         return found
 
     def lines_after(self, after: int) -> Iterator[tuple[str, int, bytes]]:
@@ -316,20 +322,12 @@ class SegmentLog(Generic[T]):
         return f"{self.rel}/{segment.path.name}"
 
 
-def compact_file(segment: Segment, keep: Callable[[bytes], bool]) -> tuple[Path, int]:
+def compact_file(segment: Segment, keep: Callable[[bytes], bool], disk: Disk) -> tuple[Path, int]:
     """Write the lines of a sealed segment that ``keep`` accepts to its compacted file."""
     data = segment.path.read_bytes()[: segment.size]
     kept = b"".join(line + b"\n" for line in data.split(b"\n")[:-1] if keep(line))
     target = segment.path.with_name(segment_name(segment.first, compacted=True))
-    temporary = target.with_name(f".{target.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, kept)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, target)
-    fsync_dir(target.parent)
+    write_atomic(target, kept, disk)
     return target, len(kept)
 
 
@@ -364,6 +362,8 @@ def _read_range(path: Path, start: int, stop: int, rel: str) -> bytes:
             data = file.read(stop - start)
     except FileNotFoundError as error:
         raise StoreMissing(f"{rel} is missing", details={"file": rel}) from error
+    except OSError as error:
+        raise store_failure(error, f"cannot read {rel}") from error
     if len(data) != stop - start:
         raise _corrupt(rel, 0, "is shorter than the store wrote")
     return data

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections.abc import Awaitable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from yoi.runtime.bundles import check_digest
 from yoi.runtime.events import Event
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.codec import encode_event, encode_transcript
+from yoi.runtime.stores.fs.disk import Disk, OsDisk, store_failure
 from yoi.runtime.stores.fs.files import RootLock, fsync_dir, write_atomic
 from yoi.runtime.stores.fs.maintenance import maintain
 from yoi.runtime.stores.fs.segments import IndexCache, PlannedWrite, SegmentLog, TailRepair
@@ -39,6 +41,8 @@ from yoi.runtime.stores.protocol import EventSlice, StoredState, StoredWorker, S
 from yoi.runtime.transcript import TranscriptEntry
 
 __all__ = ["FsStore"]
+
+log = logging.getLogger(__name__)
 
 _FORMAT = 1
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="yoi-fs-write")
@@ -49,9 +53,16 @@ class FsStore:
 
     kind = "fs"
 
-    def __init__(self, root: str | os.PathLike[str], *, limits: FsLimits | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        limits: FsLimits | None = None,
+        disk: Disk | None = None,
+    ) -> None:
         self.root = Path(root)
         self.limits = limits or FsLimits()
+        self._disk: Disk = disk if disk is not None else OsDisk()
         self._lock = RootLock(self.root)
         self._cache = IndexCache()
         self._runtime: RuntimeRecord | None = None
@@ -75,6 +86,9 @@ class FsStore:
         self._lock.acquire()
         try:
             state = await asyncio.to_thread(self._load, runtime, id_requested)
+        except OSError as error:
+            self._lock.release()
+            raise store_failure(error, "cannot open the store") from None
         except BaseException:
             self._lock.release()
             raise
@@ -107,7 +121,7 @@ class FsStore:
                     details={"file": "runtime.json"},
                 )
             body = {"format": _FORMAT, **_runtime_dict(fresh)}
-            write_atomic(path, json.dumps(body, indent=1).encode() + b"\n")
+            write_atomic(path, json.dumps(body, indent=1).encode() + b"\n", self._disk)
             return fresh
         stored = _read_runtime(path)
         if id_requested and stored.runtime_id != fresh.runtime_id:
@@ -166,22 +180,25 @@ class FsStore:
         await self._writer
         self._writer = None
         due = [
-            (files, files.checkpoint())
+            (files, files.checkpoint(), files.progress.last_seq)
             for files in self._workers.values()
             if files.checkpoint_seq < files.progress.last_seq
         ]
-        await asyncio.to_thread(self._finish, due)
-        self._lock.release()
+        try:
+            await asyncio.to_thread(self._finish, due)
+        finally:
+            self._lock.release()
 
-    def _finish(self, due: list[tuple[WorkerFiles, bytes]]) -> None:
-        broken = any(
-            log.broken is not None for files in self._workers.values() for log in _logs(files)
-        )
-        for files, data in due:
-            files.write_checkpoint_sync(data)
-        if not broken:
+    def _finish(self, due: list[tuple[WorkerFiles, bytes, int]]) -> None:
+        _write_checkpoints(due, self._disk)  # one that fails is made up for by replay at open
+        lost = any(log.buffered for files in self._workers.values() for log in _logs(files))
+        if lost:
+            return  # not clean: subscribers saw events the disk never took
+        try:
             (self.root / "CLEAN").touch()
             fsync_dir(self.root)
+        except OSError as error:
+            log.warning("the store closed but could not be marked clean: %s", error.strerror)
 
     # -- writing ---------------------------------------------------------------
 
@@ -189,14 +206,18 @@ class FsStore:
         files = self._workers.get(record.worker_id)
         if files is None:
             runtime = self._open_runtime()
-            files = await asyncio.to_thread(
-                WorkerFiles.create,
-                self.root,
-                runtime.runtime_id,
-                record,
-                self._cache,
-                self.limits,
-            )
+            try:
+                files = await asyncio.to_thread(
+                    WorkerFiles.create,
+                    self.root,
+                    runtime.runtime_id,
+                    record,
+                    self._cache,
+                    self.limits,
+                    self._disk,
+                )
+            except OSError as error:
+                raise store_failure(error, "cannot create the worker's files") from None
             self._register(files)
             return
         if any(log.buffered for log in _logs(files)):
@@ -224,9 +245,12 @@ class FsStore:
             if not directory.is_dir():
                 directory.mkdir()
                 fsync_dir(self.root)
-            write_atomic(directory / f"{name}.json", content)
+            write_atomic(directory / f"{name}.json", content, self._disk)
 
-        await asyncio.to_thread(write)
+        try:
+            await asyncio.to_thread(write)
+        except OSError as error:
+            raise store_failure(error, "cannot save the config bundle") from None
 
     def _mark(self, log: SegmentLog[Any]) -> Awaitable[None]:
         self._dirty.add(log)
@@ -241,18 +265,30 @@ class FsStore:
         return Durable(self._next_flush)
 
     async def _write_loop(self) -> None:
+        """Write batches as appends wake it.
+
+        After a failed batch its records stay buffered and their logs dirty;
+        the next flush anyone asks for writes them again, so nothing is lost
+        or reordered while the disk is full, and the store needs no restart
+        once it has room. Closing makes one last attempt.
+        """
         while True:
             await self._wake.wait()
             self._wake.clear()
+            written = True
             if self._dirty:
-                await self._write_batch()
+                written = await self._write_batch()
             elif self._next_flush is not None:
                 _settle(self._next_flush, None)
                 self._next_flush = None
-            if self._closing and not self._dirty:
+            if self._closing and (not written or not self._dirty):
+                if self._next_flush is not None:
+                    lost = StoreError("the store closed before these records could be written")
+                    _settle(self._next_flush, lost)
+                    self._next_flush = None
                 return
 
-    async def _write_batch(self) -> None:
+    async def _write_batch(self) -> bool:
         done, self._next_flush = self._next_flush, None
         planned: list[tuple[SegmentLog[Any], PlannedWrite]] = []
         for log in self._dirty:
@@ -268,13 +304,13 @@ class FsStore:
             [write for log, write in planned if log is self._owners[id(log)].events],
         )
         try:
-            await asyncio.to_thread(_run_stages, stages)
+            await asyncio.to_thread(_run_stages, stages, self._disk)
         except OSError as error:
-            failure = StoreError(f"cannot write to the store: {error.strerror or error}")
             for log, _ in planned:
-                log.fail(error)
-            _settle(done, failure)
-            return
+                log.fail()
+                self._dirty.add(log)
+            _settle(done, store_failure(error, "cannot write to the store"))
+            return False
         touched: dict[int, WorkerFiles] = {}
         for log, write in planned:
             committed = log.commit(write)
@@ -285,17 +321,21 @@ class FsStore:
                     files.apply(event)
         _settle(done, None)
         await self._after_write(list(touched.values()))
+        return True
 
     async def _after_write(self, touched: list[WorkerFiles]) -> None:
+        """Checkpoints and maintenance: a failure here loses nothing, they are tried again later."""
         every = self.limits.checkpoint_events
         due = [files for files in touched if files.checkpoint_due(every)]
         if due:
             snapshots = [(files, files.checkpoint(), files.progress.last_seq) for files in due]
-            await asyncio.to_thread(_write_checkpoints, snapshots)
-            for files, _, seq in snapshots:
+            for files, seq in await asyncio.to_thread(_write_checkpoints, snapshots, self._disk):
                 files.checkpointed(seq)
         for files in touched:
-            await maintain(files, self.limits)
+            try:
+                await maintain(files, self.limits, self._disk)
+            except OSError as error:
+                log.warning("maintenance of %s put off: %s", files.worker_id, error.strerror)
 
     # -- reading ---------------------------------------------------------------
 
@@ -340,7 +380,7 @@ def _logs(files: WorkerFiles) -> tuple[SegmentLog[Any], ...]:
     return (files.events, files.transcript)
 
 
-def _run_stages(stages: tuple[list[PlannedWrite], ...]) -> None:
+def _run_stages(stages: tuple[list[PlannedWrite], ...], disk: Disk) -> None:
     """Write and fsync each stage's files, one stage after the other.
 
     The files of a stage are fsynced concurrently: the filesystem folds
@@ -348,9 +388,9 @@ def _run_stages(stages: tuple[list[PlannedWrite], ...]) -> None:
     """
     for writes in stages:
         if len(writes) == 1:
-            writes[0].run()
+            writes[0].run(disk)
         elif writes:
-            for done in wait_all([_WRITERS.submit(write.run) for write in writes]).done:
+            for done in wait_all([_WRITERS.submit(write.run, disk) for write in writes]).done:
                 done.result()  # the first OSError, if any, fails the batch
 
 
@@ -380,9 +420,19 @@ class Durable:
         return asyncio.shield(self._future).__await__()
 
 
-def _write_checkpoints(snapshots: list[tuple[WorkerFiles, bytes, int]]) -> None:
-    for files, data, _ in snapshots:
-        files.write_checkpoint_sync(data)
+def _write_checkpoints(
+    snapshots: list[tuple[WorkerFiles, bytes, int]], disk: Disk
+) -> list[tuple[WorkerFiles, int]]:
+    """Write what it can; returns the checkpoints written, with their seqs."""
+    written: list[tuple[WorkerFiles, int]] = []
+    for files, data, seq in snapshots:
+        try:
+            files.write_checkpoint_sync(data, disk)
+        except OSError as error:
+            log.warning("checkpoint of %s put off: %s", files.worker_id, error.strerror)
+            continue
+        written.append((files, seq))
+    return written
 
 
 def _runtime_dict(record: RuntimeRecord) -> dict[str, object]:

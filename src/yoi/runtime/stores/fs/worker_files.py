@@ -29,6 +29,7 @@ from yoi.runtime.stores.codec import (
     is_delta,
     line_key,
 )
+from yoi.runtime.stores.fs.disk import Disk
 from yoi.runtime.stores.fs.files import fsync_dir, write_atomic
 from yoi.runtime.stores.fs.segments import IndexCache, SegmentLog, TailRepair
 from yoi.runtime.stores.progress import Progress
@@ -101,6 +102,7 @@ class WorkerFiles:
         record: WorkerRecord,
         cache: IndexCache,
         limits: FsLimits,
+        disk: Disk,
     ) -> WorkerFiles:
         """Make a new worker's directory and its first checkpoint, durably.
 
@@ -111,10 +113,14 @@ class WorkerFiles:
         building = workers / f"{CREATING_PREFIX}{record.worker_id}"
         shutil.rmtree(building, ignore_errors=True)
         first = not workers.is_dir()
-        (building / "events").mkdir(parents=True)
-        (building / "transcript").mkdir()
         files = cls._assemble(root, runtime_id, replace(record), cache, limits, Progress())
-        write_atomic(building / "worker.json", files.checkpoint())
+        try:
+            (building / "events").mkdir(parents=True)
+            (building / "transcript").mkdir()
+            write_atomic(building / "worker.json", files.checkpoint(), disk)
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)  # a full disk keeps no half-built worker
+            raise
         os.rename(building, files.directory)
         fsync_dir(workers)
         if first:
@@ -234,8 +240,8 @@ class WorkerFiles:
         body["transcript_last"] = self.transcript.durable_last
         return json.dumps(body, ensure_ascii=False, indent=1).encode() + b"\n"
 
-    def write_checkpoint_sync(self, data: bytes) -> None:
-        write_atomic(self.directory / "worker.json", data)
+    def write_checkpoint_sync(self, data: bytes, disk: Disk) -> None:
+        write_atomic(self.directory / "worker.json", data, disk)
 
     def checkpointed(self, seq: int) -> None:
         self.checkpoint_seq = seq
