@@ -109,7 +109,11 @@ def test_init_creates_the_store_and_the_cache_folder_and_reports_them(empty: Pat
     assert tickets(empty).is_dir()
     assert (empty / ".yoi" / "state").is_dir()
     ignore = (empty / ".yoi" / ".gitignore").read_bytes()
-    assert set(ignore.decode().splitlines()) == {"state/", "tickets/.ticket-backend.lock"}
+    assert set(ignore.decode().splitlines()) == {
+        "state/",
+        "tickets/.ticket-backend.lock",
+        "tickets/.new-*/",
+    }
     again = json.loads(ok(yoi(empty, "init", "--json")))
     assert again["tickets"] == {"path": ".yoi/tickets", "count": 0, "invalid": 0}
     assert again["config"] == {

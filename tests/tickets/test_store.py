@@ -386,20 +386,22 @@ def test_the_board_has_a_column_per_state(tmp_path: Path) -> None:
     assert [len(c.blockers) for c in store.board().columns[1].cards] == [0, 1]
 
 
-def test_init_keeps_the_lock_file_out_of_git(tmp_path: Path) -> None:
+def test_init_keeps_the_lock_file_and_unfinished_tickets_out_of_git(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     ignore = tmp_path / ".yoi" / ".gitignore"
+    ignored = "tickets/.ticket-backend.lock\ntickets/.new-*/\n"
 
     store.init()
     store.init()
-    assert ignore.read_text(encoding="utf-8") == "tickets/.ticket-backend.lock\n"
+    assert ignore.read_text(encoding="utf-8") == ignored
     ignore.write_text("/state/", encoding="utf-8")
     store.init()
-    assert ignore.read_text(encoding="utf-8") == "/state/\ntickets/.ticket-backend.lock\n"
+    assert ignore.read_text(encoding="utf-8") == "/state/\n" + ignored
     sample = copy_sample(tmp_path) / ".yoi"
     before = (sample / ".gitignore").read_bytes()
     TicketStore.for_workspace(sample.parent).init()
-    assert (sample / ".gitignore").read_bytes() == before
+    TicketStore.for_workspace(sample.parent).init()
+    assert (sample / ".gitignore").read_bytes() == before + b"tickets/.new-*/\n"
 
 
 # the lock

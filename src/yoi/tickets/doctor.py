@@ -45,6 +45,8 @@ code                         severity  meaning
 ``missing_resolution``       warning   a closed ticket without ``resolution.md``
 ``bad_review_status``        warning   a review event whose status is not ``approve`` or
                                        ``request_changes`` (legacy ``result:`` reviews included)
+``unfinished_ticket``        warning   a ``.new-<id>-<hex>`` folder: a new ticket whose writer was
+                                       killed while building it (the next store change removes it)
 ``state_mismatch``           warning   ``item.md``'s state is not where the thread's state
                                        changes leave the ticket (a hand edit, or a crash between
                                        a move's event and its front matter)
@@ -63,7 +65,7 @@ from typing import Literal
 import yaml
 
 from yoi.tickets.files import FileProblem, read_text
-from yoi.tickets.folder import PLAN_LIMIT, RESOLUTION_LIMIT, THREAD_LIMIT
+from yoi.tickets.folder import PLAN_LIMIT, RESOLUTION_LIMIT, STAGING, THREAD_LIMIT
 from yoi.tickets.frontmatter import FrontMatterError, parse_item
 from yoi.tickets.history import replay
 from yoi.tickets.ids import is_ticket_id
@@ -170,6 +172,7 @@ class _Checkup:
             with os.scandir(self.root) as listing:
                 for entry in listing:
                     if entry.name.startswith("."):
+                        self._hidden(entry.name)
                         continue
                     try:
                         found.append((entry.name, entry.stat(follow_symlinks=False).st_mode))
@@ -181,6 +184,14 @@ class _Checkup:
             self.error(None, ".", "unreadable_store", f"the store cannot be listed ({_why(error)})")
             return []
         return sorted(found)
+
+    def _hidden(self, name: str) -> None:
+        if STAGING.fullmatch(name):
+            message = (
+                f"{name} holds a new ticket whose writer was killed before it was done; "
+                "the next change to the store removes it"
+            )
+            self.warning(None, name, "unfinished_ticket", message)
 
     def _entry(self, name: str, mode: int) -> None:
         if not is_ticket_id(name):

@@ -8,6 +8,8 @@ can reach outside ``.yoi/tickets/``.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,11 +24,19 @@ from yoi.tickets.plans import PlanFile, parse_plans
 from yoi.tickets.relations import RelationFile, parse_relations, render_relations
 from yoi.tickets.thread import Thread, parse_thread
 
-__all__ = ["TicketFolder"]
+__all__ = ["STAGING", "TicketFolder", "staging_name"]
 
 THREAD_LIMIT = 64 * 1024 * 1024
 PLAN_LIMIT = 16 * 1024 * 1024
 RESOLUTION_LIMIT = 4 * 1024 * 1024
+STAGING = re.compile(r"\.new-[0-9A-Z]{13}-[0-9a-f]{8}")
+"""A new ticket's folder while it is built; only a writer killed mid-way leaves one."""
+STAGING_IGNORE = ".new-*/"
+"""The ``.gitignore`` pattern, relative to the store root, that keeps them out of git."""
+
+
+def staging_name(ticket_id: str) -> str:
+    return f".new-{checked_id(ticket_id)}-{secrets.token_hex(4)}"
 
 
 class TicketFolder:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,7 +29,7 @@ from yoi.errors import (
 from yoi.tickets import inputs
 from yoi.tickets.config import CONFIG_NAME, TicketConfig
 from yoi.tickets.files import fsync_dir, write_atomic
-from yoi.tickets.folder import TicketFolder
+from yoi.tickets.folder import STAGING, STAGING_IGNORE, TicketFolder, staging_name
 from yoi.tickets.frontmatter import Item, Value, render_item
 from yoi.tickets.ids import encode_id, timestamp
 from yoi.tickets.ids import ticket_id as checked_id
@@ -147,17 +146,20 @@ class TicketStore:
             feed.close()
 
     def init(self) -> None:
-        """Create the store folder; ``.yoi/.gitignore`` keeps the lock file out of git."""
+        """Create the store folder; ``.yoi/.gitignore`` keeps the lock file and the folders
+        of unfinished new tickets out of git."""
         self.root.mkdir(parents=True, exist_ok=True)
         ignore = self.root.parent / ".gitignore"
-        entry = f"{self.root.name}/{LOCK_NAME}"
         try:
             existing = ignore.read_text(encoding="utf-8")
         except FileNotFoundError:
             existing = ""
-        if entry not in {line.strip().lstrip("/") for line in existing.splitlines()}:
+        present = {line.strip().lstrip("/") for line in existing.splitlines()}
+        wanted = [f"{self.root.name}/{name}" for name in (LOCK_NAME, STAGING_IGNORE)]
+        missing = "".join(f"{entry}\n" for entry in wanted if entry not in present)
+        if missing:
             prefix = "" if not existing or existing.endswith("\n") else "\n"
-            write_atomic(ignore, f"{existing}{prefix}{entry}\n")
+            write_atomic(ignore, f"{existing}{prefix}{missing}")
 
     # reading
 
@@ -426,6 +428,7 @@ class TicketStore:
             self.root.mkdir(parents=True, exist_ok=True)
         try:
             with store_lock(self.root, wait=self._lock_wait):
+                self._sweep()
                 yield
         except OSError as error:
             if error.errno in _FULL:
@@ -444,6 +447,14 @@ class TicketStore:
             with folder.undone_on_failure():
                 yield _Change(folder, text, item, timestamp(self._clock()))
 
+    def _sweep(self) -> None:
+        """Remove what writers killed while building a ticket left; under the lock, no live
+        writer is building one."""
+        with os.scandir(self.root) as entries:
+            left = [e.path for e in entries if STAGING.fullmatch(e.name) and not e.is_symlink()]
+        for path in left:
+            shutil.rmtree(path, ignore_errors=True)
+
     def _free_id(self) -> tuple[str, int]:
         start = self._clock()
         for offset in range(_ID_TRIES):
@@ -454,7 +465,7 @@ class TicketStore:
 
     def _place(self, ticket_id: str, item: str, event: str) -> None:
         """Build the ticket in a hidden folder, then rename it into place in one step."""
-        staging = self.root / f".new-{ticket_id}-{secrets.token_hex(4)}"
+        staging = self.root / staging_name(ticket_id)
         try:
             (staging / "artifacts").mkdir(parents=True)
             (staging / "artifacts" / ".gitkeep").touch()

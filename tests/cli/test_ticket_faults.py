@@ -1,13 +1,15 @@
-"""``yoi ticket`` when the disk refuses a write: nothing of the change stays.
+"""``yoi ticket`` when the disk refuses a write, or the writer dies mid-way: nothing stays.
 
-A real process is the point: it runs under a file size limit (``RLIMIT_FSIZE``,
-with ``SIGXFSZ`` ignored), so a write past the limit fails part-way with
-``EFBIG`` the way one fails with ``ENOSPC`` on a full disk, without filling one.
+A real process is the point: it runs under a file size limit (``RLIMIT_FSIZE``).
+With ``SIGXFSZ`` ignored, a write past the limit fails part-way with ``EFBIG``
+the way one fails with ``ENOSPC`` on a full disk, without filling one; with
+``SIGXFSZ`` left to its default, the same write kills the writer on the spot.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,18 +23,34 @@ from yoi.tickets.doctor import diagnose
 
 AUTHOR = "alice"
 DEADLINE = 60.0
-# Limits the files the child may grow, then becomes `python -m yoi ARGS`.
+# Sets what SIGXFSZ does (after the interpreter's start, which ignores it) and limits the
+# files this process may grow, then runs `python -m yoi ARGS` in it.
 LIMITED = (
-    "import os, resource, signal, sys\n"
-    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-    "limit = int(sys.argv[1])\n"
+    "import resource, runpy, signal, sys\n"
+    "signal.signal(signal.SIGXFSZ, getattr(signal, sys.argv[1]))\n"
+    "limit = int(sys.argv[2])\n"
     "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
-    "os.execv(sys.executable, [sys.executable, '-m', 'yoi', *sys.argv[2:]])\n"
+    "sys.argv = ['yoi', *sys.argv[3:]]\n"
+    "runpy.run_module('yoi', run_name='__main__', alter_sys=True)\n"
 )
 
 
-def limited_yoi(ws: Path, limit: int, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", LIMITED, str(limit), "ticket", "--workspace", str(ws)]
+def limited_yoi(
+    ws: Path, limit: int, *args: str, killed: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``yoi ticket ARGS`` that may grow no file past ``limit`` bytes; a write past it fails
+    (or, ``killed``, ends the process by ``SIGXFSZ``)."""
+    on_limit = "SIG_DFL" if killed else "SIG_IGN"
+    command = [
+        sys.executable,
+        "-c",
+        LIMITED,
+        on_limit,
+        str(limit),
+        "ticket",
+        "--workspace",
+        str(ws),
+    ]
     return subprocess.run(
         [*command, "--author", AUTHOR, "--json", *args],
         capture_output=True,
@@ -88,3 +106,36 @@ def test_an_event_appended_before_a_refused_front_matter_write_is_taken_back(
     assert (thread.read_bytes(), item.read_bytes()) == before
     refused_as_full(done)
     assert diagnose(store.root).findings == ()
+
+
+def test_a_new_ticket_left_by_a_killed_writer_is_reported_ignored_and_swept(
+    tmp_path: Path,
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    store, ticket = new_ticket(tmp_path)
+    store.init()
+    (tmp_path / "big.md").write_text("z" * 5_000, encoding="utf-8")
+
+    done = limited_yoi(
+        tmp_path, 2_000, "create", "--title", "Big", "--body-file", "big.md", killed=True
+    )
+
+    assert done.returncode == -signal.SIGXFSZ
+    [left] = [p.name for p in store.root.iterdir() if p.name.startswith(".new-")]
+    assert [(f.severity, f.code, f.path) for f in diagnose(store.root).findings] == [
+        ("warning", "unfinished_ticket", left)
+    ]
+    untracked = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f".yoi/tickets/{ticket}/item.md" in untracked
+    assert ".new-" not in untracked
+
+    store.comment(ticket, "The next write.", author=AUTHOR)
+
+    assert not (store.root / left).exists()
+    assert diagnose(store.root).findings == ()
+    assert [s.id for s in store.listing().items] == [ticket]
