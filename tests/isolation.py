@@ -2,7 +2,8 @@
 
 A developer's shell may point yoi at their own backend (``YOI_BACKEND_URL``,
 a record under their workspace's ``.yoi/state/``, ``yoi serve`` on the
-default port), carry their model keys, or hold their config under ``$HOME``.
+default port), carry their model keys, hold their config under ``$HOME``, or
+point git elsewhere (``GIT_DIR``, ``GIT_INDEX_FILE`` from a hook or a script).
 :func:`isolated_env` drops all of that and points the backend variable at
 a loopback port that refuses connections, so a test that forgets to name
 its backend fails fast instead of talking to someone's Companion.
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 BACKEND_VARIABLE = "YOI_BACKEND_URL"
-_DROPPED_PREFIXES = ("YOI_", "OPENAI_", "ANTHROPIC_")
+_DROPPED_PREFIXES = ("YOI_", "OPENAI_", "ANTHROPIC_", "GIT_")
 
 
 @cache
@@ -53,7 +54,7 @@ def session_home() -> Path:
 def isolated(
     base: Mapping[str, str], extra: Mapping[str, str], *, backend_variable: bool = True
 ) -> dict[str, str]:
-    """``base`` without yoi settings, model keys, endpoints or proxies; home and XDG folders
+    """``base`` without yoi, git or model settings, model keys or proxies; home and XDG folders
     in :func:`session_home`; ``YOI_BACKEND_URL`` at :func:`refused_url` (unless not
     ``backend_variable``); then ``extra``."""
     kept = {

@@ -114,6 +114,7 @@ def test_the_environment_keeps_nothing_that_names_the_developers_yoi() -> None:
         "ANTHROPIC_API_KEY": "a",
         "GROQ_API_KEY": "g",
         "https_proxy": "http://proxy",
+        "GIT_INDEX_FILE": "/home/dev/.git/other-index",
     }
     env = isolated(developer, {"EXTRA": "kept"})
     assert env["PATH"] == "/usr/bin"
@@ -121,6 +122,7 @@ def test_the_environment_keeps_nothing_that_names_the_developers_yoi() -> None:
     assert "/home/dev" not in " ".join(env.values())
     assert not {"YOI_ANYTHING", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GROQ_API_KEY"} & set(env)
     assert "https_proxy" not in env
+    assert "GIT_INDEX_FILE" not in env
     assert env["YOI_BACKEND_URL"] != developer["YOI_BACKEND_URL"]
     assert "YOI_BACKEND_URL" not in isolated(developer, {}, backend_variable=False)
 

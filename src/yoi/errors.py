@@ -8,6 +8,7 @@ and never carry secrets, URLs with credentials or tracebacks.
 
     YoiError                          internal
     ├── InvalidRequest                invalid_request
+    │   ├── AddressInUse              address_in_use
     │   ├── LimitTooLarge             limit_too_large
     │   ├── InvalidCursor             invalid_cursor
     │   ├── InvalidProfile            invalid_profile
@@ -26,12 +27,15 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── StateConflict                 state_conflict
     ├── TicketBlocked                 ticket_blocked
     ├── DuplicateRelation             duplicate_relation
+    ├── RelationCycle                 relation_cycle
     ├── WorkerNotFound                worker_not_found
     ├── RuntimeNotFound               runtime_not_found
     ├── ConfigBundleMissing           config_bundle_missing
     ├── DuplicateWorker               duplicate_worker
     ├── WorkerBusy                    worker_busy
     ├── WorkerStopped                 worker_stopped
+    ├── WorkerProtected               worker_protected
+    ├── WorkspaceMismatch             workspace_mismatch
     ├── CursorExpired                 cursor_expired
     ├── SlowConsumer                  slow_consumer
     ├── ObservationOnly               observation_only
@@ -63,6 +67,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 __all__ = [
+    "AddressInUse",
     "ConfigBundleDigestMismatch",
     "ConfigBundleMissing",
     "CursorExpired",
@@ -88,6 +93,7 @@ __all__ = [
     "ProviderServerError",
     "ProviderStreamBroken",
     "ProviderTimeout",
+    "RelationCycle",
     "RouteNotFound",
     "RuntimeAuthFailed",
     "RuntimeNotFound",
@@ -109,8 +115,10 @@ __all__ = [
     "UnsupportedOperation",
     "WorkerBusy",
     "WorkerNotFound",
+    "WorkerProtected",
     "WorkerStopped",
     "WorkerUnavailable",
+    "WorkspaceMismatch",
     "YoiError",
     "error_class",
 ]
@@ -136,6 +144,12 @@ class YoiError(Exception):
 
 class InvalidRequest(YoiError):
     code = "invalid_request"
+
+
+class AddressInUse(InvalidRequest):
+    """A server cannot listen where it was asked to: another program listens there."""
+
+    code = "address_in_use"
 
 
 class LimitTooLarge(InvalidRequest):
@@ -226,6 +240,13 @@ class DuplicateRelation(YoiError):
     code = "duplicate_relation"
 
 
+class RelationCycle(YoiError):
+    """A ``depends_on`` or ``blocks`` relation that would close a cycle of tickets waiting for
+    each other; ``details["cycle"]`` lists its ids in order."""
+
+    code = "relation_cycle"
+
+
 class WorkerNotFound(YoiError):
     code = "worker_not_found"
 
@@ -250,6 +271,18 @@ class WorkerBusy(YoiError):
 
 class WorkerStopped(YoiError):
     code = "worker_stopped"
+
+
+class WorkerProtected(YoiError):
+    """An operation the worker refuses by its nature: the Companion is never stopped."""
+
+    code = "worker_protected"
+
+
+class WorkspaceMismatch(YoiError):
+    """The backend a client found on its own serves another workspace than the one it is in."""
+
+    code = "workspace_mismatch"
 
 
 class CursorExpired(YoiError):

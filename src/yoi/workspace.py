@@ -9,6 +9,7 @@ and ``profiles/`` holds the workspace's profile overrides.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,13 +65,35 @@ class Workspace:
     def tickets(self) -> Path:
         return self.dot / "tickets"
 
-    def ensure(self) -> None:
-        """Create ``.yoi/`` and ``state/`` when missing, and keep ``state/`` out of git.
+    @property
+    def in_git(self) -> bool:
+        """Whether the root is a git repository (or worktree), so tickets are versioned."""
+        return (self.root / ".git").exists()
+
+    def ensure(self) -> bool:
+        """Create ``.yoi/`` and ``state/`` when missing, and keep ``state/`` out of git;
+        True when ``.yoi/`` was created now.
 
         An existing ``.yoi/.gitignore`` is kept, with the ``state/`` line
         appended when it lacks one.
         """
+        created = not self.dot.exists()
         self.state.mkdir(parents=True, exist_ok=True)
+        self._ignore_state()
+        return created
+
+    def ignore_file_tracked(self) -> bool | None:
+        """Whether git tracks ``.yoi/.gitignore``; None outside git or when git cannot say."""
+        if not self.in_git:
+            return None
+        command = ["git", "-C", str(self.root), "ls-files", "--error-unmatch", ".yoi/.gitignore"]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return {0: True, 1: False}.get(done.returncode)
+
+    def _ignore_state(self) -> None:
         ignore = self.dot / ".gitignore"
         try:
             text = ignore.read_text(encoding="utf-8")

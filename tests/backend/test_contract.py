@@ -383,7 +383,9 @@ async def test_the_workspace_names_the_model_and_the_companion(stack: Stack) -> 
     response = await stack.http.get("/api/workspace")
     assert response.status_code == 200
     workspace = response.json()["workspace"]
-    assert set(workspace) == {"name", "version", "model", "offline", "companion", "profiles"}
+    keys = {"name", "id", "version", "model", "offline", "companion", "profiles"}
+    assert set(workspace) == keys
+    assert workspace["id"] is None  # this test's backend was given none (`yoi serve` makes one)
     assert (workspace["model"], workspace["offline"]) == (MODEL, False)
     assert workspace["companion"] == {"runtime_id": EMBEDDED, "worker_id": "companion"}
     profiles = {profile["name"]: profile for profile in workspace["profiles"]}

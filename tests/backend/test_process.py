@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.isolation import isolated_env
 from tests.server.test_process import (
     DEADLINE,
     SHUTDOWN,
@@ -173,7 +175,12 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
 ) -> None:
     workspace = workspace_at(tmp_path)
     first = await serving.serve(workspace)
-    assert [line.startswith(_OFFLINE) for line in first.lines] == [True, False]
+    assert first.lines[:2] == [
+        f"created the workspace {workspace / '.yoi'}\n",
+        f"{workspace} is not in a git repository, so its tickets are not versioned "
+        "(git init there, or pass --workspace DIR)\n",
+    ]
+    assert [line.startswith(_OFFLINE) for line in first.lines[2:]] == [True, False]
     assert first.url.startswith("http://127.0.0.1:")
     assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == "state/\n"
     assert (workspace / ".yoi" / "state").is_dir()
@@ -199,7 +206,10 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
 
     locked = await serving.refused(workspace)
     assert locked.code == 1
-    assert locked.err.startswith("yoi: store_locked: "), locked.err
+    assert locked.err == (
+        f"yoi: store_locked: another `yoi serve` (pid {first.process.pid}, {first.url}) "
+        "already serves this workspace: stop it first, or talk to it (yoi chat, yoi worker list)\n"
+    )
     assert "Traceback" not in locked.err
     assert "listening on" not in locked.out
 
@@ -213,6 +223,7 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
     assert done.code == 0, done.err
 
     second = await serving.serve(workspace)
+    assert [line.startswith(_OFFLINE) for line in second.lines] == [True, False]
     async with httpx.AsyncClient(base_url=second.url) as http:
         companion = (await http.get("/api/companion")).json()["companion"]
         assert (companion["worker_id"], companion["status"]) == ("companion", "idle")
@@ -224,6 +235,54 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
     done = await serving.stop(second, signal.SIGINT)
     assert done.code == 0, done.err
     assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == "state/\n"
+
+
+async def test_a_port_in_use_is_its_own_error_with_a_way_out(
+    serving: Serving, tmp_path: Path
+) -> None:
+    workspace = workspace_at(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = await serving.refused(workspace, "--listen", f"127.0.0.1:{port}")
+    assert done.code == 1
+    assert done.err == (
+        f"yoi: address_in_use: cannot listen on 127.0.0.1:{port}: Address already in use: "
+        "another program listens there; pass --listen 127.0.0.1:0 to pick a free port "
+        "(clients in this workspace find it)\n"
+    )
+    assert "listening on" not in done.out
+    assert not (workspace / ".yoi" / "state" / "backend.json").exists()
+
+
+async def git(workspace: Path, *args: str) -> None:
+    identity = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    process = await asyncio.create_subprocess_exec(
+        *("git", "-C", str(workspace), *identity, *args),
+        stdout=asyncio.subprocess.DEVNULL,
+        env=isolated_env(),
+    )
+    assert await process.wait() == 0
+
+
+async def test_in_a_git_repository_serve_says_until_its_gitignore_is_committed(
+    serving: Serving, tmp_path: Path
+) -> None:
+    workspace = workspace_at(tmp_path)
+    await git(workspace, "init", "-q")
+    first = await serving.serve(workspace)
+    assert first.lines[:2] == [
+        f"created the workspace {workspace / '.yoi'}\n",
+        ".yoi/.gitignore (it keeps .yoi/state/ out of git) is not committed: "
+        "git add .yoi/.gitignore && git commit -m 'yoi workspace'\n",
+    ]
+    assert (await serving.stop(first, signal.SIGTERM)).code == 0
+    await git(workspace, "add", ".yoi/.gitignore")
+    await git(workspace, "commit", "-q", "-m", "yoi workspace")
+    second = await serving.serve(workspace)
+    assert [line.startswith(_OFFLINE) for line in second.lines] == [True, False]
+    assert (await serving.stop(second, signal.SIGTERM)).code == 0
 
 
 async def test_beyond_loopback_serve_needs_a_token_and_never_shows_it(

@@ -98,6 +98,14 @@ async def test_the_workspace_config_says_where_the_backend_listens(workspace: Pa
     )
 
 
+async def test_a_backend_named_without_a_scheme_is_reached_over_http(workspace: Path) -> None:
+    async with served(workspace, [[Text("plain http")]]) as server:
+        bare = server.url.removeprefix("http://")
+        done = await chat("--backend", bare, stdin="hi", cwd=workspace, env=cli_env(TOKEN))
+    assert done.code == 0, done.err
+    assert done.out == "plain http\n"
+
+
 async def test_without_a_backend_an_embedded_runtime_answers(workspace: Path) -> None:
     with refused_port() as port:
         flag = ("--backend", f"http://127.0.0.1:{port}")

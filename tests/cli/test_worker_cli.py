@@ -249,6 +249,23 @@ async def test_watch_renders_text_as_it_streams_tool_calls_and_resumes_by_cursor
         assert "yoi: invalid_cursor: " in expired.err
 
 
+async def test_backend_is_taken_after_the_subcommand_and_without_a_scheme(tmp_path: Path) -> None:
+    async with served(tmp_path) as server:
+        bare = server.url.removeprefix("http://")
+        listed, coder = await asyncio.gather(
+            server.yoi("list", "--backend", bare, backend=False),
+            server.yoi("create", "--role", "coder", "--json", "--backend", bare, backend=False),
+        )
+        wrong = await server.yoi("list", "--backend", "ftp://" + bare, backend=False)
+    assert listed.code == 0, listed.err
+    assert listed.out.splitlines()[1].split()[:2] == [INTERNAL, "companion"]
+    assert coder.code == 0, coder.err
+    assert json.loads(coder.out)["worker"]["profile"] == "coder"
+    assert wrong.code == 1
+    assert wrong.err.startswith("yoi: invalid_request: 'ftp://127.0.0.1:"), wrong.err
+    assert "the scheme must be http or https" in wrong.err
+
+
 async def test_cancel_and_stop(tmp_path: Path) -> None:
     async with served(tmp_path, [[Text("working"), Stall()]]) as server:
         worker = await server.runtime.create_worker()

@@ -3,18 +3,21 @@
 At start the backend makes sure a worker ``companion`` exists on
 ``backend-internal`` with the builtin companion profile and no tools; with
 the fs store it is the same worker, transcript and all, after a restart.
+It is never stopped (``worker_protected``: cancel its reply instead), and
+one stopped by an older version is reopened at start, history and all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yoi.backend.policy import Operation, Policy
 from yoi.backend.registry import RuntimeRegistry
 from yoi.backend.views import Projection
-from yoi.errors import WorkerNotFound
-from yoi.runtime import AssistantIntent, CreateWorkerRequest, Input, Runtime
+from yoi.errors import WorkerNotFound, WorkerProtected
+from yoi.runtime import AssistantIntent, CreateWorkerRequest, Input, Runtime, WorkerStatus
 
-__all__ = ["COMPANION_ID", "Companion", "ModelLabel"]
+__all__ = ["COMPANION_ID", "Companion", "KeepsCompanion", "ModelLabel"]
 
 COMPANION_ID = "companion"
 
@@ -38,9 +41,10 @@ class Companion:
         return self._runtime.runtime_id
 
     async def ensure(self) -> None:
-        """Create the companion worker unless the runtime already holds it."""
+        """Create the companion worker unless the runtime already holds it; reopen it if
+        it was stopped."""
         try:
-            await self._runtime.get_worker(COMPANION_ID)
+            worker = await self._runtime.get_worker(COMPANION_ID)
         except WorkerNotFound:
             await self._runtime.create_worker(
                 CreateWorkerRequest(
@@ -50,6 +54,9 @@ class Companion:
                     profile="builtin:companion",
                 )
             )
+            return
+        if worker.status is WorkerStatus.STOPPED:
+            await self._runtime.reopen_worker(COMPANION_ID)
 
     async def describe(self) -> Projection:
         worker = await self._registry.get_worker(self.runtime_id, COMPANION_ID)
@@ -64,3 +71,26 @@ class Companion:
 
     async def send(self, item: Input) -> Projection:
         return await self._registry.send_input(self.runtime_id, COMPANION_ID, item)
+
+
+class KeepsCompanion:
+    """A policy that refuses to stop the Companion and leaves the rest to ``inner``."""
+
+    def __init__(self, runtime: Runtime, inner: Policy) -> None:
+        self._runtime = runtime
+        self._inner = inner
+
+    async def admit(self, operation: Operation) -> None:
+        if (
+            operation.name == "stop_worker"
+            and operation.worker_id == COMPANION_ID
+            and operation.runtime_id == self._runtime.runtime_id
+        ):
+            raise WorkerProtected(
+                "the Companion cannot be stopped: it is this backend's own assistant; "
+                "cancel its reply instead"
+            )
+        await self._inner.admit(operation)
+
+    def project(self, operation: Operation, projection: Projection) -> Projection:
+        return self._inner.project(operation, projection)

@@ -6,16 +6,25 @@ under ``.yoi/state/runtime``; the remote runtimes come from
 or SIGINT: stop accepting, end every relay (close 1001), close the remote
 clients and the embedded runtime (runs in flight end ``cancelled``), then
 let the server finish its open connections.
+
+While it listens, ``.yoi/state/backend.json`` (:mod:`yoi.serving`) tells
+the workspace's clients where; before, it says what a person should know
+about the workspace (created now, not in git, ``.gitignore`` uncommitted).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+
+from starlette.types import ASGIApp
 
 from yoi.backend.app import create_backend_app
 from yoi.backend.companion import ModelLabel
@@ -26,7 +35,7 @@ from yoi.backend.sanitize import Scrubber
 from yoi.backend.service import Backend
 from yoi.client import RuntimeClient
 from yoi.engine.model import Model
-from yoi.errors import InvalidRequest
+from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
 from yoi.providers.selection import (
     ModelChoice,
     ModelSettings,
@@ -35,8 +44,15 @@ from yoi.providers.selection import (
     select_model,
 )
 from yoi.runtime import FsStore, Runtime
-from yoi.server.listen import listening
+from yoi.server.listen import Listener, listening
 from yoi.server.settings import is_loopback, parse_bind
+from yoi.serving import (
+    ServeRecord,
+    ensure_workspace_id,
+    read_record,
+    remove_record,
+    write_record,
+)
 from yoi.tickets import TicketStore
 from yoi.tickets.author import default_author
 from yoi.workspace import Workspace
@@ -44,6 +60,7 @@ from yoi.workspace import Workspace
 __all__ = ["ServeOptions", "serve_backend"]
 
 _PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +83,7 @@ async def serve_backend(
 ) -> None:
     """Serve until ``stop`` is set, or until SIGTERM or SIGINT when no event is given."""
     workspace = options.workspace
-    workspace.ensure()
+    created = workspace.ensure()
     settings = BackendSettings.from_toml(workspace.config)
     host, port = parse_bind(options.listen or settings.listen)
     token = settings.token(env)
@@ -76,22 +93,95 @@ async def serve_backend(
             f"drive every runtime of this workspace; set {settings.token_env}",
             details={"field": "listen"},
         )
+    _say(out, await asyncio.to_thread(_workspace_notes, workspace, created=created))
     choice = select_model(options.model, ModelSettings.from_toml(workspace.config), env)
     model = build_model(choice, env)
     try:
         backend = _backend(workspace, settings, choice, env=env, model=model)
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
-        async with backend:
+        await _open(backend, workspace)
+        try:
             app = create_backend_app(backend, token=token, console=options.console, bind_host=host)
-            async with listening(app, host, port) as server:
-                out.write(f"{_announce(choice)}\nlistening on {server.url}\n")
-                out.flush()
+            async with (
+                _listening(app, host, port) as server,
+                _recorded(workspace, _record(server, backend)),
+            ):
+                _say(out, [_announce(choice), f"listening on {server.url}"])
                 await stop.wait()
                 server.stop_accepting()
                 await backend.close()
+        finally:
+            await backend.close()
     finally:
         await aclose_model(model)
+
+
+async def _open(backend: Backend, workspace: Workspace) -> None:
+    """Open ``backend``; a store locked by another process is another ``yoi serve``."""
+    try:
+        await backend.open()
+    except StoreLocked:
+        record = read_record(workspace)
+        where = "" if record is None else f" (pid {record.pid}, {record.url})"
+        raise StoreLocked(
+            f"another `yoi serve`{where} already serves this workspace: stop it first, or "
+            "talk to it (yoi chat, yoi worker list)"
+        ) from None
+
+
+@asynccontextmanager
+async def _listening(app: ASGIApp, host: str, port: int) -> AsyncIterator[Listener]:
+    try:
+        async with listening(app, host, port) as server:
+            yield server
+    except AddressInUse as error:
+        raise AddressInUse(
+            f"{error.message}: another program listens there; pass --listen 127.0.0.1:0 "
+            "to pick a free port (clients in this workspace find it)",
+            details=error.details,
+        ) from None
+
+
+@asynccontextmanager
+async def _recorded(workspace: Workspace, record: ServeRecord) -> AsyncIterator[None]:
+    """Tell clients where this backend listens, until it stops (or fails)."""
+    write_record(workspace, record)
+    try:
+        yield
+    finally:
+        remove_record(workspace, record.pid)
+
+
+def _record(server: Listener, backend: Backend) -> ServeRecord:
+    host = _WILDCARDS.get(server.host, server.host)
+    url = f"http://[{host}]:{server.port}" if ":" in host else f"http://{host}:{server.port}"
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    assert backend.workspace_id is not None
+    return ServeRecord(url, os.getpid(), backend.workspace_id, started)
+
+
+def _workspace_notes(workspace: Workspace, *, created: bool) -> list[str]:
+    """What a person should know about the workspace before it is served."""
+    notes = []
+    if created:
+        notes.append(f"created the workspace {workspace.dot}")
+    if created and not workspace.in_git:
+        notes.append(
+            f"{workspace.root} is not in a git repository, so its tickets are not versioned "
+            "(git init there, or pass --workspace DIR)"
+        )
+    if workspace.ignore_file_tracked() is False:
+        notes.append(
+            ".yoi/.gitignore (it keeps .yoi/state/ out of git) is not committed: "
+            "git add .yoi/.gitignore && git commit -m 'yoi workspace'"
+        )
+    return notes
+
+
+def _say(out: TextIO, lines: list[str]) -> None:
+    out.write("".join(f"{line}\n" for line in lines))
+    out.flush()
 
 
 def _backend(
@@ -127,6 +217,7 @@ def _backend(
         model=ModelLabel(choice.reference, choice.offline),
         remotes=remotes,
         workspace_name=workspace.name,
+        workspace_id=ensure_workspace_id(workspace),
         scrubber=scrubber,
         tickets=TicketStore.for_workspace(workspace.root),
         ticket_author=default_author(workspace.root),

@@ -20,18 +20,29 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import yoi
 from yoi.errors import InvalidRequest
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle
+from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, CreateWorkerRequest, RoleIntent
 from yoi.workspace import Workspace
 
-__all__ = ["workspace_bundle"]
+__all__ = ["profile_for_role", "workspace_bundle"]
 
 _FENCE = "+++"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _SETTINGS = {"description", "tools", "model", "max_turns", "max_output_tokens"}
+
+
+def profile_for_role(request: CreateWorkerRequest, bundle: ConfigBundle) -> CreateWorkerRequest:
+    """``request``, with the profile named after its role when it names no profile itself and
+    the bundle has one (``--role coder`` works as a coder); otherwise unchanged."""
+    if request.profile != "runtime_default" or not isinstance(request.intent, RoleIntent):
+        return request
+    if request.intent.role not in {profile.name for profile in bundle.profiles}:
+        return request
+    return replace(request, profile=f"named:{request.intent.role}")
 
 
 def workspace_bundle(workspace: Workspace) -> ConfigBundle:
@@ -41,6 +52,7 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
             "prompt": profile.prompt_text(),
             "tools": sorted(profile.tool_grants),
             "max_turns": profile.model.max_turns,
+            "description": profile.description,
         }
         for profile in BUILTIN_PROFILES
     }
@@ -52,7 +64,6 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
         "provenance": {"source": "workspace", "workspace": workspace.name},
         "profiles": profiles,
     }
-            "description": profile.description,
     try:
         return ConfigBundle.from_mapping(raw)
     except InvalidRequest as error:

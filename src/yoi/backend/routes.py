@@ -131,7 +131,7 @@ async def create_worker(
     backend: Served, runtime_id: str, body: Annotated[WorkerCreateBody | None, Body()] = None
 ) -> JSONResponse:
     request = (body or WorkerCreateBody()).to_request()
-    worker = await backend.registry.create_worker(runtime_id, request)
+    worker = await backend.create_worker(runtime_id, request)
     return JSONResponse({"worker": worker}, status_code=201)
 
 

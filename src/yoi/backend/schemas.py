@@ -36,7 +36,13 @@ class WorkerCreateBody(_Strict):
     worker_id: str | None = None
     display_name: str | None = None
     intent: IntentBody | None = None
-    profile: Annotated[str, Field(description="a workspace profile, or builtin:<name>")] = "default"
+    profile: Annotated[
+        str | None,
+        Field(
+            description="a workspace profile, or builtin:<name> (default: the profile named "
+            "after the worker's role, else default)"
+        ),
+    ] = None
     requested_capabilities: list[CapabilityBody] = Field(default_factory=list)
     initial_input: str | None = None
 
@@ -45,7 +51,7 @@ class WorkerCreateBody(_Strict):
             worker_id=self.worker_id,
             display_name=self.display_name,
             intent=intent_of(self.intent),
-            profile=self.profile,
+            profile=self.profile or "runtime_default",
             requested_capabilities=tuple(
                 CapabilityRequest(item.name, item.reason) for item in self.requested_capabilities
             ),
@@ -77,13 +83,13 @@ class RuntimeViewBody(BaseModel):
     kind: Literal["embedded", "remote"]
     status: Literal["available", "unavailable"]
     capabilities: list[str]
+    tools: list[str] = Field(description="what a new worker here may ask for as capabilities")
     worker_count: int | None
     busy_count: int | None
     model: str | None
     diagnostics: list[DiagnosticView]
 
 
-    tools: list[str] = Field(description="what a new worker here may ask for as capabilities")
 class RuntimeListBody(BaseModel):
     runtimes: list[RuntimeViewBody]
 
@@ -127,6 +133,9 @@ class ProfileView(BaseModel):
 
 class WorkspaceView(BaseModel):
     name: str
+    id: str | None = Field(
+        None, description="the workspace's stable id (never a path); None when it has none"
+    )
     version: str
     model: str
     offline: bool

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from types import TracebackType
 
 import yoi
-from yoi.backend.companion import COMPANION_ID, Companion, ModelLabel
+from yoi.backend.companion import COMPANION_ID, Companion, KeepsCompanion, ModelLabel
 from yoi.backend.embedded import EmbeddedSource
-from yoi.backend.policy import Policy
+from yoi.backend.policy import PassThrough, Policy
+from yoi.backend.profiles import profile_for_role
 from yoi.backend.registry import RuntimeRegistry
 from yoi.backend.relay import Relay
 from yoi.backend.remote import RemoteSource
@@ -18,7 +19,7 @@ from yoi.backend.sanitize import Scrubber
 from yoi.backend.ticket_feed import TicketFeed
 from yoi.backend.views import Projection
 from yoi.errors import YoiError
-from yoi.runtime import ConfigBundle, Runtime
+from yoi.runtime import ConfigBundle, CreateWorkerRequest, Runtime
 from yoi.tickets import TicketStore
 
 __all__ = ["Backend"]
@@ -31,6 +32,7 @@ class Backend:
     ``remotes`` are runtime processes, in the order they are listed.
     ``tickets`` is the workspace's ticket store (the API answers 501 without
     one); ``ticket_author`` signs the changes whose request names nobody.
+    ``workspace_id`` (``yoi.serving``) lets a client tell this workspace from another.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class Backend:
         model: ModelLabel,
         remotes: Sequence[RemoteSource] = (),
         workspace_name: str = "workspace",
+        workspace_id: str | None = None,
         scrubber: Scrubber | None = None,
         policy: Policy | None = None,
         resume_window: float = 30.0,
@@ -51,8 +54,10 @@ class Backend:
         self.bundle = bundle
         self.model = model
         self.workspace_name = workspace_name
+        self.workspace_id = workspace_id
         self._remotes = tuple(remotes)
-        self.registry = RuntimeRegistry(policy=policy, scrubber=scrubber)
+        guarded = KeepsCompanion(runtime, policy or PassThrough())
+        self.registry = RuntimeRegistry(policy=guarded, scrubber=scrubber)
         self.companion = Companion(runtime, self.registry, model)
         self.closing = asyncio.Event()
         """Set once the backend shuts down: relays end instead of reconnecting."""
@@ -117,6 +122,7 @@ class Backend:
     def workspace(self) -> Projection:
         return {
             "name": self.workspace_name,
+            "id": self.workspace_id,
             "version": yoi.__version__,
             "model": self.model.reference,
             "offline": self.model.offline,
@@ -126,6 +132,11 @@ class Backend:
                 for profile in self.bundle.profiles
             ],
         }
+
+    async def create_worker(self, runtime_id: str, request: CreateWorkerRequest) -> Projection:
+        """Create a worker; one in a role, naming no profile, gets the role's profile if the
+        workspace has one."""
+        return await self.registry.create_worker(runtime_id, profile_for_role(request, self.bundle))
 
     async def relay(self, runtime_id: str, worker_id: str, cursor: str | None) -> Relay:
         """An opened relay of the worker's events for one client."""

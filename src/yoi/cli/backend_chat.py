@@ -1,5 +1,5 @@
-"""Talking to a running backend from the command line: where it is, and conversations
-with its workers and its Companion (``yoi chat`` when a backend answers).
+"""Conversations with a running backend's workers and its Companion (``yoi chat`` when a
+backend answers); :mod:`yoi.cli.backend_address` says which backend.
 
 The HTTP client needs the server extra, so it is imported when first used:
 ``yoi`` without that extra still starts, and ``yoi chat`` then uses an
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from yoi.cli.backend_address import BackendAddress, check_workspace, connect
 from yoi.cli.conversation import Reply
 from yoi.cli.render import ReplyRenderer
 from yoi.cli.session import Terminal, read_prompt
-from yoi.errors import InvalidRequest, RuntimeUnavailable, UnsupportedOperation, YoiError
+from yoi.errors import InvalidRequest, RuntimeUnavailable, YoiError
 from yoi.runtime import Event, InputAck, OnBusy
 from yoi.runtime.events import (
     ErrorEvent,
@@ -36,95 +35,18 @@ from yoi.runtime.events import (
     UsageEvent,
     WorkerStoppedEvent,
 )
-from yoi.workspace import Workspace
 
 if TYPE_CHECKING:
     from yoi.client.backend import BackendClient, CompanionInfo
 
 __all__ = [
-    "BackendAddress",
     "BackendConversation",
     "companion_interactive",
     "companion_once",
-    "connect",
-    "find_backend",
     "follow_run",
-    "locate",
 ]
 
-DEFAULT_LISTEN = "127.0.0.1:8787"
-"""``yoi serve``'s default (``yoi.backend.config``), known here without importing the backend."""
-DEFAULT_TOKEN_ENV = "YOI_BACKEND_TOKEN"
-PROBE_SECONDS = 2.0
-"""How long ``yoi chat`` waits for a backend's health check before it chats on its own.
-
-No backend at all is known at once (the connection is refused); this bounds
-only a backend that is there but slow, as on a busy machine, where half a
-second proved too short.
-"""
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
-
 Deliver = Callable[[str, OnBusy], Awaitable[InputAck]]
-
-
-@dataclass(frozen=True, slots=True)
-class BackendAddress:
-    url: str
-    token: str | None = field(default=None, repr=False)
-
-
-def locate(url: str | None, cwd: Path, env: Mapping[str, str]) -> BackendAddress:
-    """The backend to talk to: ``url`` when given, else the workspace's ``[backend] listen``
-    (a wildcard host means this machine), else ``yoi serve``'s default.
-
-    The token comes from the variable ``[backend] token_env`` names
-    (``YOI_BACKEND_TOKEN`` by default).
-    """
-    config = Workspace.find(cwd).config
-    if not config.exists():
-        return BackendAddress(url or _url_of(DEFAULT_LISTEN), env.get(DEFAULT_TOKEN_ENV) or None)
-    try:
-        from yoi.backend.config import BackendSettings
-    except ImportError as error:
-        raise _needs_server_extra(error) from error
-    settings = BackendSettings.from_toml(config)
-    return BackendAddress(url or _url_of(settings.listen), settings.token(env))
-
-
-def _url_of(listen: str) -> str:
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    host = _WILDCARDS.get(host, host)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def connect(address: BackendAddress, *, timeout: float = 30.0) -> BackendClient:
-    """A client of the backend at ``address`` (``unsupported_operation`` without the extra)."""
-    try:
-        from yoi.client.backend import BackendClient
-    except ImportError as error:
-        raise _needs_server_extra(error) from error
-    return BackendClient(address.url, token=address.token, timeout=timeout)
-
-
-def _needs_server_extra(error: ImportError) -> UnsupportedOperation:
-    return UnsupportedOperation(
-        f"talking to a backend needs the server extra: pip install 'yoi[server]' ({error.name})"
-    )
-
-
-def find_backend(url: str | None, cwd: Path, env: Mapping[str, str]) -> BackendAddress | None:
-    """The backend at ``url`` (or the workspace's) if one answers at once, else None."""
-    try:
-        address = locate(url, cwd, env)
-        return address if asyncio.run(_answers(address)) else None
-    except UnsupportedOperation:
-        return None
-
-
-async def _answers(address: BackendAddress) -> bool:
-    async with connect(address, timeout=PROBE_SECONDS) as client:
-        return await client.health()
 
 
 # -- a conversation with one worker ---------------------------------------------------------
@@ -237,6 +159,9 @@ async def open_companion(
 ) -> AsyncIterator[BackendConversation]:
     """A conversation with the backend's Companion, announced on ``err``."""
     async with connect(address) as client:
+        note = await check_workspace(client, address)
+        if note is not None:
+            terminal.say(note)
         info = await client.companion()
         terminal.say(announce_companion(address, info))
         renderer = ReplyRenderer(terminal.out, terminal.err, color=terminal.color)

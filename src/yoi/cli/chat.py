@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from yoi.cli.backend_chat import companion_interactive, companion_once, find_backend
+from yoi.cli.backend_address import find_backend
+from yoi.cli.backend_chat import companion_interactive, companion_once
 from yoi.cli.session import ChatOptions, Terminal, chat_interactive, chat_once
 from yoi.runtime import BUILTIN_PROFILES
 from yoi.workspace import config_path
@@ -34,8 +35,9 @@ __all__ = ["chat"]
     metavar="URL",
     envvar="YOI_BACKEND_URL",
     show_envvar=True,
-    help="Where to look for a running backend (default: [backend] listen in "
-    ".yoi/config.toml, else http://127.0.0.1:8787).",
+    help="Where to look for a running backend, as http://HOST:PORT or HOST:PORT (default: the "
+    "`yoi serve` running for this workspace, else [backend] listen in .yoi/config.toml, "
+    "else 127.0.0.1:8787).",
 )
 @click.pass_context
 def chat(

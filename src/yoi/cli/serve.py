@@ -34,9 +34,10 @@ __all__ = ["serve"]
 def serve(folder: Path | None, listen: str | None, model: str | None) -> None:
     """Serve the workspace backend: its runtimes, workers and Companion.
 
-    Prints `listening on http://HOST:PORT` once it accepts connections. It
-    creates .yoi/ when missing, keeps the embedded runtime's workers under
-    .yoi/state/, and joins the runtimes listed in .yoi/config.toml.
+    Prints `listening on http://HOST:PORT` once it accepts connections, and
+    records that address in .yoi/state/backend.json for the clients of this
+    workspace. It creates .yoi/ when missing, keeps the embedded runtime's
+    workers under .yoi/state/, and joins the runtimes listed in .yoi/config.toml.
     """
     try:
         from yoi.backend.process import ServeOptions, serve_backend

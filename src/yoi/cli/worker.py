@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from yoi.cli.backend_chat import BackendConversation, connect, locate
+from yoi.cli.backend_address import check_workspace, connect, locate
+from yoi.cli.backend_chat import BackendConversation
 from yoi.cli.render import ReplyRenderer
 from yoi.runtime import (
     AssistantIntent,
@@ -52,6 +53,13 @@ _CLIP = 80
 T = TypeVar("T")
 
 
+_BACKEND_HELP = (
+    "The backend, as http://HOST:PORT or HOST:PORT (default: the `yoi serve` running for "
+    "this workspace, else [backend] listen in .yoi/config.toml, else 127.0.0.1:8787). "
+    "Its token comes from YOI_BACKEND_TOKEN."
+)
+
+
 @click.group()
 @click.option(
     "--backend",
@@ -59,13 +67,33 @@ T = TypeVar("T")
     metavar="URL",
     envvar="YOI_BACKEND_URL",
     show_envvar=True,
-    help="The backend (default: [backend] listen in .yoi/config.toml, else "
-    "http://127.0.0.1:8787). Its token comes from YOI_BACKEND_TOKEN.",
+    help=_BACKEND_HELP,
 )
 @click.pass_context
 def worker(ctx: click.Context, backend_url: str | None) -> None:
     """Create, drive and watch the workers of a running backend (`yoi serve`)."""
     ctx.obj = backend_url
+
+
+def _name_backend(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.obj = value  # after the subcommand, as before it
+
+
+def _command(name: str | None = None) -> Callable[[Callable[..., T]], click.Command]:
+    """A subcommand of ``yoi worker`` that also takes ``--backend`` after its name."""
+
+    def make(function: Callable[..., T]) -> click.Command:
+        backend = click.option(
+            "--backend",
+            metavar="URL",
+            expose_value=False,
+            callback=_name_backend,
+            help=_BACKEND_HELP,
+        )
+        return worker.command(name)(backend(function))
+
+    return make
 
 
 def _runtime_option(**extra: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -78,7 +106,7 @@ _holder = _runtime_option(
 _json = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON object.")
 
 
-@worker.command("list")
+@_command("list")
 @_runtime_option(help="Only this runtime's workers (default: every runtime).")
 @click.option("--status", type=click.Choice([str(status) for status in WorkerStatus]))
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many workers.")
@@ -104,7 +132,7 @@ def list_workers(
         _say(line)
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @_holder
 @_json
@@ -118,7 +146,7 @@ def show(backend_url: str | None, worker_id: str, runtime_id: str, as_json: bool
         _print_lines(describe_worker(detail))
 
 
-@worker.command()
+@_command()
 @_holder
 @click.option("--id", "worker_id", metavar="WORKER_ID", help="The new worker's id.")
 @click.option("--name", "display_name", help="A label for people.")
@@ -165,7 +193,7 @@ def create(
         click.echo(detail.worker_id)
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @click.argument("content")
 @_holder
@@ -229,7 +257,7 @@ def _send_and_wait(
         return 130
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @_holder
 @click.option("--start", type=click.IntRange(min=1), default=1, show_default=True)
@@ -255,7 +283,7 @@ def transcript(
         _say(f"more entries: --start {page.next_start}")
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @_holder
 @click.option("--cursor", metavar="CURSOR", help="Resume after this cursor.")
@@ -285,7 +313,7 @@ def watch(backend_url: str | None, worker_id: str, runtime_id: str, cursor: str 
             _say(f"resume with --cursor {last}")
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @_holder
 @click.option("--reason", help="Why, for the record.")
@@ -302,7 +330,7 @@ def stop(
         click.echo(f"stopped {worker_id}" if ack.stopped else f"{worker_id} was already stopped")
 
 
-@worker.command()
+@_command()
 @click.argument("worker_id")
 @_holder
 @_json
@@ -327,6 +355,9 @@ def _call(backend_url: str | None, action: Callable[[BackendClient], Awaitable[T
 
     async def session() -> T:
         async with connect(address) as client:
+            note = await check_workspace(client, address)
+            if note is not None:
+                _say(note)
             return await action(client)
 
     return asyncio.run(session())

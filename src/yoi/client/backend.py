@@ -84,12 +84,15 @@ class WorkspaceInfo:
     companion_worker_id: str
     profiles: tuple[ProfileInfo, ...] = ()
     """Empty from a backend older than the profiles listing."""
+    workspace_id: str | None = None
+    """The workspace's stable id (``yoi.serving``); None from a backend that has none."""
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> WorkspaceInfo:
         companion = raw["companion"]
         return cls(
             name=read_str(raw["name"]),
+            workspace_id=read_optional_str(raw.get("id")),
             version=read_str(raw["version"]),
             model=read_str(raw["model"]),
             offline=read_bool(raw["offline"]),
@@ -101,6 +104,7 @@ class WorkspaceInfo:
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
+            "id": self.workspace_id,
             "version": self.version,
             "model": self.model,
             "offline": self.offline,
@@ -125,12 +129,12 @@ class RuntimeInfo:
     busy_count: int | None
     model: str | None
     diagnostics: tuple[Diagnostic, ...]
+    tools: tuple[str, ...] = ()
+    """What a new worker there may ask for as capabilities; empty from an older backend."""
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> RuntimeInfo:
         kind, status = raw["kind"], raw["status"]
-    tools: tuple[str, ...] = ()
-    """What a new worker there may ask for as capabilities; empty from an older backend."""
         if kind not in ("embedded", "remote") or status not in ("available", "unavailable"):
             raise ValueError("not a runtime view")
         return cls(
@@ -143,17 +147,17 @@ class RuntimeInfo:
             busy_count=read_optional_int(raw["busy_count"]),
             model=read_optional_str(raw["model"]),
             diagnostics=tuple(wire.read_diagnostic(item) for item in raw["diagnostics"]),
+            tools=tuple(read_str(name) for name in raw.get("tools", ())),
         )
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
-            tools=tuple(read_str(name) for name in raw.get("tools", ())),
         body["capabilities"] = list(self.capabilities)
+        body["tools"] = list(self.tools)
         body["diagnostics"] = [item.to_dict() for item in self.diagnostics]
         return body
 
 
-        body["tools"] = list(self.tools)
 @dataclass(frozen=True, slots=True)
 class ListingDiagnostic:
     """A runtime that could not answer a listing; the others still did."""

@@ -291,6 +291,11 @@ class Runtime:
         worker = self._worker(worker_id)
         return StopAck(worker_id, await worker.stop(reason))
 
+    async def reopen_worker(self, worker_id: str) -> bool:
+        """Make a stopped worker idle again, transcript and history kept (False when it was
+        not stopped). Only the backend's own Companion is reopened; it is no API operation."""
+        return await self._worker(worker_id).reopen()
+
     async def cancel_worker(self, worker_id: str) -> CancelAck:
         worker = self._worker(worker_id)
         return CancelAck(worker_id, await worker.cancel())

@@ -22,6 +22,13 @@ class WorkerStatus(enum.StrEnum):
             raise IllegalTransition(f"a worker cannot go from {self} to {target}")
         return target
 
+    def reopened(self) -> WorkerStatus:
+        """``idle`` again, for a stopped worker that is explicitly reopened (the backend's
+        Companion); no ordinary move leaves ``stopped``."""
+        if self is not WorkerStatus.STOPPED:
+            raise IllegalTransition(f"only a stopped worker is reopened, not an {self} one")
+        return WorkerStatus.IDLE
+
 
 _ALLOWED: dict[WorkerStatus, frozenset[WorkerStatus]] = {
     WorkerStatus.IDLE: frozenset({WorkerStatus.RUNNING, WorkerStatus.STOPPED}),

@@ -318,6 +318,17 @@ class Worker:
             await self.store.save_worker(self.record)
             return True
 
+    async def reopen(self) -> bool:
+        """Make a stopped worker idle again, its transcript and history kept; False when it
+        was not stopped."""
+        async with self.lock:
+            if self.status is not WorkerStatus.STOPPED:
+                return False
+            self.record.status = self.record.status.reopened()
+            self.emit(StatusChanged(str(self.record.status)))
+            await self.store.save_worker(self.record)
+            return True
+
     async def _cancel_run(
         self, *, keep_queue: bool, settle: WorkerStatus = WorkerStatus.IDLE
     ) -> bool:

@@ -36,6 +36,7 @@ log = logging.getLogger("yoi.server")
 
 STATUS: Mapping[str, int] = {
     "invalid_request": 400,
+    "address_in_use": 400,
     "limit_too_large": 400,
     "invalid_cursor": 400,
     "invalid_profile": 400,
@@ -53,10 +54,13 @@ STATUS: Mapping[str, int] = {
     "duplicate_worker": 409,
     "worker_busy": 409,
     "worker_stopped": 409,
+    "worker_protected": 409,
+    "workspace_mismatch": 409,
     "invalid_transition": 409,
     "state_conflict": 409,
     "ticket_blocked": 409,
     "duplicate_relation": 409,
+    "relation_cycle": 409,
     "cursor_expired": 410,
     "payload_too_large": 413,
     "unsupported_media_type": 415,

@@ -9,6 +9,7 @@ down gracefully.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import AsyncIterator, Generator
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
-from yoi.errors import InvalidRequest
+from yoi.errors import AddressInUse, InvalidRequest
 
 __all__ = ["Listener", "listening"]
 
@@ -121,6 +122,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _cannot_listen(host: str, port: int, error: OSError) -> InvalidRequest:
-    return InvalidRequest(
+    kind = AddressInUse if error.errno == errno.EADDRINUSE else InvalidRequest
+    return kind(
         f"cannot listen on {host}:{port}: {error.strerror or error}", details={"field": "bind"}
     )
