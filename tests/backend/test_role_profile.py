@@ -25,7 +25,7 @@ CODER = RoleIntent("coder")
             "builtin:intake",
         ),
         (CreateWorkerRequest(intent=TaskIntent("coder")), "runtime_default"),
-        (CreateWorkerRequest(intent=AssistantIntent("coder")), "runtime_default"),
+        (CreateWorkerRequest(intent=AssistantIntent(purpose="coder")), "runtime_default"),
     ],
 )
 def test_only_a_role_without_a_profile_takes_the_roles_profile(

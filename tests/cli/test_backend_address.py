@@ -12,15 +12,19 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.backend.rig import plain_backend
 from tests.backend.test_process import Serving
 from tests.cli.rig import run_yoi
 from tests.isolation import isolated_env, workspace_env
 
-from yoi.cli.backend_address import backend_url, locate
-from yoi.errors import InvalidRequest
+from yoi.backend import create_backend_app
+from yoi.cli.backend_address import BackendAddress, Here, backend_url, check_workspace, locate
+from yoi.client import BackendClient
+from yoi.errors import InvalidRequest, WorkspaceMismatch
 from yoi.serving import ServeRecord, ensure_workspace_id, write_record
 from yoi.workspace import Workspace
 
@@ -160,6 +164,34 @@ async def test_a_client_finds_its_workspaces_serve_and_refuses_another_workspace
     assert named.err == f"yoi: {mismatch}\n"
     assert "companion" in named.out
 
-    done = await serving.stop(served, signal.SIGTERM)
-    assert done.code == 0, done.err
+    stopped = await serving.stop(served, signal.SIGTERM)
+    assert stopped.code == 0, stopped.err
     assert not (ours.state / "backend.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("here", "named", "says"),
+    [
+        (Here("ours", "ws-ours", exists=True), False, None),
+        (Here("home", None, exists=False), False, "the backend at {url} serves workspace 'ours'"),
+        (Here("theirs", "ws-theirs", exists=True), True, "serves workspace 'ours', not 'theirs'"),
+        (Here("theirs", None, exists=True), False, WorkspaceMismatch),
+    ],
+)
+async def test_a_backend_of_another_workspace_is_said_or_refused(
+    here: Here, named: bool, says: str | type[WorkspaceMismatch] | None
+) -> None:
+    backend = plain_backend(workspace_name="ours", workspace_id="ws-ours")
+    transport = httpx.ASGITransport(app=create_backend_app(backend))
+    address = BackendAddress("http://127.0.0.1:1", named=named, here=here)
+    async with backend, BackendClient(address.url, transport=transport) as client:
+        if isinstance(says, type):
+            with pytest.raises(says, match="run `yoi serve` here"):
+                await check_workspace(client, address)
+            return
+        note = await check_workspace(client, address)
+    if says is None:
+        assert note is None
+    else:
+        assert note is not None
+        assert says.format(url=address.url) in note
