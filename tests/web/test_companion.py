@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 from playwright.async_api import Locator, Page, WebSocketRoute, expect
-from tests.web.rig import ARTIFACTS, open_console
+from tests.web.rig import ARTIFACTS, EMBEDDED, open_console
 
 WATCH = """(root) => {
   const seen = { live: [], busy: false };
@@ -61,7 +62,7 @@ async def test_the_companion_streams_its_reply_and_keeps_the_conversation(
         await expect(companion.locator('[data-role="stream-state"]')).to_have_attribute(
             "data-state", "open"
         )
-        await expect(companion.get_by_label("When busy")).to_have_value("reject")
+        await expect(companion.get_by_label("When busy")).to_have_value("enqueue")
 
         await page.keyboard.press("Escape")
         await expect(companion).to_be_hidden()
@@ -85,12 +86,21 @@ async def test_the_companion_streams_its_reply_and_keeps_the_conversation(
         await expect(reply).not_to_have_class(re.compile(r"\blive\b"))
 
         seen = await page.evaluate("() => window.yoiSeen")
-        answer = str(await reply.locator(".entry-text").text_content())
+        async with httpx.AsyncClient(base_url=console.url) as http:
+            path = f"/api/runtimes/{EMBEDDED}/workers/companion/transcript"
+            recorded = (await http.get(path, params={"start": 2})).json()["transcript"]["items"]
+        answer = recorded[0]["content"]
         partial = [text for text in seen["live"] if text != answer]
         assert len(partial) >= 2, seen["live"]  # the reply grew before it was complete
         assert all(answer.startswith(text) for text in seen["live"]), seen["live"]
         assert seen["busy"], "busy never showed while the Companion answered"
-        conversation = [("user", "1", message), ("assistant", "2", answer)]
+        # Once done, the reply shows as the backend renders its Markdown: a paragraph each.
+        paragraphs = reply.locator(".entry-text.rendered > p")
+        await expect(paragraphs).to_have_text(
+            [" ".join(part.split()) for part in answer.split("\n\n")]
+        )
+        shown = str(await reply.locator(".entry-text").text_content())
+        conversation = [("user", "1", message), ("assistant", "2", shown)]
         assert await entry_texts(transcript) == conversation
         await console.screenshot("companion")
 

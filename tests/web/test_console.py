@@ -15,7 +15,7 @@ from yoi.providers.script import Turn
 from yoi.testing import Call, Stall, Text, Think, Wait
 
 SEEDED = 34
-"""Short runs queued through the API: with the 8 entries before them, 76 entries in all."""
+"""Short runs queued through the API: with the 10 entries before them, 78 entries in all."""
 
 TURNS: list[Turn] = [
     [Think("Let me", " think"), Wait(0.05), Text("Hello", " from", " far")],
@@ -23,6 +23,7 @@ TURNS: list[Turn] = [
     [Text("Let me look"), Call("read_file", {"path": "README.md"}, id="call_look")],
     [Text("That tool is not here")],
     [Text("Working"), Stall()],
+    [Text("Queued, then **answered**:\n\n- one\n- two")],
     *([Text(f"Noted {index}")] for index in range(1, SEEDED + 1)),
     [Text("Still here")],
 ]
@@ -80,6 +81,26 @@ async def recorded_sequences(http: httpx.AsyncClient, worker_id: str) -> list[in
         items.extend(page["items"])
         start = page["next_start"]
     return [item["sequence"] for item in items if not (item.get("tool") or {}).get("result")]
+
+
+async def expect_numbered_as_recorded(
+    transcript: Locator, http: httpx.AsyncClient, worker_id: str
+) -> None:
+    """Every recorded entry is shown, numbered as recorded (a queued input's entry is numbered
+    once its run is read back, so this waits for that)."""
+    recorded = await recorded_sequences(http, worker_id)
+    await expect(transcript.locator("li.entry[data-sequence]")).to_have_count(len(recorded))
+    assert await shown_sequences(transcript) == recorded
+
+
+async def text_metrics(text: Locator) -> tuple[str, str, str]:
+    """The font size, line height and family a text is shown in."""
+    found: list[str] = await text.evaluate(
+        "(node) => { const s = getComputedStyle(node);"
+        " return [s.fontSize, s.lineHeight, s.fontFamily]; }"
+    )
+    size, height, family = found
+    return size, height, family
 
 
 async def offset_in(scroller: Locator, entry: Locator) -> float:
@@ -165,30 +186,56 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
             transcript.locator('li.entry[data-role="assistant"] .entry-text').last
         ).to_have_text("That tool is not here")
 
-        # A long run: busy shows; a second input is refused (Reject); Cancel ends the run.
+        # A long run: busy shows and says what sending now does; the default is to queue.
         busy = view.locator('[data-role="busy"]')
         cancel = view.get_by_role("button", name="Cancel", exact=True)
+        policy = view.get_by_label("When busy")
         await expect(cancel).to_be_disabled()
         await say(view, "Work for a long time")
         await expect(busy).to_be_visible()
-        await expect(busy).to_have_text("working…")
+        await expect(busy).to_contain_text("a message sent now waits its turn")
         await expect(status).to_have_attribute("data-status", "running")
-        await expect(transcript.locator('li.entry.live[data-role="assistant"]')).to_contain_text(
-            "Working"
-        )
-        await expect(view.get_by_label("When busy")).to_have_value("reject")
+        live = transcript.locator('li.entry.live[data-role="assistant"]')
+        await expect(live).to_contain_text("Working")
+        streamed = await text_metrics(live.locator(".entry-text"))
+        await expect(policy).to_have_value("enqueue")
+        await expect(policy.locator("option:checked")).to_have_text("Queue")
+
+        # Refused when so chosen, in the control's words; the refusal goes when the run ends.
+        await policy.select_option(label="Refuse")
+        await expect(busy).to_contain_text("a message sent now is refused")
         await say(view, "Are you done?")
         refused = view.locator('form.composer .error-line[data-code="worker_busy"]')
-        await expect(refused).to_contain_text("worker_busy")
+        await expect(refused).to_contain_text("When busy: Refuse")
+        await expect(refused).to_contain_text("choose Queue or Interrupt")
+        await expect(refused).not_to_contain_text("on_busy")
         await expect(view.get_by_label("Message to Scout")).to_have_value("Are you done?")
+        await policy.select_option(label="Queue")
+        await view.locator("form.composer").get_by_role("button", name="Send").click()
+        queued = transcript.locator('li.entry.queued[data-role="user"]')
+        await expect(queued).to_contain_text("Are you done?")
+        await expect(view.locator("form.composer .error-line")).to_have_count(0)
+
+        # Cancelled: the partial reply stays, marked; the queue goes with the run.
         await cancel.click()
-        await expect(transcript.locator('li.run-result[data-result="cancelled"]')).to_have_count(1)
+        partial = transcript.locator('li.entry[data-partial="cancelled"]')
+        await expect(partial.locator(".entry-text")).to_have_text("Working")
+        await expect(partial.locator(".entry-note")).to_have_text("cancelled")
+        await expect(queued).to_have_count(0)
+        dropped = transcript.locator('li.entry[data-dropped][data-role="user"]')
+        await expect(dropped).to_contain_text("Are you done?")
+        await say(view, "Are you done now?")
+        await expect(completed).to_have_count(3)
         await expect(busy).to_be_hidden()
         await expect(status).to_have_attribute("data-status", "idle")
         await expect(cancel).to_be_disabled()
-        await expect(transcript.locator("li.entry[data-partial]")).to_contain_text("Working")
-        await view.get_by_label("Message to Scout").fill("")
-        assert await shown_sequences(transcript) == await recorded_sequences(http, worker_id)
+        answered = transcript.locator('li.entry[data-role="assistant"]').last
+        rendered = answered.locator(".entry-text.rendered")
+        await expect(rendered.locator("strong")).to_have_text("answered")
+        await expect(rendered.locator("li")).to_have_text(["one", "two"])
+        assert await text_metrics(rendered.locator("p")) == streamed  # no jump in size
+        await expect(partial).to_have_count(1)
+        await expect_numbered_as_recorded(transcript, http, worker_id)
         await console.screenshot("worker-console")
 
         # Inputs queued through the API stream in, each numbered as the runtime numbers it.
@@ -198,11 +245,11 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
                 json={"content": f"Note {index}", "on_busy": "enqueue"},
             )
             assert sent.status_code == 202, sent.text
-        await expect(completed).to_have_count(2 + SEEDED)
+        await expect(completed).to_have_count(3 + SEEDED)
         await expect(transcript.locator("li.entry .entry-text").last).to_have_text(
             f"Noted {SEEDED}"
         )
-        assert await shown_sequences(transcript) == await recorded_sequences(http, worker_id)
+        await expect_numbered_as_recorded(transcript, http, worker_id)
         scroller = view.locator(".transcript-scroll")
         assert await scroller.evaluate(
             "(box) => box.scrollHeight - box.scrollTop - box.clientHeight < 2"
@@ -221,7 +268,9 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
               return entry.getBoundingClientRect().top - box.getBoundingClientRect().top;
             }"""
         )
-        await expect(transcript.locator('li.entry[data-sequence="7"]')).to_have_count(1)
+        await expect(transcript.locator(f'li.entry[data-sequence="{newest[-21]}"]')).to_have_count(
+            1
+        )
         assert abs(await offset_in(scroller, tail_top) - before) < 2  # nothing jumped
         await expect(transcript.locator('li.entry[data-sequence="1"]')).to_have_count(0)
         older = view.get_by_role("button", name="Load older")

@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["SAFE_SCHEMES", "is_safe_link", "render_markdown"]
+__all__ = ["SAFE_SCHEMES", "is_safe_link", "render_markdown", "render_replies"]
 
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _LINK_ATTRS = {"rel": "noopener noreferrer nofollow", "target": "_blank"}
@@ -40,6 +40,20 @@ def render_markdown(text: str) -> str:
     """The HTML of ``text``; safe to place in a page as it is."""
     html: str = _parser().render(text)
     return html
+
+
+def render_replies(page: dict[str, object]) -> dict[str, object]:
+    """A transcript page whose assistant entries carry their Markdown as safe HTML (``html``).
+
+    What people and tools said stays text: only a model's replies are Markdown.
+    """
+    items = page.get("items")
+    if not isinstance(items, list):
+        return page
+    for item in items:
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            item["html"] = render_markdown(str(item.get("content", "")))
+    return page
 
 
 def is_safe_link(url: str) -> bool:

@@ -6,12 +6,14 @@ or runtime semantics live here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from yoi.backend.admission import COOKIE, BackendAdmission
+from yoi.backend.markdown import render_replies
 from yoi.backend.schemas import (
     CompanionBody,
     CompanionMessageBody,
@@ -193,8 +195,12 @@ async def transcript(
     worker_id: str,
     start: Annotated[int, Query(ge=1)] = 1,
     limit: Limit = None,
+    render: Literal["html"] | None = None,
 ) -> JSONResponse:
+    """Entries from ``start``; ``render=html`` adds each reply's Markdown as safe HTML."""
     page = await backend.registry.transcript(runtime_id, worker_id, start, limit)
+    if render == "html":
+        page = await anyio.to_thread.run_sync(render_replies, page)
     return JSONResponse({"transcript": page})
 
 

@@ -3,7 +3,7 @@
 //
 // Pure DOM: these functions build and change <li> elements. Where an entry
 // goes and which sequence it has is the business of views/transcript.js.
-import { errorLine, formatTime, h } from "../lib/dom.js";
+import { errorLine, formatTime, h, setRenderedHtml } from "../lib/dom.js";
 
 const ROLE_LABEL = { user: "You", tool: "Tool", system: "System" };
 const RESULT_TEXT = {
@@ -32,11 +32,20 @@ export function entryItem(role, options = {}) {
   return li;
 }
 
-/** An entry that says `content` (options as for `entryItem`). */
-export function textItem(role, content, options) {
+/** An entry that says `content` (options as for `entryItem`, and `html`: a reply rendered). */
+export function textItem(role, content, options = {}) {
   const li = entryItem(role, options);
   li.append(h("div", { class: "entry-text", text: content }));
+  if (role === "assistant" && typeof options.html === "string") showReply(li, options.html);
   return li;
+}
+
+/** Show a reply as the backend rendered its Markdown, in place of its plain text. */
+export function showReply(li, html) {
+  const text = li.querySelector(".entry-text");
+  if (!html || li.classList.contains("live")) return;
+  setRenderedHtml(text, html.trim());
+  text.classList.add("rendered");
 }
 
 /** A tool call, still running: its result is set by `setToolResult`. */
@@ -123,13 +132,16 @@ export function thinkingOf(live) {
   return live.thinking;
 }
 
-/** The live entry is complete (or, `cut`, its run ended before it was); empty, it goes. */
+/**
+ * The live entry is complete; or, `cut` (how its run ended: "cancelled", "failed", ...), the
+ * run ended before it was, and what it said so far stays, marked. Empty, it goes.
+ */
 export function endLiveEntry(live, cut) {
   live.li.classList.remove("live");
   if (!live.node.data && !live.thinking) live.li.remove();
   else if (cut && !live.li.dataset.sequence && live.node.data) {
-    live.li.dataset.partial = "";
-    addNote(live.li, "cut off");
+    live.li.dataset.partial = cut;
+    addNote(live.li, cut === "cancelled" ? "cancelled" : "cut off");
   }
 }
 
@@ -149,7 +161,8 @@ export function showAllButton(li, readWhole) {
     onclick: async () => {
       try {
         const whole = await readWhole();
-        if (whole) li.querySelector(".entry-text").textContent = whole.content;
+        if (whole && whole.role === "assistant" && whole.html) showReply(li, whole.html);
+        else if (whole) li.querySelector(".entry-text").textContent = whole.content;
         button.remove();
       } catch (error) {
         button.replaceWith(errorLine(error));
@@ -191,6 +204,9 @@ export function fillIn(li, item) {
   if (li.classList.contains("pending")) {
     li.classList.remove("pending");
     li.querySelector(".entry-text").textContent = item.content;
+  }
+  if (item.role === "assistant" && !li.querySelector(".entry-text.rendered")) {
+    showReply(li, item.html);
   }
   if (item.role === "tool" && item.tool?.result) setToolResult(li, resultOf(item));
 }

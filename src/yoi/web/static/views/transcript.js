@@ -1,19 +1,20 @@
 // A worker's transcript, drawn live: the entries so far, then each event as it comes.
 //
 // The runtime keeps the transcript as entries numbered by `sequence` from 1
-// (user, assistant, tool and system); events say what happens as it happens.
-// Each entry is made at a known event, so what is drawn live is numbered at
-// once by counting on from the snapshot's tail:
-// - a user entry: `input_accepted` names it (`transcript_sequence`), except
-//   for a queued input, whose entry is made when its run starts (`run_started`);
-// - an assistant entry: just after a `text_done` with some text;
-// - a tool call entry at `tool_call_started`, its result at `tool_call_finished`
-//   (one <li> shows both: `data-sequence` and `data-result-sequence`).
-// After each run the transcript is read back from the last entry checked, to
-// confirm those numbers and fill in what events do not carry (a tool's output,
-// the text of an input queued before the page opened). Should they ever
-// disagree, the view starts over from a fresh snapshot: never a duplicate,
-// never a gap.
+// (user, assistant, tool and system); events say what happens as it happens,
+// and the events that make an entry name it (`transcript_sequence`):
+// `input_accepted` (a user entry, unless the input was queued), `text_done`
+// (an assistant entry, when there is text), `tool_call_started` and
+// `tool_call_finished` (one <li> shows both: `data-sequence` and
+// `data-result-sequence`). The view never counts entries itself.
+// A queued input's entry is made when its run starts, and `run_started` names
+// no entry: after each run the transcript is read back from the last entry
+// checked, which numbers it, confirms the others and fills in what events do
+// not carry (a tool's output, the text of an input queued before the page
+// opened). Should they ever disagree, the view starts over from a fresh
+// snapshot: never a duplicate, never a gap.
+// Replies are Markdown: they stream as plain text and, once done, show the
+// backend's rendering (`?render=html`), at the same text size.
 //
 // The entries themselves are built by views/entries.js; older pages are read
 // by views/transcript_paging.js.
@@ -25,6 +26,7 @@ import {
   errorItem,
   fillIn,
   liveEntry,
+  showReply,
   runResultItem,
   sameEntry,
   setQueued,
@@ -121,7 +123,7 @@ class Transcript {
     this.tools = new Map(); // call id -> the <li> showing the call
     this.live = null; // the assistant entry being streamed
     this.currentRun = null;
-    this.total = 0; // entries the worker has made, as far as the events tell
+    this.total = 0; // the highest entry the events or the snapshot named
     this.checked = 0; // entries up to here were read back from the transcript
     this.stick = true;
     this.checking = null;
@@ -183,6 +185,7 @@ class Transcript {
     const tail = event.transcript_tail || [];
     this.list.append(this.renderItems(tail));
     this.total = this.checked = tail.length ? tail[tail.length - 1].sequence : 0;
+    this.renderReplies(tail);
     if (event.run) this.showRun(event.run);
     this.settleTools();
     this.handlers.onWorker(worker);
@@ -248,10 +251,10 @@ class Transcript {
   inputAccepted(event, at) {
     const sequence = event.transcript_sequence;
     const run = this.run(event.run_id);
-    if (sequence !== null && sequence !== undefined) {
+    if (isSequence(sequence)) {
       const there = this.known.get(sequence);
       if (there && there.dataset.role === "user" && there.dataset.runId === event.run_id) return;
-      if (there || sequence !== this.total + 1) {
+      if (there) {
         this.resync();
         return;
       }
@@ -263,7 +266,7 @@ class Transcript {
       this.list.append(run.user); // queued inputs wait below everything else
     } else {
       this.add(run.user);
-      this.number(run.user);
+      this.place(run.user, sequence);
     }
   }
 
@@ -275,11 +278,9 @@ class Transcript {
       run.user = textItem("user", "(a queued message)", { runId: event.run_id, at });
       run.user.classList.add("pending");
       this.add(run.user);
-      this.number(run.user);
       this.checkSoon();
     } else if (run.user.classList.contains("queued")) {
-      this.unqueue(run.user);
-      this.number(run.user);
+      this.unqueue(run.user); // its entry is numbered when the transcript is read back
     }
   }
 
@@ -293,7 +294,11 @@ class Transcript {
   textDone(event, at) {
     const live = this.liveFor(event.run_id, at);
     live.node.data = event.text;
-    if (event.text) this.number(live.li); // the runtime records it right after
+    const sequence = event.transcript_sequence;
+    if (event.text && isSequence(sequence)) {
+      this.place(live.li, sequence);
+      this.renderReply(live.li, sequence);
+    }
     this.endLive();
   }
 
@@ -302,7 +307,7 @@ class Transcript {
     const li = this.newToolItem(event.call_id, event.name, event.run_id, at);
     setToolArguments(li, event.arguments);
     this.add(li);
-    this.number(li);
+    this.place(li, event.transcript_sequence);
   }
 
   toolFinished(event, at) {
@@ -312,12 +317,12 @@ class Transcript {
       this.add(li);
     }
     setToolResult(li, { isError: event.is_error, summary: event.summary });
-    this.number(li, "resultSequence");
+    this.place(li, event.transcript_sequence, "resultSequence");
   }
 
   runFinished(event) {
     const run = this.run(event.run_id);
-    if (this.live?.runId === event.run_id) this.endLive({ cut: true });
+    if (this.live?.runId === event.run_id) this.endLive({ cut: event.result });
     if (run.user?.classList.contains("queued")) {
       this.unqueue(run.user);
       run.user.dataset.dropped = "";
@@ -364,11 +369,36 @@ class Transcript {
     this.add(li);
   }
 
-  /** Give `li` the next sequence (the entry the worker has just made). */
-  number(li, key = "sequence") {
-    this.total += 1;
-    li.dataset[key] = String(this.total);
-    this.learn(this.total, li);
+  /** `li` shows the entry `sequence` (an event named it); nothing when none was named. */
+  place(li, sequence, key = "sequence") {
+    if (!isSequence(sequence)) return;
+    li.dataset[key] = String(sequence);
+    this.learn(sequence, li);
+    this.total = Math.max(this.total, sequence);
+  }
+
+  /** The <li> drawn without a number for the transcript's `item`, now given it; or null. */
+  adopt(item) {
+    if (item.role === "user") {
+      const li = this.runs.get(item.run_id)?.user;
+      if (!li || li.dataset.sequence || li.classList.contains("queued")) return null;
+      this.place(li, item.sequence);
+      return li;
+    }
+    if (item.role === "tool" && item.tool) {
+      const li = this.tools.get(item.tool.call_id);
+      const key = item.tool.result ? "resultSequence" : "sequence";
+      if (!li || li.dataset[key]) return null;
+      this.place(li, item.sequence, key);
+      return li;
+    }
+    const selector = `:scope > li.entry[data-role="${item.role}"]:not([data-sequence]):not([data-partial])`;
+    const li = [...this.list.querySelectorAll(selector)].find(
+      (candidate) => candidate.dataset.runId === item.run_id && !candidate.classList.contains("live"),
+    );
+    if (!li) return null;
+    this.place(li, item.sequence);
+    return li;
   }
 
   learn(sequence, li) {
@@ -395,8 +425,8 @@ class Transcript {
     return this.live;
   }
 
-  /** The streamed entry is complete (or, `cut`, its run ended before it was). */
-  endLive({ cut = false } = {}) {
+  /** The streamed entry is complete (or, `cut`, its run ended before it was: how it ended). */
+  endLive({ cut = null } = {}) {
     if (!this.live) return;
     endLiveEntry(this.live, cut);
     this.live = null;
@@ -430,6 +460,7 @@ class Transcript {
       runId,
       at,
       assistant: this.assistantName(),
+      html: item.html,
     });
     if (item.role === "user" && runId) this.run(runId).user = li;
     if (item.truncated) li.append(showAllButton(li, () => this.readEntry(sequence)));
@@ -449,10 +480,41 @@ class Transcript {
 
   // -- reading the transcript back -------------------------------------------
 
-  /** The transcript's entries from `start`, at most `limit` of them. */
+  /** The transcript's entries from `start`, at most `limit` of them, replies rendered. */
   async readItems(start, limit) {
-    const { transcript } = await api.get(this.path("/transcript"), { start, limit });
+    const params = { start, limit, render: "html" };
+    const { transcript } = await api.get(this.path("/transcript"), params);
     return transcript.items;
+  }
+
+  /** Show the rendered Markdown of the reply `li` (entry `sequence`) once it is read. */
+  async renderReply(li, sequence) {
+    const generation = this.generation;
+    try {
+      const item = await this.readEntry(sequence);
+      if (generation === this.generation && item?.html !== undefined) showReply(li, item.html);
+    } catch {
+      // the reply stays plain text; reading the run back renders it
+    }
+  }
+
+  /** The snapshot's tail carries no HTML: its replies are read once more, rendered. */
+  async renderReplies(tail) {
+    const replies = tail.filter((item) => item.role === "assistant");
+    if (replies.length === 0) return;
+    const generation = this.generation;
+    const first = replies[0].sequence;
+    const last = replies[replies.length - 1].sequence;
+    try {
+      const items = await this.readItems(first, last - first + 1);
+      if (generation !== this.generation) return;
+      for (const item of items) {
+        const li = this.known.get(item.sequence);
+        if (li && item.html !== undefined && item.role === "assistant") showReply(li, item.html);
+      }
+    } catch {
+      // the replies stay plain text
+    }
   }
 
   /** One entry, whole (undefined if there is none). */
@@ -487,7 +549,7 @@ class Transcript {
       const before = this.checked;
       for (const item of items) {
         if (item.sequence > this.total) break; // its event is still on the way
-        const li = this.known.get(item.sequence);
+        const li = this.known.get(item.sequence) ?? this.adopt(item);
         if (!li || !sameEntry(li, item)) {
           this.resync();
           return;
@@ -522,4 +584,8 @@ class Transcript {
   follow() {
     if (this.stick) this.toBottom();
   }
+}
+
+function isSequence(value) {
+  return Number.isInteger(value) && value > 0;
 }
