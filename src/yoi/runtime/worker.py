@@ -174,6 +174,10 @@ class Worker:
                 self.queue.append(PendingInput(item.run_id, item.content))
         if self.queue:
             await self.load_history()
+            if self.tail and self.tail[-1].run_id == self.queue[0].run_id:
+                # Its user entry was durable but its run_started was not: no model was
+                # asked yet (a run waits for run_started first), so it runs with that entry.
+                self.queue[0].entry = self.tail[-1]
             if self.status is WorkerStatus.IDLE:
                 self.set_status(WorkerStatus.RUNNING)
         self._carry_on()

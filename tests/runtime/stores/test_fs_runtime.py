@@ -179,6 +179,53 @@ async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_run_after_
         assert (worker.status, worker.runs, worker.queued_inputs) == (WorkerStatus.IDLE, 4, 0)
 
 
+async def test_a_queued_input_whose_entry_was_durable_but_not_its_start_runs_once(
+    tmp_path: Path,
+) -> None:
+    # The driver wrote r2's user entry, then died before its run_started was durable.
+    root = tmp_path / "store"
+    store = FsStore(root)
+    await store.open(RuntimeRecord("rt-home", "home", 1.0))
+    await store.save_worker(
+        WorkerRecord("w-one", "scribe", AssistantIntent(), "builtin:default", 2.0)
+    )
+    bodies: list[EventBody] = [
+        WorkerCreated("scribe", {"kind": "assistant", "purpose": None}, "builtin:default"),
+        InputAccepted("r1", "go", False, 1),
+        StatusChanged("running"),
+        RunStarted("r1", "scripted:test"),
+        InputAccepted("r2", "then this", True, None),
+    ]
+    await store.append_events("w-one", [Event(n, 3.0, "w-one", b) for n, b in enumerate(bodies, 1)])
+    await store.append_transcript(
+        "w-one",
+        [
+            TranscriptEntry(1, Role.USER, "go", 3.0, "r1"),
+            TranscriptEntry(2, Role.ASSISTANT, "gone", 3.0, "r1"),
+            TranscriptEntry(3, Role.USER, "then this", 3.0, "r2"),
+        ],
+    )
+    await store.close()
+    (root / "CLEAN").unlink()
+
+    model = ScriptedModel([[Text("two")]])
+    async with Runtime(store=FsStore(root), model=model) as runtime:
+        await until_idle(runtime, "w-one")
+        page = await runtime.transcript("w-one")
+        ends = [
+            (e.run_id, e.result) for e in bodies_of(await all_events(runtime, "w-one"), RunFinished)
+        ]
+    assert [(e.content, e.run_id) for e in page.items] == [
+        ("go", "r1"),
+        ("gone", "r1"),
+        ("then this", "r2"),
+        ("two", "r2"),
+    ]
+    assert ends == [("r1", "failed"), ("r2", "completed")]
+    (sent,) = model.requests
+    assert sent.messages == (UserMessage("go"), AssistantMessage("gone"), UserMessage("then this"))
+
+
 def bodies_of(events: list[Event], kind: type[T]) -> list[T]:
     return [event.event for event in events if isinstance(event.event, kind)]
 
