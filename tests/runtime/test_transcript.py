@@ -1,4 +1,5 @@
 from collections.abc import Mapping
+from pathlib import Path
 
 from yoi.engine import AssistantMessage, ToolCall, ToolResult, ToolResultMessage, UserMessage
 from yoi.providers.script import Call, Text
@@ -6,12 +7,14 @@ from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import (
     CapabilityRequest,
     CreateWorkerRequest,
+    FsStore,
     MemoryStore,
     Profile,
     ProfileCatalog,
     Role,
     Runtime,
 )
+from yoi.runtime.events import TextDoneEvent, ToolCallFinishedEvent, ToolCallStartedEvent
 from yoi.runtime.transcript import History, ToolEntry, TranscriptEntry, to_messages
 from yoi.testing.observe import run_to_end
 
@@ -139,3 +142,55 @@ async def test_memory_store_keeps_only_the_newest_transcript_entries() -> None:
     assert page.total == 10
     assert [item.sequence for item in page.items] == [7, 8, 9, 10]
     assert page.start == 7
+
+
+async def test_text_done_and_tool_events_name_the_transcript_entry_they_became(
+    tmp_path: Path,
+) -> None:
+    model = ScriptedModel(
+        [
+            [Text("ready")],
+            [Text("on it"), Call("upper", {"text": "hi"}, id="c1"), Call("upper", {"text": "yo"})],
+            [Text("HI ", "YO")],
+        ]
+    )
+    profiles = ProfileCatalog([Profile("default", "default.md", frozenset({"upper"}))])
+    store = FsStore(tmp_path)
+    async with Runtime(model=model, tools=[Upper()], profiles=profiles, store=store) as runtime:
+        request = CreateWorkerRequest(requested_capabilities=(CapabilityRequest("upper"),))
+        worker_id = (await runtime.create_worker(request)).worker_id
+        await run_to_end(runtime, worker_id, "warm up")  # later sequences do not start at 1
+        events = await run_to_end(runtime, worker_id, "shout")
+        page = await runtime.transcript(worker_id)
+    entries = {item.sequence: item for item in page.items}
+    named = [
+        event.event
+        for event in events
+        if isinstance(event.event, TextDoneEvent | ToolCallStartedEvent | ToolCallFinishedEvent)
+    ]
+    assert len(named) == 6
+    for body in named:
+        assert isinstance(body.transcript_sequence, int), body
+        entry = entries[body.transcript_sequence]
+        assert entry.run_id == body.run_id
+        match body:
+            case TextDoneEvent(text=text):
+                assert (entry.role, entry.content) == (Role.ASSISTANT, text)
+            case ToolCallStartedEvent(call_id=call_id, arguments=arguments):
+                assert (entry.role, entry.content) == (Role.TOOL, arguments)
+                assert entry.tool is not None
+                assert (entry.tool.call_id, entry.tool.result) == (call_id, False)
+            case ToolCallFinishedEvent(call_id=call_id, summary=summary):
+                assert entry.role is Role.TOOL
+                assert entry.tool is not None
+                assert (entry.tool.call_id, entry.tool.result, entry.tool.summary) == (
+                    call_id,
+                    True,
+                    summary,
+                )
+    sequences = [body.transcript_sequence for body in named]
+    assert len(set(sequences)) == len(sequences)
+    reopened = Runtime(store=FsStore(tmp_path), tools=[Upper()], profiles=profiles)
+    async with reopened as runtime:  # and the same after a restart
+        logged = (await runtime.events(worker_id, limit=500)).events
+    assert [e.event for e in logged if e.event in named] == named

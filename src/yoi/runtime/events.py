@@ -93,6 +93,8 @@ class TextDoneEvent(_Body):
     type: ClassVar[str] = "text_done"
     run_id: str
     text: str
+    transcript_sequence: int | None = None
+    """The transcript entry this text became; ``None`` only in logs older than the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class ToolCallStartedEvent(_Body):
     call_id: str
     name: str
     arguments: str
+    transcript_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class ToolCallFinishedEvent(_Body):
     summary: str
     is_error: bool
     truncated: bool
+    transcript_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,11 @@ def _apply(worker: Worker, run_id: str, event: EngineEvent) -> None:
             live.text.append(text)
             worker.emit(TextDeltaEvent(run_id, text))
         case TextDone(text=text):
-            worker.emit(TextDoneEvent(run_id, text))
+            # The reply joins the transcript now, so text_done can name its entry.
+            entry, _ = worker.record_entry(Role.ASSISTANT, text, run_id)
+            live.text.clear()
+            live.replied = True
+            worker.emit(TextDoneEvent(run_id, text, entry.sequence))
         case ThinkingDelta(text=text):
             live.thinking.append(text)
             worker.emit(ThinkingDeltaEvent(run_id, text))
@@ -107,23 +111,31 @@ def _apply(worker: Worker, run_id: str, event: EngineEvent) -> None:
         case AssistantReply(message=message):
             live.text.clear()
             live.thinking.clear()
-            if message.text:
+            if message.text and not live.replied:
                 worker.record_entry(Role.ASSISTANT, message.text, run_id)
+            live.replied = False
         case ToolCallStarted(call=call):
             live.tools[call.id] = call.name
-            worker.emit(ToolCallStartedEvent(run_id, call.id, call.name, call.arguments))
-            worker.record_entry(
-                Role.TOOL, call.arguments, run_id, ToolEntry(call.id, call.name, result=False)
+            tool = ToolEntry(call.id, call.name, result=False)
+            entry, _ = worker.record_entry(Role.TOOL, call.arguments, run_id, tool)
+            worker.emit(
+                ToolCallStartedEvent(run_id, call.id, call.name, call.arguments, entry.sequence)
             )
         case ToolCallFinished(call=call, result=result, truncated=truncated):
             live.tools.pop(call.id, None)
+            tool = ToolEntry(call.id, call.name, True, result.is_error, result.summary)
+            entry, _ = worker.record_entry(Role.TOOL, result.text, run_id, tool)
             worker.emit(
                 ToolCallFinishedEvent(
-                    run_id, call.id, call.name, result.summary, result.is_error, truncated
+                    run_id,
+                    call.id,
+                    call.name,
+                    result.summary,
+                    result.is_error,
+                    truncated,
+                    entry.sequence,
                 )
             )
-            tool = ToolEntry(call.id, call.name, True, result.is_error, result.summary)
-            worker.record_entry(Role.TOOL, result.text, run_id, tool)
         case UsageReport(input_tokens=used_in, output_tokens=used_out):
             worker.record.usage["input_tokens"] += used_in
             worker.record.usage["output_tokens"] += used_out

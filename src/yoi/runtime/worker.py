@@ -46,6 +46,8 @@ class LiveRun:
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     tools: dict[str, str] = field(default_factory=dict)
+    replied: bool = False
+    """The model turn's text is in the transcript already (recorded at ``text_done``)."""
 
     def state(self) -> RunState:
         return RunState(
