@@ -454,18 +454,18 @@ def test_hostile_bodies_cannot_corrupt_later_events(tmp_path: Path, body: str) -
 
 def test_relations_json_is_written_exactly(tmp_path: Path) -> None:
     store = new_store(tmp_path)
-    a, b, c = (make(store, title=t) for t in "ABC")
+    a, b, c, d = (make(store, title=t) for t in "ABCD")
 
     store.add_relation(a, RelationKind.RELATED, c, author=AUTHOR)
     store.add_relation(a, RelationKind.DEPENDS_ON, c, author=AUTHOR)
-    store.add_relation(a, RelationKind.BLOCKS, b, author=AUTHOR)
+    store.add_relation(a, RelationKind.BLOCKS, d, author=AUTHOR)
     store.add_relation(a, RelationKind.DEPENDS_ON, b, author=AUTHOR, note="先に 'B' \"を\"")
 
     at = "2026-01-02T03:04:05Z"
     entries = [
         ("depends_on", b, ',\n      "note": "先に \'B\' \\"を\\""'),
         ("depends_on", c, ""),
-        ("blocks", b, ""),
+        ("blocks", d, ""),
         ("related", c, ""),
     ]
     body = ",\n".join(

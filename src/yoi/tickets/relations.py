@@ -9,13 +9,20 @@ the inverse seen from the target is derived, never written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yoi.tickets.ids import is_ticket_id
 from yoi.tickets.model import Relation, RelationKind
 
-__all__ = ["RelationFile", "parse_relations", "relation_dict", "render_relations"]
+__all__ = [
+    "RelationFile",
+    "closing_cycle",
+    "parse_relations",
+    "relation_dict",
+    "render_relations",
+]
 
 _VERSION = 1
 _OPTIONAL = ("note", "author", "at")
@@ -70,6 +77,48 @@ def relation_dict(relation: Relation) -> dict[str, str]:
         if value is not None:
             fields[name] = value
     return fields
+
+
+def closing_cycle(owned: Mapping[str, Sequence[Relation]], added: Relation) -> list[str] | None:
+    """The wait cycle ``added`` would close, as ids from the ticket that would wait back to it.
+
+    ``A depends_on B`` and ``B blocks A`` both make A wait for B; a cycle of
+    waits leaves every ticket on it unable to start. ``None`` when ``added``
+    closes none (or makes no ticket wait).
+    """
+    wait = _wait(added)
+    if wait is None:
+        return None
+    waiting, awaited = wait
+    edges: dict[str, set[str]] = {}
+    for relations in owned.values():
+        for relation in relations:
+            found = _wait(relation)
+            if found is not None:
+                edges.setdefault(found[0], set()).add(found[1])
+    parents: dict[str, str] = {}
+    queue = deque([awaited])
+    while queue:
+        node = queue.popleft()
+        if node == waiting:
+            path = [node]
+            while path[-1] != awaited:
+                path.append(parents[path[-1]])
+            return [waiting, *reversed(path)]
+        for following in sorted(edges.get(node, ())):
+            if following not in parents and following != awaited:
+                parents[following] = node
+                queue.append(following)
+    return None
+
+
+def _wait(relation: Relation) -> tuple[str, str] | None:
+    """``(waiting, awaited)`` for a relation that makes one ticket wait for another."""
+    if relation.kind is RelationKind.DEPENDS_ON:
+        return relation.ticket_id, relation.target
+    if relation.kind is RelationKind.BLOCKS:
+        return relation.target, relation.ticket_id
+    return None
 
 
 def _relation(entry: object, owner: str) -> Relation:

@@ -13,7 +13,7 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from yoi.errors import (
     DuplicateRelation,
     InvalidRequest,
+    InvalidTicketId,
+    RelationCycle,
     StateConflict,
     StoreError,
     StoreFull,
@@ -48,7 +50,7 @@ from yoi.tickets.model import (
     ThreadEvent,
 )
 from yoi.tickets.plans import check_plan, plan_id, render_plan
-from yoi.tickets.relations import RelationFile
+from yoi.tickets.relations import RelationFile, closing_cycle
 from yoi.tickets.texts import Texts
 from yoi.tickets.thread import parse_thread, render_event
 from yoi.tickets.views import (
@@ -327,6 +329,7 @@ class TicketStore:
                     details={"ticket_id": change.folder.id, "kind": kind.value, "target": target},
                 )
             relation = Relation(change.folder.id, kind, target, note, author, change.at)
+            _refuse_cycle(self.index.catalog().relations, relation)
             change.folder.write_relations(RelationFile((*current.relations, relation), ()))
             self._commit(change, [], {})
         return relation
@@ -344,6 +347,8 @@ class TicketStore:
         author = inputs.line(author, "author")
         if note is not None:
             note = inputs.text(note, "note")
+        if related_ticket is not None:
+            related_ticket = _canonical_or_given(related_ticket)
         with self._change(ticket_id) as change:
             present = change.folder.plans().lines
             record = PlanRecord(
@@ -476,6 +481,31 @@ class TicketStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fsync_dir(self.root)
+
+
+def _canonical_or_given(value: str) -> str:
+    """A plan's related ticket as a canonical id; what is no id is left for the plan rules,
+    which refuse it with their own message."""
+    try:
+        return checked_id(value)
+    except InvalidTicketId:
+        return value
+
+
+def _refuse_cycle(owned: Mapping[str, Sequence[Relation]], relation: Relation) -> None:
+    cycle = closing_cycle(owned, relation)
+    if cycle is not None:
+        route = " → ".join(cycle)
+        raise RelationCycle(
+            f"{relation.ticket_id} {relation.kind} {relation.target} would close a cycle of "
+            f"tickets waiting for each other, none of which could start: {route}",
+            details={
+                "ticket_id": relation.ticket_id,
+                "kind": relation.kind.value,
+                "target": relation.target,
+                "cycle": cycle,
+            },
+        )
 
 
 def _moved(meta: Meta, fields: Mapping[str, Value], at: str) -> Meta:
