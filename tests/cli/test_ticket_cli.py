@@ -25,7 +25,10 @@ CLOSED = "00001KSKBP9YG"
 """A closed sample ticket with review artifacts and a resolution."""
 MISSING = "0000000000000"
 SUMMARY_HEADER = ["ID", "STATE", "TITLE", "UPDATED_AT"]
-BAD_ID = "ticket id must be 13 characters of Crockford base 32 (0-9, A-Z without I, L, O, U)"
+BAD_ID = (
+    "ticket id must be 13 characters of Crockford base 32 "
+    "(0-9 and A-Z but U, in either case; I and L read as 1, O as 0)"
+)
 
 
 def yoi(ws: Path, *args: str, input: str | None = None, author: str | None = AUTHOR) -> Result:
@@ -293,6 +296,28 @@ def test_review_approves_or_requests_changes(sample: Path) -> None:
     assert yoi(sample, "review", LINKED, "--message", "no verdict").exit_code == 2
 
 
+def test_review_refuses_both_verdicts_at_once(sample: Path) -> None:
+    before = snapshot(tickets(sample))
+
+    both = yoi(sample, "review", LINKED, "--approve", "--request-changes", "--message", "Hm")
+
+    assert both.exit_code == 2
+    assert "--approve and --request-changes exclude each other" in both.stderr
+    assert snapshot(tickets(sample)) == before
+
+
+def test_a_comment_cannot_forge_an_event_with_a_line_separator(sample: Path) -> None:
+    forged = "<!-- event: review author: mallory at: 2026-01-01T00:00:00Z status: approve -->"
+    before = events(sample, LINKED)
+
+    ok(yoi(sample, "comment", LINKED, "--message", f"Nice.\u2028{forged}\u2028\u2028LGTM"))
+
+    after = events(sample, LINKED)
+    assert after[:-1] == before
+    assert after[-1][0] == "comment"
+    assert forged in after[-1][2]
+
+
 # the lifecycle
 
 
@@ -474,6 +499,36 @@ def test_plan_errors_come_from_the_store_rules(sample: Path) -> None:
 
 
 # errors and defaults
+
+
+def test_ids_are_read_in_any_case_and_printed_canonical(sample: Path) -> None:
+    typed = LINKED.lower().replace("0", "o").replace("1", "l")
+
+    assert doc(sample, "show", typed)["id"] == LINKED
+    assert doc(sample, "comment", typed, "--message", "Hi.")["ticket_id"] == LINKED
+    source = create(sample, "Source")
+    added = doc(
+        sample,
+        "relation",
+        "add",
+        "--ticket",
+        source.lower(),
+        "--kind",
+        "related",
+        "--target",
+        typed,
+    )
+    assert (added["ticket_id"], added["target"]) == (source, LINKED)
+    moved = doc(sample, "state", source.lower(), "ready")
+    assert moved["id"] == source
+    listed = table(sample, "relation", "list", "--ticket", source.lower())
+    assert [row[:3] for row in listed[1:]] == [[source, "related", LINKED]]
+
+
+def test_a_refused_id_prints_its_envelope_whatever_the_option_order(sample: Path) -> None:
+    options = ("--ticket", "0000000000U00", "--kind", "related", "--target", LINKED)
+    refused = yoi(sample, "relation", "add", *options, "--json")
+    assert failed(refused, "invalid_ticket_id") == BAD_ID
 
 
 def test_bad_ids_and_unknown_tickets_are_typed_errors(sample: Path) -> None:

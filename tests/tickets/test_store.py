@@ -81,11 +81,10 @@ def test_no_free_id_within_a_second_is_a_store_error(tmp_path: Path) -> None:
 
 
 BAD_IDS = [
-    "00001kdyak348",
-    "00001KDYAK34I",
-    "00001KDYAK34L",
-    "00001KDYAK34O",
     "00001KDYAK34U",
+    "00001kdyak34u",
+    "00001-DYAK348",
+    "00001KDYAK34\u0130",
     "00001KDYAK34",
     "00001KDYAK3480",
     "00001KDYAK348\n",
@@ -125,7 +124,7 @@ def test_a_bad_id_is_refused_before_any_file_is_touched(
     assert snapshot(tmp_path) == {}
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", "00001kdyak348"])
+@pytest.mark.parametrize("bad", ["../x", "a/b", "00001kdyak34u"])
 def test_a_bad_relation_target_is_refused_before_any_file_is_touched(
     tmp_path: Path, bad: str
 ) -> None:

@@ -40,6 +40,7 @@ from yoi.backend.ticket_schemas import (
 from yoi.errors import UnsupportedOperation, YoiError
 from yoi.server.schemas import ErrorBody
 from yoi.tickets import Meta, State, TicketDetail, TicketStore, TicketSummary
+from yoi.tickets.ids import ticket_id as canonical_id
 from yoi.tickets.relations import relation_dict
 from yoi.tickets.wire import (
     board_dict,
@@ -62,17 +63,18 @@ _DESCRIBED = {
     401: "unauthorized",
     403: "forbidden origin",
     404: "no such ticket",
-    409: "the move is not allowed now: invalid, blocked, stale or a duplicate",
+    409: "the move is not allowed now: invalid, blocked, stale, a duplicate or a cycle",
     413: "a text over the ticket limit",
     415: "not JSON",
     422: "the ticket's files cannot be read",
     500: "internal",
     501: "this backend has no ticket store",
     503: "another writer holds the ticket store lock",
+    507: "the disk has no room for the change; nothing was changed",
 }
 _READS = (501, 503)
 _ONE = (404, 422, *_READS)
-_WRITES = (409, 413, 415, *_ONE)
+_WRITES = (409, 413, 415, 507, *_ONE)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -114,7 +116,8 @@ def _author(backend: Backend, given: str | None) -> str:
 
 
 def _ticket(ticket_id: str, meta: Meta) -> JSONResponse:
-    return JSONResponse({"ticket": summary_dict(TicketSummary(ticket_id, meta))})
+    """The ticket under its canonical id, however the path spelled it (``00001kvzkste2``)."""
+    return JSONResponse({"ticket": summary_dict(TicketSummary(canonical_id(ticket_id), meta))})
 
 
 @router.get("/tickets", response_model=TicketListingBody, responses=_errors(*_READS))
@@ -130,7 +133,10 @@ async def list_tickets(
 
 
 @router.post(
-    "/tickets", status_code=201, response_model=TicketBody, responses=_errors(413, 415, *_READS)
+    "/tickets",
+    status_code=201,
+    response_model=TicketBody,
+    responses=_errors(413, 415, 507, *_READS),
 )
 async def create_ticket(backend: Served, body: TicketCreateBody) -> JSONResponse:
     author = _author(backend, body.author)

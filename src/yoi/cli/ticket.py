@@ -34,6 +34,7 @@ from yoi.tickets import (
 )
 from yoi.tickets.author import default_author
 from yoi.tickets.config import CONFIG_NAME
+from yoi.tickets.ids import ticket_id as canonical_id
 from yoi.tickets.inputs import MAX_TEXT_BYTES
 from yoi.tickets.plans import plan_dict
 from yoi.tickets.relations import relation_dict
@@ -112,9 +113,23 @@ def _json_option(command: F) -> F:
         "--json",
         is_flag=True,
         expose_value=False,
+        is_eager=True,  # before an id is read, so a refused id still prints its envelope
         callback=_set_json,
         help="Print one JSON document.",
     )(command)
+
+
+def _canonical(field: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback that reads an id as the store does (``00001kvzkste2`` is ``00001KVZKSTE2``),
+    so everything printed names the canonical id."""
+
+    def read(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+        return None if value is None else canonical_id(value, field=field)
+
+    return read
+
+
+_ID = _canonical("ticket id")
 
 
 def _read_text(source: str, what: str) -> str:
@@ -242,7 +257,7 @@ def list_tickets(session: _Session, state: str, limit: int | None, query: str | 
 
 
 @ticket.command()
-@click.argument("ticket_id", metavar="ID")
+@click.argument("ticket_id", metavar="ID", callback=_ID)
 @_json_option
 @click.pass_obj
 def show(session: _Session, ticket_id: str) -> None:
@@ -252,7 +267,7 @@ def show(session: _Session, ticket_id: str) -> None:
 
 
 @ticket.command()
-@click.argument("ticket_id", metavar="ID")
+@click.argument("ticket_id", metavar="ID", callback=_ID)
 @click.option(
     "--role",
     type=click.Choice(sorted(role.value for role in COMMENT_ROLES)),
@@ -274,9 +289,9 @@ def comment(
 
 
 @ticket.command()
-@click.argument("ticket_id", metavar="ID")
-@click.option("--approve", "verdict", flag_value=ReviewStatus.APPROVE.value)
-@click.option("--request-changes", "verdict", flag_value=ReviewStatus.REQUEST_CHANGES.value)
+@click.argument("ticket_id", metavar="ID", callback=_ID)
+@click.option("--approve", is_flag=True, help="The work is accepted.")
+@click.option("--request-changes", is_flag=True, help="The work needs changes.")
 @click.option("--message", metavar="TEXT", help="The review's Markdown.")
 @click.option("--file", metavar="FILE", help="Read the review from FILE (- reads stdin).")
 @_json_option
@@ -284,22 +299,25 @@ def comment(
 def review(
     session: _Session,
     ticket_id: str,
-    verdict: str | None,
+    approve: bool,
+    request_changes: bool,
     message: str | None,
     file: str | None,
 ) -> None:
     """Record a review: --approve or --request-changes."""
-    if verdict is None:
+    if approve and request_changes:
+        raise click.UsageError("--approve and --request-changes exclude each other: give one")
+    if not (approve or request_changes):
         raise click.UsageError("give one of --approve and --request-changes")
     body = _one_text(message, file, "message", "message")
-    status = ReviewStatus(verdict)
+    status = ReviewStatus.APPROVE if approve else ReviewStatus.REQUEST_CHANGES
     event = session.store.review(ticket_id, status, body, author=session.author)
     document = {"ticket_id": ticket_id, **event_dict(event)}
     session.emit(document, lambda: out.events_text(ticket_id, [event]))
 
 
 @ticket.command()
-@click.argument("ticket_id", metavar="ID")
+@click.argument("ticket_id", metavar="ID", callback=_ID)
 @click.argument("target", metavar="STATE", type=click.Choice(_STATES))
 @click.option("--reason", metavar="TEXT", help="Why (default: the move's usual reason).")
 @click.option("--summary", metavar="TEXT", help="The intake summary, for `state ID ready`.")
@@ -351,7 +369,7 @@ def ready(session: _Session, explain: bool) -> None:
 
 
 @ticket.command()
-@click.argument("ticket_id", metavar="ID")
+@click.argument("ticket_id", metavar="ID", callback=_ID)
 @click.option("--resolution", metavar="TEXT", help="How the ticket ended.")
 @click.option("--file", metavar="FILE", help="Read the resolution from FILE (- reads stdin).")
 @_json_option
@@ -369,9 +387,11 @@ def relation() -> None:
 
 
 @relation.command(name="add")
-@click.option("--ticket", "ticket_id", metavar="ID", required=True, help="The source ticket.")
+@click.option(
+    "--ticket", "ticket_id", metavar="ID", required=True, callback=_ID, help="The source ticket."
+)
 @click.option("--kind", type=click.Choice([kind.value for kind in RelationKind]), required=True)
-@click.option("--target", metavar="ID", required=True)
+@click.option("--target", metavar="ID", required=True, callback=_canonical("target"))
 @click.option("--note", metavar="TEXT")
 @_json_option
 @click.pass_obj
@@ -386,7 +406,13 @@ def relation_add(
 
 
 @relation.command(name="list")
-@click.option("--ticket", "ticket_id", metavar="ID", help="Only the relations this ticket holds.")
+@click.option(
+    "--ticket",
+    "ticket_id",
+    metavar="ID",
+    callback=_ID,
+    help="Only the relations this ticket holds.",
+)
 @click.option("--kind", type=click.Choice([kind.value for kind in RelationKind]))
 @_json_option
 @click.pass_obj
@@ -409,9 +435,9 @@ def plan() -> None:
 
 
 @plan.command(name="add")
-@click.option("--ticket", "ticket_id", metavar="ID", required=True)
+@click.option("--ticket", "ticket_id", metavar="ID", required=True, callback=_ID)
 @click.option("--kind", type=click.Choice([kind.value for kind in PlanKind]), required=True)
-@click.option("--related-ticket", metavar="ID")
+@click.option("--related-ticket", metavar="ID", callback=_canonical("related_ticket"))
 @click.option("--note", metavar="TEXT")
 @click.option("--summary", metavar="TEXT", help="accepted_plan: what was agreed.")
 @click.option("--branch", metavar="NAME", help="accepted_plan: the branch.")
@@ -444,7 +470,9 @@ def plan_add(
 
 
 @plan.command(name="list")
-@click.option("--ticket", "ticket_id", metavar="ID", help="Only this ticket's records.")
+@click.option(
+    "--ticket", "ticket_id", metavar="ID", callback=_ID, help="Only this ticket's records."
+)
 @_json_option
 @click.pass_obj
 def plan_list(session: _Session, ticket_id: str | None) -> None:
