@@ -32,6 +32,7 @@ from yoi.tickets import (
     State,
     TicketStore,
 )
+from yoi.tickets.doctor import diagnose
 from yoi.tickets.ids import decode_id, encode_id, is_ticket_id
 
 # ids
@@ -401,6 +402,29 @@ def test_init_keeps_the_lock_file_and_unfinished_tickets_out_of_git(tmp_path: Pa
     TicketStore.for_workspace(sample.parent).init()
     TicketStore.for_workspace(sample.parent).init()
     assert (sample / ".gitignore").read_bytes() == before + b"tickets/.new-*/\n"
+
+
+def test_only_real_staging_folders_are_swept_and_reported(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    ticket = make(store)
+    outside = tmp_path / "outside"
+    (outside / "artifacts").mkdir(parents=True)
+    staging = store.root / ".new-00001KDYAK348-0123abcd"
+    (staging / "artifacts").mkdir(parents=True)
+    (store.root / ".new-00001KDYAK349-0123abcd").symlink_to(outside)
+    (store.root / ".new-00001KDYAK34A-0123abcd").write_text("not a folder")
+    (store.root / ".new-something-else").mkdir()
+
+    found = [(f.severity, f.code, f.path) for f in diagnose(store.root).findings]
+    store.comment(ticket, "A write.", author=AUTHOR)
+
+    assert found == [("warning", "unfinished_ticket", staging.name)]
+    assert sorted(p.name for p in store.root.iterdir() if p.name.startswith(".new-")) == [
+        ".new-00001KDYAK349-0123abcd",
+        ".new-00001KDYAK34A-0123abcd",
+        ".new-something-else",
+    ]
+    assert (outside / "artifacts").is_dir()
 
 
 # the lock

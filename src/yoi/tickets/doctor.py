@@ -172,7 +172,7 @@ class _Checkup:
             with os.scandir(self.root) as listing:
                 for entry in listing:
                     if entry.name.startswith("."):
-                        self._hidden(entry.name)
+                        self._hidden(entry)
                         continue
                     try:
                         found.append((entry.name, entry.stat(follow_symlinks=False).st_mode))
@@ -185,8 +185,9 @@ class _Checkup:
             return []
         return sorted(found)
 
-    def _hidden(self, name: str) -> None:
-        if STAGING.fullmatch(name):
+    def _hidden(self, entry: os.DirEntry[str]) -> None:
+        name = entry.name
+        if STAGING.fullmatch(name) and entry.is_dir(follow_symlinks=False):
             message = (
                 f"{name} holds a new ticket whose writer was killed before it was done; "
                 "the next change to the store removes it"

@@ -456,7 +456,11 @@ class TicketStore:
         """Remove what writers killed while building a ticket left; under the lock, no live
         writer is building one."""
         with os.scandir(self.root) as entries:
-            left = [e.path for e in entries if STAGING.fullmatch(e.name) and not e.is_symlink()]
+            left = [
+                e.path
+                for e in entries
+                if STAGING.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+            ]
         for path in left:
             shutil.rmtree(path, ignore_errors=True)
 
