@@ -376,3 +376,24 @@ async def test_a_runtime_listed_in_the_config_is_joined_and_streams_through_the_
     assert done.code == 0, done.err
     assert RUNTIME_TOKEN not in done.out + done.err
     assert (await runtimes.stop(far)).code == 0
+
+
+async def test_serve_has_the_runtime_servers_connection_limits_and_host_check(
+    serving: Serving, tmp_path: Path
+) -> None:
+    served = await serving.serve(workspace_at(tmp_path))
+    port = int(served.loopback.rpartition(":")[2])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bomb: " + b"b" * 64 * 1024)
+    async with asyncio.timeout(DEADLINE):
+        refused = await reader.read()
+    writer.close()
+    async with httpx.AsyncClient(base_url=served.loopback) as http:
+        rebound = await http.get("/api/health", headers={"Host": f"rebind.test:{port}"})
+        alive = await http.get("/api/health")
+    assert refused.startswith(b"HTTP/1.1 431 "), refused[:100]
+    assert rebound.status_code == 403
+    assert rebound.json()["error"]["code"] == "forbidden_host"
+    assert alive.status_code == 200
+    done = await serving.stop(served, signal.SIGTERM)
+    assert done.code == 0, done.err

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import resource
 import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -64,7 +66,10 @@ class Processes:
         self.cwd = cwd
         self._started: list[asyncio.subprocess.Process] = []
 
-    async def spawn(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def spawn(
+        self, *args: str, env: dict[str, str], max_files: int | None = None
+    ) -> asyncio.subprocess.Process:
+        """Start ``python -m yoi *args``, with at most ``max_files`` descriptors if given."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -75,6 +80,7 @@ class Processes:
             stderr=asyncio.subprocess.PIPE,
             env=env,
             cwd=self.cwd,
+            preexec_fn=None if max_files is None else partial(_limit_files, max_files),
         )
         self._started.append(process)
         return process
@@ -95,13 +101,18 @@ class Processes:
 class Launcher(Processes):
     """Starts ``yoi runtime serve`` processes."""
 
-    async def start(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-        return await self.spawn("runtime", "serve", *args, env=env)
+    async def start(
+        self, *args: str, env: dict[str, str], max_files: int | None = None
+    ) -> asyncio.subprocess.Process:
+        return await self.spawn("runtime", "serve", *args, env=env, max_files=max_files)
 
-    async def serve(self, *args: str, env: dict[str, str] | None = None) -> Served:
+    async def serve(
+        self, *args: str, env: dict[str, str] | None = None, max_files: int | None = None
+    ) -> Served:
         """Start a runtime and wait for its one ``listening on`` line."""
         with_bind = args if "--bind" in args or "--config" in args else (*args, *LOOPBACK)
-        process = await self.start(*with_bind, env=clean_env() if env is None else env)
+        env = clean_env() if env is None else env
+        process = await self.start(*with_bind, env=env, max_files=max_files)
         assert process.stdout is not None
         async with asyncio.timeout(DEADLINE):
             line = (await process.stdout.readline()).decode()
@@ -121,6 +132,10 @@ class Launcher(Processes):
         served.process.send_signal(signum)
         done = await self.finish(served.process, deadline=SHUTDOWN)
         return Done(done.code, served.line + done.out, done.err)
+
+
+def _limit_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 @pytest.fixture

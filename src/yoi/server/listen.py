@@ -20,12 +20,14 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from yoi.errors import AddressInUse, InvalidRequest
+from yoi.server.connections import AcceptFailures, ConnectionLimits, protocols
 
-__all__ = ["Listener", "listening"]
+__all__ = ["DEFAULT_LIMITS", "Listener", "listening"]
 
 log = logging.getLogger("yoi.server")
 
 _GRACEFUL_SECONDS = 2
+DEFAULT_LIMITS = ConnectionLimits()
 
 
 class _DenialNoise(logging.Filter):
@@ -67,15 +69,24 @@ class Listener:
 
 @asynccontextmanager
 async def listening(
-    app: ASGIApp, host: str, port: int, *, ping_interval: float = 20.0
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    ping_interval: float = 20.0,
+    limits: ConnectionLimits = DEFAULT_LIMITS,
 ) -> AsyncIterator[Listener]:
-    """Serve ``app`` on ``host:port`` until the block ends."""
+    """Serve ``app`` on ``host:port`` until the block ends, each connection within ``limits``."""
     sock = _bind(host, port)
     logging.getLogger("uvicorn.error").addFilter(_DENIAL_NOISE)  # the same filter, added once
+    http, ws = protocols(limits)
     config = uvicorn.Config(
         app,
         lifespan="off",
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        ws_max_size=limits.max_message_bytes,
         ws_ping_interval=ping_interval,
         ws_ping_timeout=ping_interval,
         ws_per_message_deflate=False,  # small JSON frames: zlib per frame costs more than it saves
@@ -83,8 +94,12 @@ async def listening(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+        backlog=limits.accept_burst(),
     )
     server = _Server(config)
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(AcceptFailures(previous))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     bound_host, bound_port = sock.getsockname()[:2]
     try:
@@ -95,6 +110,8 @@ async def listening(
             await task
         except Exception:  # uvicorn closing a socket its peer is already closing
             log.warning("the server did not finish shutting down cleanly", exc_info=True)
+        finally:
+            loop.set_exception_handler(previous)
 
 
 def _bind(host: str, port: int) -> socket.socket:
