@@ -25,10 +25,13 @@ from tests.backend.rig import (
     script,
 )
 from tests.server.asgi import error_of
+from websockets.asyncio.client import connect
 
 from yoi.providers.script import Turn
 from yoi.runtime import FsStore, Runtime
 from yoi.runtime.cursor import encode_cursor
+from yoi.server.connections import ConnectionLimits
+from yoi.server.listen import listening
 from yoi.testing import ScriptedModel, Stall, Text, run_to_end
 
 DIAGNOSTIC_KEYS = {"kind", "code", "message", "details"}
@@ -275,6 +278,48 @@ async def test_the_backend_closing_ends_the_stream_going_away(stack: Stack) -> N
         await watch.frame()
         await stack.backend.close()
         assert await watch.closed(deadline=1.0) == 1001
+
+
+# -- slow consumers ---------------------------------------------------------------------
+
+BIG_CHUNKS = [f"{n:05d}" + "y" * 16000 for n in range(1500)]
+"""About 24 MB of deltas in one run: far more than default socket buffers hold."""
+
+
+@script([Text(*BIG_CHUNKS)])
+async def test_a_client_that_stops_reading_is_cut_as_slow_consumer_before_any_ping(
+    stack: Stack,
+) -> None:
+    """A websockets client with default buffers, which stops reading once its queue is full.
+
+    No patience, so the cut has happened by the time the run ends (a client
+    that still reads gets ``max_unsent_seconds`` to drain the buffer).
+    """
+    await stack.create(worker_id="firehose")
+    impatient = ConnectionLimits(max_unsent_seconds=0)
+    served = listening(stack.app, "127.0.0.1", 0, ping_interval=60, limits=impatient)
+    async with served as listener:
+        url = f"ws://127.0.0.1:{listener.port}{stack.path('firehose', 'events', 'ws')}"
+        client = await connect(url, open_timeout=DEADLINE, compression=None, max_size=None)
+        watch = Watch(client)
+        assert (await watch.frame())["event"]["type"] == "snapshot"
+        direct = await stack.runtime.subscribe("firehose")
+        assert (await stack.send("firehose", "go")).status_code == 202
+        async with asyncio.timeout(DEADLINE * 3):
+            async for event in direct:
+                if event.event.type == "run_finished":
+                    break
+        await direct.aclose()
+        # The stalled client reads only now: what the sockets held, then the diagnostic.
+        stalled = [await watch.frame()]
+        while stalled[-1]["kind"] == "event":
+            stalled.append(await watch.frame())
+        *events, diagnostic = stalled
+        assert (diagnostic["kind"], diagnostic["code"]) == ("diagnostic", "slow_consumer")
+        assert await watch.closed() == 4429
+        await client.close()
+    assert "run_finished" not in types(events)
+    assert contiguous(events)
 
 
 # -- an upstream drop -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from yoi.runtime import Event, FsStore, Input, MemoryStore, OnBusy, Runtime, Run
 from yoi.runtime.cursor import encode_cursor
 from yoi.runtime.events import RunFinished
 from yoi.server import create_app
+from yoi.server.connections import ConnectionLimits
 from yoi.server.listen import Listener, listening
 from yoi.testing import ScriptedModel, Stall, Text, Wait, until
 
@@ -382,6 +383,50 @@ async def test_a_subscriber_that_falls_behind_is_cut_and_resumes_without_gaps() 
         stalled_seqs = [int(str(item["seq"])) for item in stalled[1:]]
         assert len(stalled_seqs) < len(followed)
         assert stalled_seqs + seqs(resumed) == list(range(snapshot.seq + 1, end + 1))
+
+
+BIG_CHUNKS = [f"{n:05d}" + "y" * 16000 for n in range(1500)]
+"""About 24 MB of deltas in one run: far more than default socket buffers hold."""
+
+
+async def test_a_reader_that_stops_is_cut_as_slow_consumer_long_before_a_ping_would_drop_it() -> (
+    None
+):
+    """With socket buffers of the default size, the backlog bound cuts, not the ping timeout.
+
+    No patience, so the cut has happened by the time the run ends (a reader
+    that still reads gets ``max_unsent_seconds`` to drain the buffer).
+    """
+    model = ScriptedModel([[Text(*BIG_CHUNKS)]])
+    app = create_app(runtime := Runtime(model=model), token=TOKEN)
+    impatient = ConnectionLimits(max_unsent_seconds=0)
+    served = listening(app, "127.0.0.1", 0, ping_interval=60, limits=impatient)
+    async with runtime, served as listener:
+        worker = await runtime.create_worker()
+        reader, writer = await raw_upgrade(listener, worker.worker_id)
+        direct = await runtime.subscribe(worker.worker_id)
+        await runtime.send_input(worker.worker_id, "go")
+        async with asyncio.timeout(DEADLINE * 3):
+            async for event in direct:
+                if isinstance(event.event, RunFinished):
+                    break
+        await direct.aclose()
+        # The stalled peer reads only now: what the sockets held, then the diagnostic.
+        texts: list[dict[str, object]] = []
+        async with asyncio.timeout(DEADLINE):
+            opcode, payload = await read_frame(reader)
+            while opcode != CLOSE:
+                if opcode == TEXT:
+                    texts.append(json.loads(payload))
+                opcode, payload = await read_frame(reader)
+        await hang_up(writer)
+    assert int.from_bytes(payload[:2], "big") == 4429
+    *stalled, diagnostic = texts
+    assert (diagnostic["kind"], diagnostic["code"]) == ("diagnostic", "slow_consumer")
+    assert event_type(stalled[0]) == "snapshot"
+    assert "run_finished" not in [event_type(item) for item in stalled]
+    seqs_seen = [int(str(item["seq"])) for item in stalled]
+    assert seqs_seen == list(range(seqs_seen[0], seqs_seen[0] + len(seqs_seen)))
 
 
 # -- keepalive -----------------------------------------------------------------

@@ -3,8 +3,10 @@
 Refusals before the upgrade (an unknown runtime or worker, a runtime that
 is down) come as HTTP responses with the error envelope. After the upgrade
 the relay's frames go out through a queue of ``queue_size`` frames: a
-client that falls that far behind gets ``slow_consumer`` (and resumes by
-its cursor), and never slows the relay for anyone else. A client may send
+client that falls that far behind, or leaves more than the server's bound
+unread in its socket (:class:`~yoi.server.connections.Backlog`), gets
+``slow_consumer`` (and resumes by its cursor), and never slows the relay for
+anyone else. A client may send
 only ``{"kind": "ping"}``.
 """
 
@@ -20,6 +22,7 @@ from yoi.backend.relay import Relay
 from yoi.backend.service import Backend
 from yoi.errors import CursorExpired, InvalidCursor, SlowConsumer, YoiError
 from yoi.runtime.frames import GOING_AWAY, diagnostic_frame
+from yoi.server.connections import Backlog
 from yoi.server.envelope import error_response
 from yoi.server.stream import watch_client
 
@@ -85,8 +88,11 @@ async def _fill(relay: Relay, queue: asyncio.Queue[str | None], size: int) -> Yo
 
 async def _drain(websocket: WebSocket, queue: asyncio.Queue[str | None]) -> YoiError | None:
     """Send queued frames in order; the end of the relay closes with 1001."""
+    backlog = Backlog.of(websocket.scope)
     try:
         while (frame := await queue.get()) is not None:
+            if (overflow := await backlog.wait()) is not None:
+                return overflow
             await websocket.send_text(frame)
             queue.task_done()
         await websocket.close(GOING_AWAY, "the backend is shutting down")

@@ -15,7 +15,9 @@ looked at:
   closed at once when every connection is busy, so descriptors never run out
   under a flood and a health check still gets through;
 - a WebSocket stream reads :class:`Backlog` to cut a peer that leaves more than
-  ``max_unsent_bytes`` unread, while there is still room to tell it why;
+  ``max_unsent_bytes`` unread for ``max_unsent_seconds``, while there is still
+  room to tell it why (kernel buffers would otherwise hide a stopped reader
+  until a ping timed out);
 - if accepting fails for want of descriptors anyway, that is one log line a
   minute rather than a traceback per attempt.
 """
@@ -38,6 +40,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 from websockets.http11 import Request
+
+from yoi.errors import SlowConsumer
 
 __all__ = ["BACKLOG_EXTENSION", "AcceptFailures", "Backlog", "ConnectionLimits", "protocols"]
 
@@ -67,7 +71,9 @@ class ConnectionLimits:
     max_connections: int = 512
     """Open connections at most; :meth:`cap` lowers it to half the descriptor limit."""
     max_unsent_bytes: int = 1024 * 1024
-    """Bytes a WebSocket peer may leave unread in the server before it is cut ``slow_consumer``."""
+    """Bytes a WebSocket peer may leave unread in the server (beyond what the kernel holds)."""
+    max_unsent_seconds: float = 5.0
+    """How long a peer may stay over ``max_unsent_bytes`` before it is cut ``slow_consumer``."""
     max_message_bytes: int = 64 * 1024
     """The largest WebSocket message a peer may send (clients send only pings)."""
 
@@ -92,21 +98,39 @@ def _descriptor_limit() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Backlog:
-    """What a WebSocket peer has left unread in this server, when the server can tell."""
+    """Whether a WebSocket peer keeps up: the server's buffer for it, drained or not.
 
-    unsent: Callable[[], int]
+    ``drained`` is clear while more than ``limit`` bytes wait for the peer
+    (until it has read most of them). A stream waits up to ``patience``
+    seconds for it before each frame: a peer that reads, however far behind,
+    catches up; one that stopped is cut.
+    """
+
+    drained: asyncio.Event | None
     limit: int
+    patience: float
 
     @classmethod
     def of(cls, scope: Mapping[str, Any]) -> Backlog:
-        """The backlog of the connection of ``scope``; never exceeded on a server without one."""
+        """The backlog of the connection of ``scope``; never full on a server that keeps none."""
         found = scope.get("extensions", {}).get(BACKLOG_EXTENSION)
         if found is None:
-            return cls(lambda: 0, sys.maxsize)
-        return cls(found["unsent"], found["limit"])
+            return cls(None, sys.maxsize, 0.0)
+        return cls(found["drained"], found["limit"], found["patience"])
 
-    def exceeded(self) -> bool:
-        return self.unsent() > self.limit
+    async def wait(self) -> SlowConsumer | None:
+        """Wait until the peer has room for more; ``slow_consumer`` if it does not make it."""
+        if self.drained is None or self.drained.is_set():
+            return None
+        try:
+            async with asyncio.timeout(self.patience):
+                await self.drained.wait()
+        except TimeoutError:
+            return SlowConsumer(
+                f"the client left over {self.limit} bytes unread for {self.patience:g} s and "
+                "was disconnected; resume with its cursor"
+            )
+        return None
 
 
 Phase = Literal["head", "body"]
@@ -235,13 +259,47 @@ class _BoundedHttp(H11Protocol):
 
 
 class _BoundedWebSocket(WebSocketsSansIOProtocol):
+    """Flow control a stream can act on: it sees when its peer is full and may still say why.
+
+    uvicorn makes every send wait while the buffer is over its high mark, so a
+    stream stuck behind a peer that stopped reading could neither notice nor
+    send the ``slow_consumer`` diagnostic. Here a send waits only past a hard
+    bound (a stream that does not watch :class:`Backlog` stays bounded); below
+    it, the stream waits on :class:`Backlog` and decides.
+    """
+
     limits: ClassVar[ConnectionLimits]
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        # Sends wait for the peer only well past the point where a stream cuts it, so the
-        # slow_consumer diagnostic and the close frame can still be written.
-        self.transport.set_write_buffer_limits(high=4 * self.limits.max_unsent_bytes)
+        self.transport.set_write_buffer_limits(high=self.limits.max_unsent_bytes)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._drained.set()  # nothing will drain now; waiting sends learn it from the disconnect
+
+    def pause_writing(self) -> None:
+        self._drained.clear()
+
+    def resume_writing(self) -> None:
+        self._drained.set()
+
+    async def send(self, message: Any) -> None:
+        hard = 4 * self.limits.max_unsent_bytes
+        if message["type"] == "websocket.send" and self.transport.get_write_buffer_size() > hard:
+            await self._drained.wait()
+        await super().send(message)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -249,8 +307,9 @@ class _BoundedWebSocket(WebSocketsSansIOProtocol):
             extensions = self.scope.setdefault("extensions", {})
             assert extensions is not None
             extensions[BACKLOG_EXTENSION] = {
-                "unsent": self.transport.get_write_buffer_size,
+                "drained": self._drained,
                 "limit": self.limits.max_unsent_bytes,
+                "patience": self.limits.max_unsent_seconds,
             }
 
 

@@ -3,9 +3,11 @@
 An unknown or unusable worker is refused before the upgrade with its HTTP
 status. After the upgrade, the runtime's subscription is pumped to the socket
 as event frames while the client side is read for the only frames it may
-send (pings); anything else ends the stream with a diagnostic. The runtime's
-subscription does the bounding: a subscriber that falls behind gets
-``slow_consumer`` and never slows anyone else.
+send (pings); anything else ends the stream with a diagnostic. A subscriber
+that falls behind gets ``slow_consumer`` and never slows anyone else: when its
+runtime subscription overflows, or when it leaves more than the server's
+bound unread (:class:`~yoi.server.connections.Backlog`), which kernel socket
+buffers would otherwise hide until a ping timed out.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from yoi.errors import (
 )
 from yoi.runtime import Event, Runtime, Subscription
 from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, event_frame, is_client_ping
+from yoi.server.connections import Backlog
 from yoi.server.envelope import error_response
 
 __all__ = ["FrameCache", "router", "watch_client"]
@@ -90,8 +93,11 @@ async def _pump(
     websocket: WebSocket, subscription: Subscription, frames: FrameCache
 ) -> YoiError | None:
     """Send every event; say why it stopped, or None when the peer is gone."""
+    backlog = Backlog.of(websocket.scope)
     try:
         async for event in subscription:
+            if (overflow := await backlog.wait()) is not None:
+                return overflow
             await websocket.send_text(frames.frame(event))
     except YoiError as error:  # slow_consumer
         return error
