@@ -13,14 +13,19 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.server.test_process import Launcher
+from tests.server.threaded import ThreadedServer
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from yoi.runtime import Runtime
 from yoi.server import create_app
@@ -153,6 +158,52 @@ async def first_line(peer: Peer, seconds: float) -> bytes:
         return b""
 
 
+@asynccontextmanager
+async def capped_runtime() -> AsyncIterator[str]:
+    limits = ConnectionLimits(max_header_bytes=SHORT.max_header_bytes)
+    async with served(limits) as listener:
+        yield listener.url
+
+
+@pytest.fixture(scope="module")
+def capped_url() -> Iterator[str]:
+    with ThreadedServer(capped_runtime) as url:
+        yield url
+
+
+def exchange(url: str, pieces: list[bytes]) -> bytes:
+    """Send ``pieces`` one write each on a fresh connection; what comes back, b"" on a reset."""
+    port = int(url.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as sock:
+        received = b""
+        try:
+            for piece in pieces:
+                sock.sendall(piece)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        return received
+
+
+@given(
+    size=st.integers(min_value=200, max_value=3 * SHORT.max_header_bytes),
+    cuts=st.lists(st.integers(min_value=1, max_value=3 * SHORT.max_header_bytes), max_size=6),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_head_is_answered_exactly_when_it_fits_however_it_is_split(
+    capped_url: str, size: int, cuts: list[int]
+) -> None:
+    request = head(size)
+    bounds = sorted({cut for cut in cuts if cut < size})
+    pieces = [request[start:end] for start, end in zip([0, *bounds], [*bounds, size], strict=True)]
+    reply = exchange(capped_url, pieces)
+    if size <= SHORT.max_header_bytes:
+        assert reply.startswith(b"HTTP/1.1 200 "), (size, bounds, reply[:60])
+    else:  # refused: 431, unless the refusal was lost to a reset while the rest was sent
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 431 "), (size, bounds, reply[:60])
+
+
 # -- slowloris ---------------------------------------------------------------------
 
 
@@ -218,6 +269,22 @@ async def test_other_clients_are_served_while_a_body_stalls(peers: Peers) -> Non
             listed = (await http.get("/v1/workers")).json()["workers"]
     assert created.status_code == 201
     assert [worker["worker_id"] for worker in listed] == [created.json()["worker"]["worker_id"]]
+
+
+async def test_a_websocket_message_over_the_limit_closes_the_stream_1009() -> None:
+    limits = ConnectionLimits(max_message_bytes=1024)
+    async with Runtime() as runtime:
+        worker = await runtime.create_worker()
+        async with listening(create_app(runtime), "127.0.0.1", 0, limits=limits) as listener:
+            url = f"ws://127.0.0.1:{listener.port}/v1/workers/{worker.worker_id}/events/ws"
+            async with connect(url, open_timeout=DEADLINE) as ws:
+                async with asyncio.timeout(DEADLINE):
+                    await ws.recv()  # the snapshot
+                    await ws.send("x" * 2048)
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
 
 
 # -- the connection cap ------------------------------------------------------------
