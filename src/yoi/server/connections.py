@@ -12,8 +12,8 @@ looked at:
   ``body_timeout`` seconds after its head, is closed (slowloris);
 - at most :meth:`ConnectionLimits.cap` connections are open: a new one
   replaces the longest-waiting connection that has not sent a head, or is
-  closed at once when every connection is busy, so descriptors never run out
-  under a flood and a health check still gets through;
+  closed at once when every connection is busy, so a flood leaves descriptors
+  to spare and a health check still gets through;
 - a WebSocket stream reads :class:`Backlog` to cut a peer that leaves more than
   ``max_unsent_bytes`` unread for ``max_unsent_seconds``, while there is still
   room to tell it why (kernel buffers would otherwise hide a stopped reader
@@ -62,6 +62,8 @@ _TOO_LARGE_RESPONSE = (
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
+    """What one server allows each connection; tests shorten the timeouts."""
+
     max_header_bytes: int = 16 * 1024
     """The request line and headers of one request together."""
     header_timeout: float = 10.0
