@@ -343,7 +343,7 @@ async def test_without_a_token_the_page_answers_only_a_loopback_name(backend: Ba
     async with client(backend) as http:
         rebound = await http.get("/", headers={"Host": "evil.example"})
         cross_site = await http.get("/assets/app.js", headers={"Origin": "https://evil.example"})
-    assert error_of(rebound, 403)["code"] == "forbidden_origin"
+    assert error_of(rebound, 403)["code"] == "forbidden_host"
     assert error_of(cross_site, 403)["code"] == "forbidden_origin"
     assert SECRET not in rebound.text
     assert_strict_headers(rebound)
