@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from yoi.engine.tool import Tool
 from yoi.errors import ConfigBundleMissing, InvalidRequest, UnsupportedOperation
@@ -18,7 +18,7 @@ from yoi.runtime.requests import (
     TaskIntent,
 )
 
-__all__ = ["CheckedCreate", "check_create"]
+__all__ = ["CheckedCreate", "check_create", "is_unicode"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,8 @@ def check_create(
     if request.worker_id is not None:
         validate_id(request.worker_id, field="worker_id")
     _check_intent(request.intent)
+    reasons = (item.reason for item in request.requested_capabilities)
+    _unicode(reasons, "requested_capabilities")
     profile = _resolve(request, profiles, bundles)
     offered = {tool.name for tool in tools}
     names = {_capability_name(item.name) for item in request.requested_capabilities}
@@ -110,7 +112,7 @@ def _check_intent(intent: Intent) -> None:
         case RoleIntent(role=role) if not _text(role):
             raise InvalidRequest("a role intent needs a role", details={"field": "intent"})
         case AssistantIntent() | TaskIntent() | RoleIntent():
-            return
+            _unicode(asdict(intent).values(), "intent")
         case _:
             raise InvalidRequest(
                 "intent must be an assistant, task or role intent", details={"field": "intent"}
@@ -119,3 +121,21 @@ def _check_intent(intent: Intent) -> None:
 
 def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
+
+
+def _unicode(values: Iterable[object], field: str) -> None:
+    """Refuse lone surrogates: a JSON escape can carry one, and no file can hold it."""
+    for value in values:
+        if isinstance(value, str) and not is_unicode(value):
+            raise InvalidRequest(
+                f"{field} holds a lone surrogate, which is not Unicode text",
+                details={"field": field},
+            )
+
+
+def is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

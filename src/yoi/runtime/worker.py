@@ -12,6 +12,7 @@ from yoi.engine.run import Engine
 from yoi.errors import InvalidRequest, PayloadTooLarge, StoreError, WorkerBusy, WorkerStopped
 from yoi.ids import IdGenerator
 from yoi.runtime.busy import Dispatch, decide
+from yoi.runtime.catalog import is_unicode
 from yoi.runtime.events import (
     Event,
     EventBody,
@@ -217,6 +218,11 @@ class Worker:
     def check_content(content: str, limits: RuntimeLimits) -> None:
         if not isinstance(content, str) or not content.strip():
             raise InvalidRequest("content must be a non-blank string", details={"field": "content"})
+        if not is_unicode(content):
+            raise InvalidRequest(
+                "content holds a lone surrogate, which is not Unicode text",
+                details={"field": "content"},
+            )
         size = len(content.encode("utf-8"))
         if size > limits.max_content_bytes:
             raise PayloadTooLarge(
