@@ -1,20 +1,26 @@
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
-from yoi.engine import ToolResult
+import pytest
+
+from yoi.engine import AssistantMessage, ToolResult, UserMessage
 from yoi.providers.script import Call, Stall, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import (
     CapabilityRequest,
     CreateWorkerRequest,
+    FsStore,
     Input,
     OnBusy,
     Profile,
     ProfileCatalog,
+    Role,
     Runtime,
     WorkerStatus,
 )
-from yoi.testing.observe import until
+from yoi.runtime.events import RunFinished, TextDoneEvent
+from yoi.testing.observe import run_to_end, until
 
 
 class StubbornTool:
@@ -126,3 +132,67 @@ async def test_closing_the_runtime_ends_runs_and_subscriptions() -> None:
         await runtime.close()
         remaining = [event async for event in subscription]
     assert remaining[0].event.type == "snapshot"
+
+
+async def by_cancel(runtime: Runtime, worker_id: str) -> None:
+    await runtime.cancel_worker(worker_id)
+    await runtime.send_input(worker_id, "go on")
+
+
+async def by_interrupt(runtime: Runtime, worker_id: str) -> None:
+    await runtime.send_input(worker_id, Input("go on", OnBusy.INTERRUPT))
+
+
+async def by_stop(runtime: Runtime, worker_id: str) -> None:
+    await runtime.stop_worker(worker_id)
+    await runtime.reopen_worker(worker_id)
+    await runtime.send_input(worker_id, "go on")
+
+
+@pytest.mark.parametrize("cut_short_then_go_on", [by_cancel, by_interrupt, by_stop])
+async def test_a_reply_cut_short_keeps_what_it_said_marked_and_the_next_runs_see_it(
+    tmp_path: Path, cut_short_then_go_on: Callable[[Runtime, str], Awaitable[None]]
+) -> None:
+    model = ScriptedModel([[Text("Once upon", " a time"), Stall()], [Text("The end")]])
+    async with Runtime(model=model, store=FsStore(tmp_path)) as runtime:
+        worker_id = (await runtime.create_worker()).worker_id
+        async with await runtime.subscribe(worker_id) as subscription:
+            first = await runtime.send_input(worker_id, "tell me")
+            await until(subscription, "text_delta", count=2)
+            await cut_short_then_go_on(runtime, worker_id)
+            events = [e.event for e in await until(subscription, "run_finished", count=2)]
+        page = await runtime.transcript(worker_id)
+    partial = TextDoneEvent(first.run_id, "Once upon a time", 2, cut="cancelled")
+    assert events.index(partial) < events.index(RunFinished(first.run_id, "cancelled"))
+    assert [(item.role, item.content, item.cut) for item in page.items] == [
+        (Role.USER, "tell me", None),
+        (Role.ASSISTANT, "Once upon a time", "cancelled"),
+        (Role.USER, "go on", None),
+        (Role.ASSISTANT, "The end", None),
+    ]
+    told = (UserMessage("tell me"), AssistantMessage("Once upon a time"), UserMessage("go on"))
+    assert model.requests[-1].messages == told
+
+    again = ScriptedModel([[Text("Again?")]])
+    async with Runtime(model=again, store=FsStore(tmp_path)) as runtime:  # after a restart
+        assert (await runtime.transcript(worker_id)).items == page.items
+        await run_to_end(runtime, worker_id, "once more")
+    assert again.requests[0].messages[:3] == told
+
+
+@pytest.mark.parametrize("said", [(), (" \n",)])
+async def test_a_cancelled_run_that_said_nothing_visible_records_no_reply(
+    said: tuple[str, ...],
+) -> None:
+    model = ScriptedModel([[Text(*said), Stall()], [Text("hello")]])
+    async with Runtime(model=model) as runtime:
+        worker_id = (await runtime.create_worker()).worker_id
+        async with await runtime.subscribe(worker_id) as subscription:
+            await runtime.send_input(worker_id, "hi")
+            await until(subscription, "text_delta" if said else "run_started")
+            await runtime.cancel_worker(worker_id)
+            events = await until(subscription, "status")
+        assert "text_done" not in [e.event.type for e in events]
+        assert (await runtime.transcript(worker_id)).total == 1
+        await run_to_end(runtime, worker_id, "again")
+    assert model.requests[-1].messages == (UserMessage("hi"), UserMessage("again"))

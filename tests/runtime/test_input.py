@@ -131,10 +131,11 @@ async def test_interrupt_cancels_the_current_run_and_runs_the_new_input() -> Non
             (second.run_id, "completed"),
         ]
         page = await runtime.transcript(worker.worker_id)
-        assert [item.content for item in page.items] == [
-            "slow question",
-            "new question",
-            "new answer",
+        assert [(item.content, item.cut) for item in page.items] == [
+            ("slow question", None),
+            ("start", "cancelled"),  # what the interrupted reply had said
+            ("new question", None),
+            ("new answer", None),
         ]
 
 

@@ -95,6 +95,8 @@ class TextDoneEvent(_Body):
     text: str
     transcript_sequence: int | None = None
     """The transcript entry this text became; ``None`` only in logs older than the field."""
+    cut: str | None = None
+    """As the entry's ``cut``: the run ended (``cancelled``) before this text was done."""
 
 
 @dataclass(frozen=True, slots=True)

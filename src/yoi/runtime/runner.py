@@ -76,6 +76,7 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
                 if worker.last_durable is not None:
                     await worker.last_durable
     except asyncio.CancelledError:
+        _keep_partial_reply(worker, run_id)
         worker.finish_run(run_id, RunFinished(run_id, "cancelled"))
         raise
     except StoreError as error:
@@ -88,6 +89,23 @@ async def _run(worker: Worker, pending: PendingInput) -> None:
             "message": f"internal error ({type(error).__name__})",
         }
         worker.finish_run(run_id, RunFinished(run_id, "failed", failure))
+
+
+def _keep_partial_reply(worker: Worker, run_id: str) -> None:
+    """A cancelled run's reply in progress joins the transcript as far as it got, marked.
+
+    Text that is only whitespace is left out: it says nothing, and some providers
+    refuse it in an assistant message of the next run's history.
+    """
+    live = worker.live
+    if live is None or not worker.owns(run_id):
+        return
+    text = "".join(live.text)
+    if not text.strip():
+        return
+    entry, _ = worker.record_entry(Role.ASSISTANT, text, run_id, cut="cancelled")
+    live.text.clear()
+    worker.emit(TextDoneEvent(run_id, text, entry.sequence, cut="cancelled"))
 
 
 def _apply(worker: Worker, run_id: str, event: EngineEvent) -> None:

@@ -44,6 +44,9 @@ class TranscriptEntry:
     at: float
     run_id: str | None = None
     tool: ToolEntry | None = None
+    cut: str | None = None
+    """Set on a reply its run ended before it was done: how the run ended (``cancelled``).
+    The content is then what the model had streamed so far."""
 
     def to_dict(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -61,6 +64,8 @@ class TranscriptEntry:
                 "is_error": self.tool.is_error,
                 "summary": self.tool.summary,
             }
+        if self.cut is not None:
+            body["cut"] = self.cut
         return body
 
 

@@ -130,6 +130,7 @@ def _entry(raw: Raw) -> TranscriptEntry:
         at=_time(raw["at"]),
         run_id=raw["run_id"],
         tool=None if tool is None else ToolEntry(**tool),
+        cut=read_optional_str(raw.get("cut")),
     )
 
 

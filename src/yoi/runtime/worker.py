@@ -125,11 +125,17 @@ class Worker:
         return durable
 
     def record_entry(
-        self, role: Role, content: str, run_id: str | None, tool: ToolEntry | None = None
+        self,
+        role: Role,
+        content: str,
+        run_id: str | None,
+        tool: ToolEntry | None = None,
+        *,
+        cut: str | None = None,
     ) -> tuple[TranscriptEntry, Awaitable[None]]:
         self.record.transcript_total += 1
         entry = TranscriptEntry(
-            self.record.transcript_total, role, content, self.clock(), run_id, tool
+            self.record.transcript_total, role, content, self.clock(), run_id, tool, cut
         )
         durable = self.store.append_transcript(self.record.worker_id, (entry,))
         self.history.add(entry)

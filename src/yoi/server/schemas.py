@@ -251,6 +251,10 @@ class TranscriptEntryBody(BaseModel):
     at: str
     run_id: str | None
     tool: dict[str, Any] | None = None
+    cut: str | None = Field(
+        default=None,
+        description="on a reply its run ended before it was done: how (cancelled); absent else",
+    )
     html: str | None = Field(
         default=None,
         description="a reply's Markdown as HTML safe to show (backend, with render=html)",

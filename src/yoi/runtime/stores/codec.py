@@ -137,19 +137,20 @@ def decode_body(body: Mapping[str, Any]) -> ev.EventBody:
 
 def encode_transcript(entry: TranscriptEntry, worker_id: str) -> bytes:
     tool = entry.tool
-    return _dumps(
-        {
-            "seq": entry.sequence,
-            "worker_id": worker_id,
-            "role": str(entry.role),
-            "content": entry.content,
-            "at": entry.at,
-            "run_id": entry.run_id,
-            "tool": None
-            if tool is None
-            else [tool.call_id, tool.name, tool.result, tool.is_error, tool.summary],
-        }
-    )
+    record: dict[str, object] = {
+        "seq": entry.sequence,
+        "worker_id": worker_id,
+        "role": str(entry.role),
+        "content": entry.content,
+        "at": entry.at,
+        "run_id": entry.run_id,
+        "tool": None
+        if tool is None
+        else [tool.call_id, tool.name, tool.result, tool.is_error, tool.summary],
+    }
+    if entry.cut is not None:  # absent, as in records older than the field
+        record["cut"] = entry.cut
+    return _dumps(record)
 
 
 def decode_transcript(line: bytes, worker_id: str) -> TranscriptEntry:
@@ -165,6 +166,7 @@ def decode_transcript(line: bytes, worker_id: str) -> TranscriptEntry:
             float(raw["at"]),
             _optional_str(raw["run_id"]),
             None if tool is None else _tool(tool),
+            _optional_str(raw.get("cut")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise BadRecord("is not a transcript entry") from error
