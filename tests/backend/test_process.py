@@ -277,6 +277,8 @@ async def test_in_a_git_repository_serve_says_until_its_gitignore_is_committed(
         ".yoi/.gitignore (it keeps .yoi/state/ out of git) is not committed: "
         "git add .yoi/.gitignore && git commit -m 'yoi workspace'\n",
     ]
+    locked = await serving.refused(workspace)
+    assert (locked.code, locked.out) == (1, "")  # what to know is said by the one that serves
     assert (await serving.stop(first, signal.SIGTERM)).code == 0
     await git(workspace, "add", ".yoi/.gitignore")
     await git(workspace, "commit", "-q", "-m", "yoi workspace")

@@ -93,7 +93,7 @@ async def serve_backend(
             f"drive every runtime of this workspace; set {settings.token_env}",
             details={"field": "listen"},
         )
-    _say(out, await asyncio.to_thread(_workspace_notes, workspace, created=created))
+    notes = await asyncio.to_thread(_workspace_notes, workspace, created=created)
     choice = select_model(options.model, ModelSettings.from_toml(workspace.config), env)
     model = build_model(choice, env)
     try:
@@ -101,6 +101,7 @@ async def serve_backend(
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
         await _open(backend, workspace)
+        _say(out, notes)
         try:
             app = create_backend_app(backend, token=token, console=options.console, bind_host=host)
             async with (
