@@ -182,5 +182,5 @@ async def test_on_a_terminal_ctrl_c_cancels_the_companions_reply(workspace: Path
     assert f"yoi: chatting with the Companion of the backend at {server.url}" in shown
     assert "Traceback" not in shown
     # The stalled run was cancelled on the backend (else "second" would be worker_busy);
-    # a cancelled run leaves no assistant entry.
-    assert said == ["first", "second", "second reply"]
+    # a cancelled run keeps what it had said as its assistant entry.
+    assert said == ["first", "partial answer", "second", "second reply"]
