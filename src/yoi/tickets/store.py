@@ -151,6 +151,9 @@ class TicketStore:
         """Create the store folder; ``.yoi/.gitignore`` keeps the lock file and the folders
         of unfinished new tickets out of git."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._ignore_own_files()
+
+    def _ignore_own_files(self) -> None:
         ignore = self.root.parent / ".gitignore"
         try:
             existing = ignore.read_text(encoding="utf-8")
@@ -474,6 +477,7 @@ class TicketStore:
 
     def _place(self, ticket_id: str, item: str, event: str) -> None:
         """Build the ticket in a hidden folder, then rename it into place in one step."""
+        self._ignore_own_files()  # a workspace made before the staging pattern lacks it
         staging = self.root / staging_name(ticket_id)
         try:
             (staging / "artifacts").mkdir(parents=True)
