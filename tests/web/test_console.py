@@ -15,7 +15,7 @@ from yoi.providers.script import Turn
 from yoi.testing import Call, Stall, Text, Think, Wait
 
 SEEDED = 34
-"""Short runs queued through the API: with the 10 entries before them, 78 entries in all."""
+"""Short runs queued through the API: with the 11 entries before them, 79 entries in all."""
 
 TURNS: list[Turn] = [
     [Think("Let me", " think"), Wait(0.05), Text("Hello", " from", " far")],
@@ -312,4 +312,46 @@ async def test_a_worker_console_streams_cancels_and_pages_back_to_the_start(
         await expect(view.get_by_role("heading", level=1)).to_be_visible()
         assert await page.evaluate("() => document.documentElement.scrollWidth") <= 375
         await console.screenshot("worker-console-phone")
+        assert await console.page_text_leaks() == []
+
+
+async def test_a_cancelled_reply_is_kept_marked_after_a_reload_and_in_the_cli(
+    tmp_path: Path,
+) -> None:
+    turns: list[Turn] = [[Text("Half", " a thought"), Stall()]]
+    async with (
+        open_console(tmp_path, turns, route="#/workers") as console,
+        httpx.AsyncClient(base_url=console.url) as http,
+    ):
+        made = await http.post(
+            f"/api/runtimes/{REMOTE}/workers", json={"display_name": "Scout", "profile": "default"}
+        )
+        assert made.status_code == 201, made.text
+        worker_id = made.json()["worker"]["worker_id"]
+        await console.goto(f"#/workers/{REMOTE}/{worker_id}")
+        view = worker_console(console.page, worker_id)
+        transcript = view.locator("ol.transcript")
+        await say(view, "Think aloud")
+        live = transcript.locator('li.entry.live[data-role="assistant"]')
+        await expect(live.locator(".entry-text")).to_have_text("Half a thought")
+        await view.get_by_role("button", name="Cancel", exact=True).click()
+        await expect(transcript.locator('li.run-result[data-result="cancelled"]')).to_have_count(1)
+
+        # Recorded as far as it got: a fresh page reads it back from the runtime, marked.
+        await console.page.reload()
+        kept = transcript.locator('li.entry[data-role="assistant"]')
+        await expect(kept).to_have_count(1)
+        await expect(kept).to_have_attribute("data-sequence", "2")
+        await expect(kept).to_have_attribute("data-partial", "cancelled")
+        await expect(kept.locator(".entry-text")).to_have_text("Half a thought")
+        await expect(kept.locator(".entry-note")).to_have_text("cancelled")
+        await expect_numbered_as_recorded(transcript, http, worker_id)
+
+        cli = ("worker", "--backend", console.url, "transcript", worker_id, "--runtime", REMOTE)
+        shown = await run_yoi(*cli, cwd=tmp_path, env=cli_env("no-token-needed"))
+        assert shown.code == 0, shown.err
+        assert shown.out.splitlines() == [
+            "#1 user: Think aloud",
+            "#2 assistant (cancelled): Half a thought",
+        ]
         assert await console.page_text_leaks() == []

@@ -437,10 +437,12 @@ def _intent_text(intent: Intent) -> str:
 
 
 def transcript_lines(entry: TranscriptEntry) -> list[str]:
-    """``#N role: content``, a tool entry on one line, further lines indented."""
+    """``#N role: content``, a tool entry on one line, further lines indented; a reply
+    its run cut short says how (``#N assistant (cancelled): ...``)."""
     tool = entry.tool
     if tool is None:
-        head, text = f"#{entry.sequence} {entry.role}: ", entry.content
+        cut = f" ({entry.cut})" if entry.cut else ""
+        head, text = f"#{entry.sequence} {entry.role}{cut}: ", entry.content
     elif not tool.result:
         head, text = f"#{entry.sequence} tool call {tool.name}: ", _clip(entry.content)
     else:

@@ -32,11 +32,15 @@ export function entryItem(role, options = {}) {
   return li;
 }
 
-/** An entry that says `content` (options as for `entryItem`, and `html`: a reply rendered). */
+/**
+ * An entry that says `content` (options as for `entryItem`, `html`: a reply rendered, and
+ * `cut`: the entry's `cut`, how a run that ended before this reply was done ended).
+ */
 export function textItem(role, content, options = {}) {
   const li = entryItem(role, options);
   li.append(h("div", { class: "entry-text", text: content }));
   if (role === "assistant" && typeof options.html === "string") showReply(li, options.html);
+  if (options.cut) markCut(li, options.cut);
   return li;
 }
 
@@ -139,10 +143,14 @@ export function thinkingOf(live) {
 export function endLiveEntry(live, cut) {
   live.li.classList.remove("live");
   if (!live.node.data && !live.thinking) live.li.remove();
-  else if (cut && !live.li.dataset.sequence && live.node.data) {
-    live.li.dataset.partial = cut;
-    addNote(live.li, cut === "cancelled" ? "cancelled" : "cut off");
-  }
+  else if (cut && live.node.data) markCut(live.li, cut);
+}
+
+/** Mark a reply its run cut short (`cut`: how the run ended), once. */
+function markCut(li, cut) {
+  if (li.dataset.partial) return;
+  li.dataset.partial = cut;
+  addNote(li, cut === "cancelled" ? "cancelled" : "cut off");
 }
 
 /** Mark a user entry as waiting for its run, or no longer. */
@@ -208,6 +216,7 @@ export function fillIn(li, item) {
   if (item.role === "assistant" && !li.querySelector(".entry-text.rendered")) {
     showReply(li, item.html);
   }
+  if (item.cut) markCut(li, item.cut);
   if (item.role === "tool" && item.tool?.result) setToolResult(li, resultOf(item));
 }
 

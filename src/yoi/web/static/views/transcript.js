@@ -4,7 +4,8 @@
 // (user, assistant, tool and system); events say what happens as it happens,
 // and the events that make an entry name it (`transcript_sequence`):
 // `input_accepted` (a user entry, unless the input was queued), `text_done`
-// (an assistant entry, when there is text), `tool_call_started` and
+// (an assistant entry, when there is text; with `cut`, as its entry, when a
+// cancelled run kept what was said so far), `tool_call_started` and
 // `tool_call_finished` (one <li> shows both: `data-sequence` and
 // `data-result-sequence`). The view never counts entries itself.
 // A queued input's entry is made when its run starts, and `run_started` names
@@ -299,7 +300,7 @@ class Transcript {
       this.place(live.li, sequence);
       this.renderReply(live.li, sequence);
     }
-    this.endLive();
+    this.endLive({ cut: event.cut ?? null });
   }
 
   toolStarted(event, at) {
@@ -461,6 +462,7 @@ class Transcript {
       at,
       assistant: this.assistantName(),
       html: item.html,
+      cut: item.cut,
     });
     if (item.role === "user" && runId) this.run(runId).user = li;
     if (item.truncated) li.append(showAllButton(li, () => this.readEntry(sequence)));
