@@ -274,3 +274,34 @@ def test_a_log_written_through_a_full_disk_holds_every_record_once_and_in_order(
     with tempfile.TemporaryDirectory() as directory:
         scenario = through_a_full_disk(Path(directory), room, counts, text)
         asyncio.run(asyncio.wait_for(scenario, DEADLINE))
+
+
+class BuggyDisk(FullDisk):
+    """A disk seam that fails one fsync with something no disk raises: a bug in the store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    def fsync(self, fd: int) -> None:
+        if self.broken:
+            raise RuntimeError("a bug, not a disk error")
+        super().fsync(fd)
+
+
+async def test_a_writer_stopped_by_a_bug_fails_its_waiters_instead_of_hanging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    disk = BuggyDisk()
+    store = FsStore(tmp_path, disk=disk)
+    await store.open(RUNTIME)
+    await store.save_worker(WORKER)
+    appender = Appender(store, "hello")
+    disk.broken = True
+    async with asyncio.timeout(DEADLINE):
+        waiting = asyncio.gather(*appender.append(1))
+        with pytest.raises(StoreError, match="writer stopped"):
+            await waiting
+        with pytest.raises(StoreError, match="writer stopped"):
+            appender.append(1)
+    assert "the store's writer stopped" in caplog.text

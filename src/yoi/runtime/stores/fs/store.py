@@ -43,6 +43,7 @@ from yoi.runtime.transcript import TranscriptEntry
 __all__ = ["FsStore"]
 
 log = logging.getLogger(__name__)
+_WRITER_STOPPED = "the store's writer stopped; restart the runtime"
 
 _FORMAT = 1
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="yoi-fs-write")
@@ -94,7 +95,18 @@ class FsStore:
             raise
         self._runtime = state.runtime
         self._writer = asyncio.create_task(self._write_loop(), name="yoi-fs-store-writer")
+        self._writer.add_done_callback(self._writer_ended)
         return state
+
+    def _writer_ended(self, writer: asyncio.Task[None]) -> None:
+        """A writer that died of a bug fails its waiters, and every later append, instead of
+        leaving them waiting for a durability that never comes."""
+        if writer.cancelled() or writer.exception() is None:
+            return
+        log.error("the store's writer stopped", exc_info=writer.exception())
+        if self._next_flush is not None:
+            _settle(self._next_flush, StoreError(_WRITER_STOPPED))
+            self._next_flush = None
 
     def _load(self, fresh: RuntimeRecord, id_requested: bool) -> StoredState:
         runtime = self._load_runtime(fresh, id_requested)
@@ -259,6 +271,8 @@ class FsStore:
     def _flush_soon(self) -> Durable:
         if self._writer is None:
             raise StoreError("the store is not open")
+        if self._writer.done():
+            raise StoreError(_WRITER_STOPPED)
         if self._next_flush is None:
             self._next_flush = asyncio.get_running_loop().create_future()
         self._wake.set()
@@ -311,6 +325,9 @@ class FsStore:
                 self._dirty.add(log)
             _settle(done, store_failure(error, "cannot write to the store"))
             return False
+        except BaseException:
+            _settle(done, StoreError(_WRITER_STOPPED))
+            raise
         touched: dict[int, WorkerFiles] = {}
         for log, write in planned:
             committed = log.commit(write)
