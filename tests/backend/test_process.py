@@ -97,20 +97,14 @@ class Serving(Processes):
 
 @pytest.fixture
 async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
-    serving = Serving(tmp_path)
-    try:
+    async with Serving(tmp_path) as serving:
         yield serving
-    finally:
-        await serving.aclose()
 
 
 @pytest.fixture
 async def runtimes(tmp_path: Path) -> AsyncIterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        await launcher.aclose()
+    async with Launcher(tmp_path) as runtimes:
+        yield runtimes
 
 
 def workspace_at(tmp_path: Path) -> Path:

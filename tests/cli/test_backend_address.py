@@ -119,11 +119,8 @@ async def test_the_url_given_then_the_running_serve_then_the_config_then_the_def
 
 @pytest.fixture
 async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
-    serving = Serving(tmp_path)
-    try:
+    async with Serving(tmp_path) as serving:
         yield serving
-    finally:
-        await serving.aclose()
 
 
 async def test_a_client_finds_its_workspaces_serve_and_refuses_another_workspaces(

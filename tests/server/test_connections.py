@@ -359,15 +359,6 @@ async def test_a_failed_accept_is_one_log_line_without_a_traceback(
 # -- the real process ----------------------------------------------------------------
 
 
-@pytest.fixture
-async def launcher(tmp_path: Path) -> AsyncIterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        await launcher.aclose()
-
-
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -7,10 +7,10 @@ import re
 import resource
 import signal
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -97,6 +97,12 @@ class Processes:
                 process.kill()
                 await process.wait()
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 class Launcher(Processes):
     """Starts ``yoi runtime serve`` processes."""
@@ -136,15 +142,6 @@ class Launcher(Processes):
 
 def _limit_files(count: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
-
-
-@pytest.fixture
-async def launcher(tmp_path: Path) -> AsyncIterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        await launcher.aclose()
 
 
 async def until(stream: RemoteSubscription, event_type: str, *, count: int = 1) -> list[Event]:
