@@ -36,6 +36,8 @@ TOKEN = "backend-token-never-printed-3f8a"
 RUNTIME_TOKEN = "far-runtime-token-never-printed-6d2c"
 _LISTENING = re.compile(r"listening on (http://\S+)")
 _OFFLINE = "model: the offline scripted model"
+IGNORED = "state/\ntickets/.ticket-backend.lock\ntickets/.new-*/\n"
+"""What `yoi serve` keeps out of git: the runtime's store, the ticket lock, unfinished tickets."""
 
 Frame = dict[str, Any]
 
@@ -176,7 +178,7 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
     ]
     assert [line.startswith(_OFFLINE) for line in first.lines[2:]] == [True, False]
     assert first.url.startswith("http://127.0.0.1:")
-    assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == "state/\n"
+    assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == IGNORED
     assert (workspace / ".yoi" / "state").is_dir()
     async with httpx.AsyncClient(base_url=first.url) as http:
         runtimes = (await http.get("/api/runtimes")).json()["runtimes"]
@@ -228,7 +230,7 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
         ]
     done = await serving.stop(second, signal.SIGINT)
     assert done.code == 0, done.err
-    assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == "state/\n"
+    assert (workspace / ".yoi" / ".gitignore").read_text(encoding="utf-8") == IGNORED
 
 
 async def test_a_port_in_use_is_its_own_error_with_a_way_out(
@@ -348,7 +350,7 @@ async def test_a_runtime_listed_in_the_config_is_joined_and_streams_through_the_
     served = await serving.serve(workspace, env=clean_env(FAR_TOKEN=RUNTIME_TOKEN))
     assert (workspace / ".yoi" / ".gitignore").read_text(
         encoding="utf-8"
-    ) == "notes/\n*.log\nstate/\n"
+    ) == "notes/\n*.log\n" + IGNORED
     async with httpx.AsyncClient(base_url=served.url) as http:
         runtimes_now = (await http.get("/api/runtimes")).json()["runtimes"]
         assert [

@@ -404,17 +404,6 @@ def test_init_keeps_the_lock_file_and_unfinished_tickets_out_of_git(tmp_path: Pa
     assert (sample / ".gitignore").read_bytes() == before + b"tickets/.new-*/\n"
 
 
-def test_a_workspace_made_before_the_staging_pattern_gains_it_on_the_next_new_ticket(
-    tmp_path: Path,
-) -> None:
-    sample = copy_sample(tmp_path) / ".yoi"
-    before = (sample / ".gitignore").read_bytes()
-    store = TicketStore.for_workspace(sample.parent)
-    store.create("One", "", author=AUTHOR)
-    store.create("Two", "", author=AUTHOR)
-    assert (sample / ".gitignore").read_bytes() == before + b"tickets/.new-*/\n"
-
-
 def test_only_real_staging_folders_are_swept_and_reported(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     ticket = make(store)

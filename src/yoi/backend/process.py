@@ -220,9 +220,17 @@ def _backend(
         workspace_name=workspace.name,
         workspace_id=ensure_workspace_id(workspace),
         scrubber=scrubber,
-        tickets=TicketStore.for_workspace(workspace.root),
+        tickets=_ticket_store(workspace),
         ticket_author=default_author(workspace.root),
     )
+
+
+def _ticket_store(workspace: Workspace) -> TicketStore:
+    """The workspace's tickets, their folder made and its lock file and the folders of
+    unfinished new tickets kept out of git (workspaces made before that are brought up to date)."""
+    store = TicketStore.for_workspace(workspace.root)
+    store.init()
+    return store
 
 
 def _announce(choice: ModelChoice) -> str:

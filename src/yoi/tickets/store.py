@@ -477,7 +477,6 @@ class TicketStore:
 
     def _place(self, ticket_id: str, item: str, event: str) -> None:
         """Build the ticket in a hidden folder, then rename it into place in one step."""
-        self._ignore_own_files()  # a workspace made before the staging pattern lacks it
         staging = self.root / staging_name(ticket_id)
         try:
             (staging / "artifacts").mkdir(parents=True)
