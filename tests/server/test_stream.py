@@ -110,6 +110,18 @@ async def raw_upgrade(
     return reader, writer
 
 
+async def read_to_close(reader: asyncio.StreamReader) -> tuple[list[dict[str, object]], int]:
+    """Every text frame up to the server's close frame, and the close code it carries."""
+    texts: list[dict[str, object]] = []
+    async with asyncio.timeout(DEADLINE):
+        opcode, payload = await read_frame(reader)
+        while opcode != CLOSE:
+            if opcode == TEXT:
+                texts.append(json.loads(payload))
+            opcode, payload = await read_frame(reader)
+    return texts, int.from_bytes(payload[:2], "big")
+
+
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """One unfragmented server frame (servers never mask): its opcode and payload."""
     first, second = await reader.readexactly(2)
@@ -360,15 +372,9 @@ async def test_a_subscriber_that_falls_behind_is_cut_and_resumes_without_gaps() 
             assert [body.result for body in finished] == ["completed"] * RUNS
 
             # The stalled peer reads only now: what the sockets held, then the diagnostic.
-            texts: list[dict[str, object]] = []
-            async with asyncio.timeout(DEADLINE):
-                opcode, payload = await read_frame(reader)
-                while opcode != CLOSE:
-                    if opcode == TEXT:
-                        texts.append(json.loads(payload))
-                    opcode, payload = await read_frame(reader)
+            texts, close_code = await read_to_close(reader)
             await hang_up(writer)
-            assert int.from_bytes(payload[:2], "big") == 4429
+            assert close_code == 4429
             *stalled, diagnostic = texts
             assert (diagnostic["kind"], diagnostic["code"]) == ("diagnostic", "slow_consumer")
             assert event_type(stalled[0]) == "snapshot"
@@ -412,15 +418,9 @@ async def test_a_reader_that_stops_is_cut_as_slow_consumer_long_before_a_ping_wo
                     break
         await direct.aclose()
         # The stalled peer reads only now: what the sockets held, then the diagnostic.
-        texts: list[dict[str, object]] = []
-        async with asyncio.timeout(DEADLINE):
-            opcode, payload = await read_frame(reader)
-            while opcode != CLOSE:
-                if opcode == TEXT:
-                    texts.append(json.loads(payload))
-                opcode, payload = await read_frame(reader)
+        texts, close_code = await read_to_close(reader)
         await hang_up(writer)
-    assert int.from_bytes(payload[:2], "big") == 4429
+    assert close_code == 4429
     *stalled, diagnostic = texts
     assert (diagnostic["kind"], diagnostic["code"]) == ("diagnostic", "slow_consumer")
     assert event_type(stalled[0]) == "snapshot"

@@ -116,17 +116,27 @@ async def test_a_restart_brings_back_the_runtime_its_workers_and_their_history(
     second_model.assert_consumed()
 
 
-async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_run_after_it(
-    tmp_path: Path,
+async def left_by_a_crash(
+    root: Path, bodies: list[EventBody], entries: list[TranscriptEntry]
 ) -> None:
-    # The files a process leaves when it dies with a run in flight and two inputs
-    # queued behind it: no run_finished for any of them, and no CLEAN marker.
-    root = tmp_path / "store"
+    """The files a process leaves when it dies mid-run: a worker ``w-one`` with these events
+    and transcript entries, no run_finished after them, and no CLEAN marker."""
     store = FsStore(root)
     await store.open(RuntimeRecord("rt-home", "home", 1.0))
     await store.save_worker(
         WorkerRecord("w-one", "scribe", AssistantIntent(), "builtin:default", 2.0)
     )
+    await store.append_events("w-one", [Event(n, 3.0, "w-one", b) for n, b in enumerate(bodies, 1)])
+    await store.append_transcript("w-one", entries)
+    await store.close()
+    (root / "CLEAN").unlink()
+
+
+async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_run_after_it(
+    tmp_path: Path,
+) -> None:
+    # A run in flight and two inputs queued behind it when the process died.
+    root = tmp_path / "store"
     bodies: list[EventBody] = [
         WorkerCreated("scribe", {"kind": "assistant", "purpose": None}, "builtin:default"),
         InputAccepted("r1", "go", False, 1),
@@ -135,10 +145,7 @@ async def test_a_run_open_at_a_crash_is_interrupted_and_queued_inputs_run_after_
         InputAccepted("r2", "then this", True, None),
         InputAccepted("r3", "and this", True, None),
     ]
-    await store.append_events("w-one", [Event(n, 3.0, "w-one", b) for n, b in enumerate(bodies, 1)])
-    await store.append_transcript("w-one", [TranscriptEntry(1, Role.USER, "go", 3.0, "r1")])
-    await store.close()
-    (root / "CLEAN").unlink()
+    await left_by_a_crash(root, bodies, [TranscriptEntry(1, Role.USER, "go", 3.0, "r1")])
 
     model = ScriptedModel([[Text("two")], [Text("three")], [Text("back again")]])
     async with Runtime(store=FsStore(root), model=model) as runtime:
@@ -184,11 +191,6 @@ async def test_a_queued_input_whose_entry_was_durable_but_not_its_start_runs_onc
 ) -> None:
     # The driver wrote r2's user entry, then died before its run_started was durable.
     root = tmp_path / "store"
-    store = FsStore(root)
-    await store.open(RuntimeRecord("rt-home", "home", 1.0))
-    await store.save_worker(
-        WorkerRecord("w-one", "scribe", AssistantIntent(), "builtin:default", 2.0)
-    )
     bodies: list[EventBody] = [
         WorkerCreated("scribe", {"kind": "assistant", "purpose": None}, "builtin:default"),
         InputAccepted("r1", "go", False, 1),
@@ -196,17 +198,12 @@ async def test_a_queued_input_whose_entry_was_durable_but_not_its_start_runs_onc
         RunStarted("r1", "scripted:test"),
         InputAccepted("r2", "then this", True, None),
     ]
-    await store.append_events("w-one", [Event(n, 3.0, "w-one", b) for n, b in enumerate(bodies, 1)])
-    await store.append_transcript(
-        "w-one",
-        [
-            TranscriptEntry(1, Role.USER, "go", 3.0, "r1"),
-            TranscriptEntry(2, Role.ASSISTANT, "gone", 3.0, "r1"),
-            TranscriptEntry(3, Role.USER, "then this", 3.0, "r2"),
-        ],
-    )
-    await store.close()
-    (root / "CLEAN").unlink()
+    entries = [
+        TranscriptEntry(1, Role.USER, "go", 3.0, "r1"),
+        TranscriptEntry(2, Role.ASSISTANT, "gone", 3.0, "r1"),
+        TranscriptEntry(3, Role.USER, "then this", 3.0, "r2"),
+    ]
+    await left_by_a_crash(root, bodies, entries)
 
     model = ScriptedModel([[Text("two")]])
     async with Runtime(store=FsStore(root), model=model) as runtime:
