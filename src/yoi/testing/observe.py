@@ -9,7 +9,7 @@ from yoi.runtime.requests import Input
 from yoi.runtime.runtime import Runtime
 from yoi.runtime.subscription import Subscription
 
-__all__ = ["event_types", "run_to_end", "until", "until_idle"]
+__all__ = ["all_events", "event_types", "run_to_end", "until", "until_idle"]
 
 DEADLINE = 5.0
 
@@ -49,3 +49,13 @@ async def until_idle(runtime: Runtime, worker_id: str, *, deadline: float = DEAD
 
 def event_types(events: list[Event]) -> list[str]:
     return [event.event.type for event in events]
+
+
+async def all_events(runtime: Runtime, worker_id: str) -> list[Event]:
+    """Every event the runtime still holds for ``worker_id``, oldest first, page by page."""
+    page = await runtime.events(worker_id, limit=500)
+    found = list(page.events)
+    while page.events:
+        page = await runtime.events(worker_id, after=page.next_cursor, limit=500)
+        found.extend(page.events)
+    return found

@@ -25,10 +25,11 @@ from yoi.errors import (
     YoiError,
 )
 from yoi.runtime import CreateWorkerRequest, Runtime
-from yoi.runtime.events import Event, RunFinished
+from yoi.runtime.events import RunFinished
 from yoi.runtime.stores import FsLimits, FsStore
 from yoi.runtime.views import Diagnostic
 from yoi.testing import ScriptedModel, Text, run_to_end
+from yoi.testing.observe import all_events
 
 ALPHA = "alpha"
 BETA = "beta"
@@ -145,15 +146,6 @@ async def works(runtime: Runtime, worker_id: str, question: str = "still there?"
     finished = events[-1].event
     assert isinstance(finished, RunFinished)
     assert finished.result == "completed"
-
-
-async def all_events(runtime: Runtime, worker_id: str) -> list[Event]:
-    page = await runtime.events(worker_id, limit=500)
-    found = list(page.events)
-    while page.events:
-        page = await runtime.events(worker_id, after=page.next_cursor, limit=500)
-        found.extend(page.events)
-    return found
 
 
 async def read_whole(runtime: Runtime, worker_id: str, log: str) -> None:

@@ -29,17 +29,9 @@ from yoi.runtime.stores.fs import CREATING_PREFIX, RESTART_SEQ_GAP, FsLimits
 from yoi.runtime.transcript import TranscriptEntry
 from yoi.testing import ScriptedModel, Text, run_to_end, until
 from yoi.testing.disk import FullDisk
+from yoi.testing.observe import all_events
 
 DEADLINE = 5.0
-
-
-async def all_events(runtime: Runtime, worker_id: str) -> list[Event]:
-    page = await runtime.events(worker_id, limit=500)
-    found = list(page.events)
-    while page.events:
-        page = await runtime.events(worker_id, after=page.next_cursor, limit=500)
-        found.extend(page.events)
-    return found
 
 
 def leftovers(root: Path) -> list[str]:

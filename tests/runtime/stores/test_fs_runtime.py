@@ -34,7 +34,7 @@ from yoi.runtime.events import (
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
 from yoi.runtime.stores.fs import RESTART_SEQ_GAP
 from yoi.runtime.transcript import Role, TranscriptEntry
-from yoi.testing.observe import event_types, until, until_idle
+from yoi.testing.observe import all_events, event_types, until, until_idle
 
 T = TypeVar("T")
 
@@ -44,15 +44,6 @@ async def converse(runtime: Runtime, worker_id: str, content: str) -> list[Event
     async with await runtime.subscribe(worker_id) as subscription:
         await runtime.send_input(worker_id, content)
         return (await until(subscription, "status", count=2))[1:]
-
-
-async def all_events(runtime: Runtime, worker_id: str) -> list[Event]:
-    page = await runtime.events(worker_id, limit=100)
-    found = list(page.events)
-    while page.events:
-        page = await runtime.events(worker_id, after=page.next_cursor, limit=100)
-        found.extend(page.events)
-    return found
 
 
 def segment_files(root: Path, worker_id: str, log: str) -> list[Path]:
