@@ -132,6 +132,7 @@ FRONT_DOORS = {
         "TicketSummary",
         "Waiting",
     ],
+    "yoi.tools": ["Capability", "Grant", "Scope"],
     "yoi.testing": [
         "Call",
         "Cut",

@@ -51,6 +51,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     │   └── StoreFull                 store_full
     ├── ModelUnavailable              model_unavailable
     ├── ScriptError                   script_error
+    ├── ScopeError                    scope_denied
     └── ProviderError                 provider_error
         ├── ProviderRateLimited       provider_rate_limited   (transient)
         ├── ProviderServerError       provider_server_error   (transient)
@@ -99,6 +100,7 @@ __all__ = [
     "RuntimeNotFound",
     "RuntimeTimeout",
     "RuntimeUnavailable",
+    "ScopeError",
     "ScriptError",
     "SlowConsumer",
     "StateConflict",
@@ -365,6 +367,13 @@ class ScriptError(YoiError):
     """A scripted model was used in a way its script did not foresee."""
 
     code = "script_error"
+
+
+class ScopeError(YoiError):
+    """A tool reached for something its scope does not hold: a path outside the workdir or the
+    grant, a link, git's internals, or a capability the grant lacks. The message says which."""
+
+    code = "scope_denied"
 
 
 class ProviderError(YoiError):

@@ -1,0 +1,5 @@
+"""Tools a worker may use, each confined by a :class:`Scope` to its workdir and grant."""
+
+from yoi.tools.scope import Capability, Grant, Scope
+
+__all__ = ["Capability", "Grant", "Scope"]
