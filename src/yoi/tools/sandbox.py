@@ -1,0 +1,300 @@
+"""The OS sandbox a worker's shell commands run in: bubblewrap, and whether it can run here.
+
+The root filesystem is bound read-only, the workdir (and git's common dir, for commits)
+writable, ``/tmp`` is a private tmpfs, and the command lives in new PID and IPC (and, unless
+the grant says ``network``, network) namespaces whose init dies with bwrap. The environment
+is cleared to an allow-list, so no model key or runtime token reaches a command.
+
+Where a pids cgroup can be made (a root runtime with cgroup v1's ``pids`` hierarchy, or a
+delegated v2 subtree), every command also runs under a process cap: a fork bomb stops at
+``pids_max`` instead of exhausting the machine's pid space, and the whole cgroup is killed
+when the command ends, including anything that left the process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+__all__ = [
+    "Confinement",
+    "GitAuthor",
+    "Launch",
+    "PidsCgroup",
+    "Sandbox",
+    "SandboxMode",
+    "SandboxStatus",
+    "bwrap_arguments",
+    "sandbox_environment",
+]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PIDS_MAX = 1024
+PROBE_TIMEOUT = 10.0
+_CGROUP_PREFIX = "yoi-sandbox-"
+# Joins the cgroup named by $1, then becomes the command: the script is constant and every
+# model-supplied word stays a separate argument.
+_JOIN_CGROUP = 'echo 0 > "$1" || exit 125; shift; exec "$@"'
+
+
+class SandboxMode(StrEnum):
+    """How ``bash`` is confined: ``bwrap``, or ``none`` — unconfined, chosen explicitly in the
+    runtime's config and shown as a warning."""
+
+    BWRAP = "bwrap"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStatus:
+    """What the probe found. ``diagnostic`` says why commands cannot run, or warns that they
+    run unconfined; it is empty when the sandbox works."""
+
+    mode: SandboxMode
+    available: bool
+    diagnostic: str = ""
+    pids_limited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GitAuthor:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confinement:
+    """What one command may reach: paths are absolute, on the host."""
+
+    workdir: Path
+    cwd: Path
+    home: Path
+    network: bool = False
+    git_common_dir: Path | None = None
+    author: GitAuthor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """A command ready to start: its argument list, environment and process cap (if any)."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    cgroup: PidsCgroup | None
+
+
+def sandbox_environment(confinement: Confinement, parent: Mapping[str, str]) -> dict[str, str]:
+    """The allow-list: a command sees these variables and nothing else of ``parent``."""
+    env = {
+        "PATH": parent.get("PATH") or DEFAULT_PATH,
+        "HOME": str(confinement.home),
+        "LANG": parent.get("LANG") or "C.UTF-8",
+        "TERM": "dumb",
+    }
+    if confinement.author is not None:
+        for role in ("AUTHOR", "COMMITTER"):
+            env[f"GIT_{role}_NAME"] = confinement.author.name
+            env[f"GIT_{role}_EMAIL"] = confinement.author.email
+    return env
+
+
+def bwrap_arguments(
+    confinement: Confinement, env: Mapping[str, str], *, bwrap: str = "bwrap"
+) -> list[str]:
+    """bwrap's arguments up to and including ``--``; the command follows them."""
+    arguments = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    arguments += ["--tmpfs", "/tmp", "--bind", str(confinement.workdir), str(confinement.workdir)]
+    if confinement.git_common_dir is not None:
+        common = str(confinement.git_common_dir)
+        arguments += ["--bind", common, common]
+    arguments += ["--unshare-pid", "--unshare-ipc"]
+    if not confinement.network:
+        arguments.append("--unshare-net")
+    arguments += ["--die-with-parent", "--new-session", "--clearenv"]
+    for name, value in env.items():
+        arguments += ["--setenv", name, value]
+    arguments += ["--chdir", str(confinement.cwd), "--"]
+    return arguments
+
+
+class PidsCgroup:
+    """One command's pids cgroup: a cap on how many processes it may hold, and a way to
+    kill every one of them however it forked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, parent: Path, limit: int) -> PidsCgroup:
+        """A fresh cgroup under ``parent`` holding at most ``limit`` processes (OSError when
+        the hierarchy refuses); empty leftovers of earlier commands are removed first."""
+        _sweep(parent)
+        path = parent / f"{_CGROUP_PREFIX}{secrets.token_hex(6)}"
+        path.mkdir()
+        cgroup = cls(path)
+        try:
+            (path / "pids.max").write_text(f"{limit}\n", encoding="ascii")
+        except OSError:
+            cgroup.remove()
+            raise
+        return cgroup
+
+    @property
+    def procs(self) -> Path:
+        return self.path / "cgroup.procs"
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup (a fork racing this dies with the pid namespace
+        or at the next call; the cgroup's cap bounds how many there can be)."""
+        try:
+            listed = self.procs.read_text(encoding="ascii").split()
+        except OSError:
+            return
+        for pid in listed:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+
+    def remove(self) -> None:
+        """Remove the cgroup when it is empty; a busy one is swept by a later ``create``."""
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def _sweep(parent: Path) -> None:
+    with contextlib.suppress(OSError):
+        for leftover in parent.glob(f"{_CGROUP_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                leftover.rmdir()
+
+
+class Sandbox:
+    """Turns a shell command and its :class:`Confinement` into a :class:`Launch`."""
+
+    def __init__(
+        self,
+        status: SandboxStatus,
+        *,
+        bwrap: str = "bwrap",
+        pids_parent: Path | None = None,
+        pids_max: int = DEFAULT_PIDS_MAX,
+    ) -> None:
+        self.status = status
+        self._bwrap = bwrap
+        self._pids_parent = pids_parent if status.pids_limited else None
+        self._pids_max = pids_max
+
+    @classmethod
+    async def probe(
+        cls,
+        mode: SandboxMode = SandboxMode.BWRAP,
+        *,
+        bwrap: str = "bwrap",
+        pids_parent: Path | None = None,
+        pids_max: int = DEFAULT_PIDS_MAX,
+    ) -> Sandbox:
+        """Find out whether commands can run confined here (``bwrap ... true``) and under a
+        process cap (a pids cgroup under ``pids_parent``, or one found in /proc/self/cgroup)."""
+        parent = pids_parent or _own_pids_cgroup()
+        limited = parent is not None and _can_cap(parent, pids_max)
+        if mode is SandboxMode.NONE:
+            warning = "bash runs unconfined (sandbox = 'none'): commands reach the whole host"
+            status = SandboxStatus(mode, True, warning, limited)
+        else:
+            status = await _probe_bwrap(bwrap, limited)
+        return cls(status, bwrap=bwrap, pids_parent=parent, pids_max=pids_max)
+
+    def launch(self, confinement: Confinement, command: str) -> Launch:
+        """The process to start for ``command`` (a ``bash -c`` script). The caller removes the
+        launch's cgroup once the process has ended."""
+        env = sandbox_environment(confinement, os.environ)
+        shell = ["bash", "--noprofile", "--norc", "-c", command]
+        if self.status.mode is SandboxMode.BWRAP:
+            argv = bwrap_arguments(confinement, env, bwrap=self._bwrap) + shell
+        else:
+            argv = shell
+        cgroup = self._cgroup()
+        if cgroup is not None:
+            argv = ["/bin/sh", "-c", _JOIN_CGROUP, "sh", str(cgroup.procs), *argv]
+        return Launch(tuple(argv), env, confinement.cwd, cgroup)
+
+    def _cgroup(self) -> PidsCgroup | None:
+        if self._pids_parent is None:
+            return None
+        try:
+            return PidsCgroup.create(self._pids_parent, self._pids_max)
+        except OSError:
+            return None
+
+
+async def _probe_bwrap(bwrap: str, limited: bool) -> SandboxStatus:
+    mode = SandboxMode.BWRAP
+    if shutil.which(bwrap) is None:
+        return SandboxStatus(mode, False, f"{bwrap} is not installed (Debian: bubblewrap)")
+    with tempfile.TemporaryDirectory(prefix="yoi-sandbox-probe-") as scratch:
+        where = Path(scratch)
+        confinement = Confinement(workdir=where, cwd=where, home=where)
+        env = sandbox_environment(confinement, os.environ)
+        argv = [*bwrap_arguments(confinement, env, bwrap=bwrap), "true"]
+        code, output = await _run_probe(argv, env)
+    if code == 0:
+        return SandboxStatus(mode, True, "", limited)
+    reason = output.strip().splitlines()[-1] if output.strip() else f"exit status {code}"
+    return SandboxStatus(mode, False, f"bwrap cannot run here: {reason}", limited)
+
+
+async def _run_probe(argv: list[str], env: Mapping[str, str]) -> tuple[int, str]:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except OSError as error:
+        return -1, error.strerror or str(error)
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            output, _ = await process.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        return -1, f"the probe did not finish within {PROBE_TIMEOUT:g}s"
+    return process.returncode or 0, output.decode("utf-8", "replace")
+
+
+def _own_pids_cgroup() -> Path | None:
+    """This process's pids cgroup directory, from /proc/self/cgroup (v1 first, then v2)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            return Path("/sys/fs/cgroup/pids") / path.lstrip("/")
+    for line in lines:
+        if line.startswith("0::"):
+            return Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+    return None
+
+
+def _can_cap(parent: Path, limit: int) -> bool:
+    try:
+        cgroup = PidsCgroup.create(parent, limit)
+    except OSError:
+        return False
+    cgroup.remove()
+    return True
