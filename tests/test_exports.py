@@ -132,7 +132,7 @@ FRONT_DOORS = {
         "TicketSummary",
         "Waiting",
     ],
-    "yoi.tools": ["Capability", "Grant", "Scope"],
+    "yoi.tools": ["Capability", "FileTools", "Grant", "ReadLedger", "Scope"],
     "yoi.testing": [
         "Call",
         "Cut",

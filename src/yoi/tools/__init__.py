@@ -1,5 +1,6 @@
 """Tools a worker may use, each confined by a :class:`Scope` to its workdir and grant."""
 
+from yoi.tools.files import FileTools, ReadLedger
 from yoi.tools.scope import Capability, Grant, Scope
 
-__all__ = ["Capability", "Grant", "Scope"]
+__all__ = ["Capability", "FileTools", "Grant", "ReadLedger", "Scope"]
