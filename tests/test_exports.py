@@ -132,7 +132,17 @@ FRONT_DOORS = {
         "TicketSummary",
         "Waiting",
     ],
-    "yoi.tools": ["Capability", "FileTools", "Grant", "ReadLedger", "Scope"],
+    "yoi.tools": [
+        "Capability",
+        "FileTools",
+        "GlobTool",
+        "Grant",
+        "GrepTool",
+        "ListFilesTool",
+        "ReadLedger",
+        "Scope",
+        "SearchLimits",
+    ],
     "yoi.testing": [
         "Call",
         "Cut",
