@@ -29,6 +29,7 @@ BENCHMARKS = (
     "backend_stream",
     "backend_listing",
     "tickets",
+    "tools_files",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
