@@ -30,6 +30,7 @@ BENCHMARKS = (
     "backend_listing",
     "tickets",
     "tools_files",
+    "tools_grep",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
