@@ -142,6 +142,13 @@ FRONT_DOORS = {
         "ReadLedger",
         "Scope",
         "SearchLimits",
+        "GitSettings",
+        "git_tools",
+        "ImplementationReport",
+        "ReviewReport",
+        "SubmitReport",
+        "SubmitReview",
+        "parse_report",
     ],
     "yoi.testing": [
         "Call",

@@ -1,8 +1,26 @@
 """Tools a worker may use, each confined by a :class:`Scope` to its workdir and grant."""
 
 from yoi.tools.files import FileTools, ReadLedger
+from yoi.tools.git import git_tools
+from yoi.tools.git_runner import GitSettings
+from yoi.tools.reports import (
+    ImplementationReport,
+    ReviewReport,
+    SubmitReport,
+    SubmitReview,
+    parse_report,
+)
 from yoi.tools.scope import Capability, Grant, Scope
 from yoi.tools.search import GlobTool, GrepTool, ListFilesTool, SearchLimits
 
 __all__ = ["Capability", "FileTools", "Grant", "ReadLedger", "Scope"]
 __all__ += ["GlobTool", "GrepTool", "ListFilesTool", "SearchLimits"]
+__all__ += [
+    "GitSettings",
+    "git_tools",
+    "ImplementationReport",
+    "ReviewReport",
+    "SubmitReport",
+    "SubmitReview",
+    "parse_report",
+]
