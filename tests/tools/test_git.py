@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -432,7 +433,9 @@ JSON = st.recursive(
     max_leaves=6,
 )
 ARGUMENTS = st.dictionaries(
-    st.sampled_from(["revision", "path", "paths", "base", "staged", "max_count", "x"]),
+    st.sampled_from(
+        ["revision", "path", "paths", "base", "staged", "max_count", "message", "all", "x"]
+    ),
     JSON | TEXT | st.lists(TEXT, max_size=3),
     max_size=3,
 )
@@ -441,7 +444,10 @@ ARGUMENTS = st.dictionaries(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(name=st.sampled_from(["git_status", "git_diff", "git_log", "git_show"]), arguments=ARGUMENTS)
+@given(
+    name=st.sampled_from(["git_status", "git_diff", "git_log", "git_show", "git_commit"]),
+    arguments=ARGUMENTS,
+)
 async def test_any_arguments_give_a_result_never_a_crash(
     repo: Path, tools: Tools, name: str, arguments: dict[str, object]
 ) -> None:
@@ -450,3 +456,38 @@ async def test_any_arguments_give_a_result_never_a_crash(
     if result.is_error:
         assert result.summary.startswith((f"{name} refused: ", "git "))
     assert head(repo) == head(repo, "main")
+
+
+# -- the git process ----------------------------------------------------------------------------
+
+
+def fake_git(tmp_path: Path, body: str) -> str:
+    """A program in git's place, for what real git will not do on demand: hang, or flood."""
+    program = tmp_path / "fake-git"
+    program.write_text(f"#!/bin/sh\n{body}\n")
+    program.chmod(0o755)
+    return str(program)
+
+
+async def test_a_git_that_hangs_is_killed_at_the_timeout(repo: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    program = fake_git(tmp_path, f"echo $$ > {pid_file}\nexec sleep 60")
+    with Scope.open(repo, EVERYTHING) as scope:
+        tools = Tools(scope, GitSettings(branch="main", timeout=0.3, program=program))
+        result = await tools("git_status")
+    assert result.is_error
+    assert "took longer than 0.3s and was stopped" in result.summary
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+async def test_a_flood_on_stderr_does_not_block_and_is_reported(repo: Path, tmp_path: Path) -> None:
+    program = fake_git(
+        tmp_path, "head -c 2000000 /dev/zero | tr '\\0' x >&2\necho 'fatal: broken' >&2\nexit 2"
+    )
+    with Scope.open(repo, EVERYTHING) as scope:
+        result = await Tools(scope, GitSettings(branch="main", timeout=30, program=program))(
+            "git_status"
+        )
+    assert result.is_error
+    assert len(result.summary) < 300
