@@ -419,9 +419,11 @@ async def test_the_parent_environment_does_not_reach_git(
 async def test_a_workdir_that_is_not_a_repository_does_not_reach_its_parent(repo: Path) -> None:
     inner = repo / "src"
     with Scope.open(inner, EVERYTHING) as scope:
-        result = await Tools(scope, GitSettings(branch="main"))("git_log")
-    assert result.is_error
-    assert "not a git repository" in result.summary
+        tools = Tools(scope, GitSettings(branch="main"))
+        results = [await tools("git_log"), await tools("git_show", revision="HEAD")]
+    for result in results:
+        assert result.is_error
+        assert "not a git repository" in result.summary
 
 
 # -- properties ---------------------------------------------------------------------------------

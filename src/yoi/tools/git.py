@@ -172,6 +172,8 @@ class _GitTool:
         output = await self._git.run(
             "rev-parse", "--verify", "--quiet", "--end-of-options", checked + peel
         )
+        if output.code not in (0, 1):  # --quiet: 1 is "no such object", the rest git failing
+            raise GitFailed(output.failure("git rev-parse failed"))
         if output.code != 0:
             kind = "commit" if peel else "revision"
             raise InvalidRequest(f"{one_line(revision)!r} does not name a {kind} here")
