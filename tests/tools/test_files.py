@@ -79,6 +79,17 @@ async def test_read_file_reports_empty_and_missing_files(files: FileTools, repo:
     assert (missing.is_error, missing.summary) == (True, "read_file: gone.txt does not exist")
 
 
+async def test_strings_no_file_can_hold_are_error_results(files: FileTools, repo: Path) -> None:
+    results = [
+        await read(files, "\ud800.txt"),
+        await files.write_file.call({"path": "new.txt", "content": "half a pair: \ud800"}),
+    ]
+    assert [result.is_error for result in results] == [True, True]
+    assert "lone surrogate" in results[0].summary
+    assert "content is not valid Unicode" in results[1].summary
+    assert not (repo / "new.txt").exists()
+
+
 def bytes_read() -> int:
     for line in Path("/proc/self/io").read_text().splitlines():
         if line.startswith("rchar:"):
@@ -254,7 +265,9 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
     max_leaves=6,
 )
-PATH_VALUES = st.sampled_from(["notes.txt", "./notes.txt", "gone", "../x", "/etc/hostname", ""])
+PATH_VALUES = st.sampled_from(
+    ["notes.txt", "./notes.txt", "gone", "../x", "/etc/hostname", "", "\ud800.txt", "a\x00b"]
+)
 READ_ARGUMENTS = st.dictionaries(
     st.sampled_from(["path", "offset", "limit", "extra"]),
     PATH_VALUES | st.integers(-3, 2500) | JSON,

@@ -6,11 +6,11 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yoi.errors import ScopeError
@@ -63,6 +63,11 @@ def test_absolute_paths_and_dot_dot_out_are_refused(scope: Scope, path: str) -> 
 def test_a_nul_byte_is_refused(scope: Scope) -> None:
     with pytest.raises(ScopeError, match="NUL"):
         scope.relative("src/main.py\x00.txt")
+
+
+def test_a_lone_surrogate_is_refused(scope: Scope) -> None:
+    with pytest.raises(ScopeError, match="lone surrogate"):
+        scope.open_read("src/\ud800.py")
 
 
 def test_a_symlink_to_a_file_outside_is_refused(scope: Scope, repo: Path) -> None:
@@ -211,7 +216,9 @@ def test_a_bad_grant_path_is_refused_at_open(repo: Path) -> None:
         Scope.open(repo, Grant(frozenset(), paths=("../outside",)))
 
 
-PIECES = st.sampled_from(["a", "b", ".", "..", "", "/", ".git", "\x00", "é", " ", "\\", "~"])
+PIECES = st.sampled_from(
+    ["a", "b", ".", "..", "", "/", ".git", "\x00", "é", " ", "\\", "~", "\ud800", "\udcff"]
+)
 PATHS = st.lists(PIECES, max_size=12).map("".join) | st.text(max_size=40)
 
 
@@ -236,3 +243,40 @@ def test_plain_names_keep_their_meaning(parts: list[str]) -> None:
     scope = Scope(Path("/work/root"), -1, EVERYTHING, ())
     names = [part for part in parts if part not in (".", "..")]
     assert scope.relative("/".join(names)) == PurePosixPath(*names)
+
+
+HOSTILE_PIECES = st.sampled_from(
+    ["src", "main.py", "leak", "ext", "secret.txt", "linked", "pipe", "..", ".", ".git", "new"]
+)
+HOSTILE_PATHS = st.lists(HOSTILE_PIECES, min_size=1, max_size=5).map("/".join)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=HOSTILE_PATHS, create=st.booleans())
+def test_no_path_through_links_reads_or_writes_outside(
+    scope: Scope, repo: Path, path: str, create: bool
+) -> None:
+    outside = repo.parent / "outside"
+    if not (repo / "leak").is_symlink():
+        (repo / "leak").symlink_to(outside / "secret.txt")
+        (repo / "src" / "ext").symlink_to(outside)
+        os.link(outside / "secret.txt", repo / "linked")
+        os.mkfifo(repo / "pipe")
+    openers: list[Callable[[], int]] = [
+        lambda: scope.open_read(path),
+        lambda: scope.open_write(path, create=create),
+    ]
+    for opener in openers:
+        try:
+            fd = opener()
+        except ScopeError:
+            continue
+        try:
+            opened = Path(os.path.realpath(f"/proc/self/fd/{fd}"))
+            assert opened == repo or repo in opened.parents
+        finally:
+            os.close(fd)
+    assert sorted(os.listdir(outside)) == ["secret.txt"]
+    assert (outside / "secret.txt").read_bytes() == SECRET

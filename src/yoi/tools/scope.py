@@ -152,6 +152,10 @@ def _normalise(path: str) -> PurePosixPath:
         raise ScopeError("a path must be a string")
     if "\x00" in path:
         raise ScopeError("a path must not contain a NUL byte")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:  # JSON allows a lone surrogate; no file name can hold one
+        raise ScopeError("a path must be valid Unicode (it holds a lone surrogate)") from None
     if path.startswith("/"):
         raise ScopeError(f"{path!r} is absolute; paths are relative to the workdir")
     parts: list[str] = []
