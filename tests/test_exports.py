@@ -149,6 +149,10 @@ FRONT_DOORS = {
         "SubmitReport",
         "SubmitReview",
         "parse_report",
+        "BashTool",
+        "Sandbox",
+        "SandboxMode",
+        "SandboxStatus",
     ],
     "yoi.testing": [
         "Call",

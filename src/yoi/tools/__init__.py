@@ -10,8 +10,10 @@ from yoi.tools.reports import (
     SubmitReview,
     parse_report,
 )
+from yoi.tools.sandbox import Sandbox, SandboxMode, SandboxStatus
 from yoi.tools.scope import Capability, Grant, Scope
 from yoi.tools.search import GlobTool, GrepTool, ListFilesTool, SearchLimits
+from yoi.tools.shell import BashTool
 
 __all__ = ["Capability", "FileTools", "Grant", "ReadLedger", "Scope"]
 __all__ += ["GlobTool", "GrepTool", "ListFilesTool", "SearchLimits"]
@@ -24,3 +26,4 @@ __all__ += [
     "SubmitReview",
     "parse_report",
 ]
+__all__ += ["BashTool", "Sandbox", "SandboxMode", "SandboxStatus"]
