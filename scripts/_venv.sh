@@ -77,6 +77,17 @@ yoi_install() {
   touch "$stamp"
 }
 
+# apt-get update, then install PACKAGES (as root, else through sudo). One such job runs at a
+# time: apt holds its locks exclusively, and chromium and bubblewrap may be installed at once.
+_yoi_apt_install() {
+  (
+    if command -v flock >/dev/null 2>&1; then flock 9; fi
+    _yoi_as_root apt-get update -qq &&
+      _yoi_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "$@"
+  ) 9>"${TMPDIR:-/tmp}/yoi-apt.lock"
+}
+
 # Debian's Chromium, for the web console's browser tests: /usr/bin/chromium, installed with
 # apt-get (as root, else through sudo) when missing. YOI_CHROMIUM names another binary.
 #
@@ -93,11 +104,7 @@ yoi_chromium_start() {
   _yoi_chromium_present && return 0
   _YOI_CHROMIUM_LOG="$(mktemp)"
   _yoi_say "installing Debian's chromium for the browser tests (apt-get, in the background)"
-  (
-    _yoi_as_root apt-get update -qq &&
-      _yoi_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        chromium fonts-dejavu-core
-  ) >"$_YOI_CHROMIUM_LOG" 2>&1 &
+  _yoi_apt_install chromium fonts-dejavu-core >"$_YOI_CHROMIUM_LOG" 2>&1 &
   _YOI_CHROMIUM_PID=$!
 }
 
@@ -110,6 +117,38 @@ yoi_chromium_wait() {
     [ -n "$_YOI_CHROMIUM_LOG" ] && cat "$_YOI_CHROMIUM_LOG" >&2
     _yoi_say "no Chromium at ${YOI_CHROMIUM:-/usr/bin/chromium}: install Debian's chromium" \
       "(apt-get install chromium) or set YOI_CHROMIUM"
+    return 1
+  fi
+}
+
+# Debian's bubblewrap, the sandbox the bash tool runs commands in: `bwrap` on PATH, installed
+# with apt-get (as root, else through sudo) when missing.
+#
+#   yoi_bwrap_start   begin the install in the background when it is needed
+#   yoi_bwrap_wait    wait for it; fails, with apt's output, when there is still no bwrap
+_YOI_BWRAP_LOG=""
+_YOI_BWRAP_PID=""
+
+_yoi_bwrap_present() {
+  command -v bwrap >/dev/null 2>&1
+}
+
+yoi_bwrap_start() {
+  _yoi_bwrap_present && return 0
+  _YOI_BWRAP_LOG="$(mktemp)"
+  _yoi_say "installing Debian's bubblewrap for the bash tool's sandbox (apt-get, in the background)"
+  _yoi_apt_install bubblewrap >"$_YOI_BWRAP_LOG" 2>&1 &
+  _YOI_BWRAP_PID=$!
+}
+
+yoi_bwrap_wait() {
+  if [ -n "$_YOI_BWRAP_PID" ]; then
+    wait "$_YOI_BWRAP_PID" || true
+    _YOI_BWRAP_PID=""
+  fi
+  if ! _yoi_bwrap_present; then
+    [ -n "$_YOI_BWRAP_LOG" ] && cat "$_YOI_BWRAP_LOG" >&2
+    _yoi_say "no bwrap on PATH: install Debian's bubblewrap (apt-get install bubblewrap)"
     return 1
   fi
 }
