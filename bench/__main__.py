@@ -31,6 +31,7 @@ BENCHMARKS = (
     "tickets",
     "tools_files",
     "tools_grep",
+    "tools_bash",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
