@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -243,6 +244,63 @@ async def test_a_search_past_its_deadline_is_killed_and_says_so(
         os.kill(pid, 0)
 
 
+async def test_cancelling_a_search_kills_rg(scope: Scope, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    os.mkfifo(started)
+    stuck = tmp_path / "stuck-rg"
+    stuck.write_text(f"#!/bin/sh\necho $$ > {started}\nexec sleep 600\n", encoding="utf-8")
+    stuck.chmod(0o755)
+    search = asyncio.ensure_future(GrepTool(scope, Ripgrep(stuck)).call({"pattern": "x"}))
+    async with asyncio.timeout(10):
+        pid = int(await asyncio.to_thread(started.read_text, encoding="utf-8"))
+        search.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await search
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_a_directory_swapped_for_a_link_after_the_check_is_still_the_one_searched(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The swap happens as rg starts, after the scope opened ``src``: rg still searches
+    the directory the scope checked (now at src.moved), never the link's target."""
+    real = Ripgrep.find().binary
+    swapper = tmp_path / "swapping-rg"
+    swapper.write_text(
+        f"#!/bin/sh\nmv {repo}/src {repo}/src.moved && ln -s {tmp_path}/outside {repo}/src\n"
+        f'exec {real} "$@"\n',
+        encoding="utf-8",
+    )
+    swapper.chmod(0o755)
+    with Scope.open(repo, EVERYTHING) as scope:
+        result = await call(GrepTool(scope, Ripgrep(swapper)), {"pattern": "needle", "path": "src"})
+    assert (repo / "src").is_symlink()
+    assert lines(result) == ["src/a.py", "3:# needle in a"]
+
+
+async def test_names_that_are_not_utf8_or_hold_newlines_stay_one_escaped_line(
+    repo: Path,
+) -> None:
+    (repo / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"needle\n")
+    write(repo, "two\nlines.txt", "needle\n")
+    with Scope.open(repo, EVERYTHING) as scope:
+        found = await call(GrepTool(scope, RG), {"pattern": "needle", "glob": "*.txt"})
+        listed = await call(GlobTool(scope, RG), {"pattern": "*.txt"})
+        missing = await call(GrepTool(scope, RG), {"pattern": "x", "path": "no\nsuch"})
+    assert lines(found) == ["caf\\xe9.txt", "1:needle", "two\\nlines.txt", "1:needle"]
+    assert sorted(lines(listed)) == ["caf\\xe9.txt", "two\\nlines.txt"]
+    assert missing.is_error
+    assert "no\\nsuch" in missing.summary
+    found.text.encode("utf-8")  # no lone surrogate: a JSON encoder takes it
+
+
+async def test_listing_a_file_is_refused(scope: Scope) -> None:
+    result = await call(ListFilesTool(scope, RG), {"path": "top.py"})
+    assert result.is_error
+    assert result.summary == "list_files: top.py is not a directory"
+
+
 async def test_bad_arguments_are_clear_error_results(scope: Scope) -> None:
     grep = GrepTool(scope, RG)
     cases: list[tuple[dict[str, object], str]] = [
@@ -267,20 +325,45 @@ async def test_bad_arguments_are_clear_error_results(scope: Scope) -> None:
 
 # --- properties -------------------------------------------------------------------------
 
+# Valid values for each argument; then at most one argument replaced by a value of any
+# JSON type, an edge just out of range, or an unknown name, so that valid calls are common
+# and each refusal has one cause.
 KNOWN: dict[str, st.SearchStrategy[object]] = {
-    "pattern": st.one_of(st.text(max_size=12), st.integers(), st.none()),
-    "path": st.one_of(st.sampled_from([".", "src", "src/a.py", "..", "/", "linkdir"]), st.text()),
-    "glob": st.one_of(st.sampled_from(["*.py", "!*.py", "-x", "src/**"]), st.text(max_size=6)),
-    "context": st.one_of(st.integers(-2, 12), st.booleans(), st.floats(), st.text(max_size=2)),
-    "ignore_case": st.one_of(st.booleans(), st.integers(0, 1)),
-    "literal": st.one_of(st.booleans(), st.none()),
-    "output": st.one_of(st.sampled_from(["content", "files", "count"]), st.text(max_size=5)),
-    "limit": st.one_of(st.integers(-1, 2_000), st.floats()),
+    "pattern": st.text(max_size=12),
+    "path": st.sampled_from([".", "src", "src/a.py", "src/sub"]),
+    "glob": st.sampled_from(["*.py", "!*.py", "-x", "src/**", "--pre=sh", "{a,b}"]),
+    "context": st.integers(0, 10),
+    "ignore_case": st.booleans(),
+    "literal": st.booleans(),
+    "output": st.sampled_from(["content", "files", "count"]),
+    "limit": st.integers(1, 1000),
 }
-ARGUMENTS = st.fixed_dictionaries(
-    {},
-    optional={**KNOWN, "extra": st.integers()},
+EDGES = [-1, 0, 11, 1001, 2001, "", "all", "..", "/", "linkdir", "!x", "-1", 1.0]
+ODD: st.SearchStrategy[object] = st.one_of(
+    st.sampled_from(EDGES),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
 )
+
+
+def with_one_odd(
+    plausible: dict[str, st.SearchStrategy[object]], required: str | None
+) -> st.SearchStrategy[dict[str, object]]:
+    fixed = {required: plausible[required]} if required else {}
+    optional = {name: value for name, value in plausible.items() if name != required}
+    base = st.fixed_dictionaries(fixed, optional=optional)
+    odd = st.tuples(st.sampled_from([*plausible, "extra"]), ODD)
+    return st.tuples(base, st.one_of(st.none(), odd)).map(
+        lambda pair: pair[0] if pair[1] is None else {**pair[0], pair[1][0]: pair[1][1]}
+    )
+
+
+ARGUMENTS = with_one_odd(KNOWN, "pattern")
 
 
 def valid_grep_arguments(arguments: Mapping[str, object]) -> bool:
@@ -308,6 +391,12 @@ def valid_grep_arguments(arguments: Mapping[str, object]) -> bool:
     return all(checks)
 
 
+def argument_refusal(tool: str, result: ToolResult) -> bool:
+    """Whether ``result`` is the refusal of an argument's shape (see yoi.tools._arguments)."""
+    names = "|".join([*KNOWN, "depth"])
+    return re.match(rf"{tool}: ('({names})' must|unknown argument)", result.summary) is not None
+
+
 def _surrogates(value: str) -> bool:
     return any(0xD800 <= ord(character) <= 0xDFFF for character in value)
 
@@ -331,8 +420,7 @@ def test_any_arguments_are_accepted_exactly_when_valid_and_never_crash(
     if not result.is_error:
         return
     # A valid call fails only for what rg or the scope says: never for its argument shapes.
-    assert "must be" not in result.summary
-    assert "unknown argument" not in result.summary
+    assert not argument_refusal("grep", result)
 
 
 @given(needle=st.text(st.characters(blacklist_characters="\n\r\x00", codec="utf-8"), min_size=1))
@@ -352,3 +440,69 @@ def test_a_literal_pattern_finds_exactly_the_lines_that_hold_it(
         if needle in line
     ]
     assert lines(result)[1:] == expected
+
+
+LISTING: dict[str, st.SearchStrategy[object]] = {
+    "pattern": st.one_of(st.sampled_from(["*.py", "-x", "src/**", "**"]), st.text(min_size=1)),
+    "path": st.sampled_from([".", "src", "src/sub"]),
+    "depth": st.integers(1, 1000),
+    "limit": st.integers(1, 2000),
+}
+
+
+def valid_listing_arguments(tool: str, arguments: Mapping[str, object]) -> bool:
+    known = {"pattern", "path", "limit"} if tool == "glob" else {"path", "depth", "limit"}
+    pattern, path = arguments.get("pattern"), arguments.get("path")
+    depth, limit = arguments.get("depth"), arguments.get("limit")
+
+    def text(value: object) -> bool:
+        return isinstance(value, str) and "\x00" not in value and not _surrogates(value)
+
+    def integer(value: object, low: int, high: int) -> bool:
+        return value is None or (
+            isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        )
+
+    checks = [
+        set(arguments) <= known,
+        tool != "glob" or (text(pattern) and pattern != "" and not str(pattern).startswith("!")),
+        path is None or text(path),
+        tool == "glob" or integer(depth, 1, 1_000),
+        integer(limit, 1, 2_000),
+    ]
+    return all(checks)
+
+
+@given(
+    tool=st.sampled_from(["glob", "list_files"]),
+    arguments=st.one_of(with_one_odd(LISTING, "pattern"), with_one_odd(LISTING, None)),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_listing_arguments_are_accepted_exactly_when_valid_and_never_crash(
+    shared_repo: Scope, tool: str, arguments: dict[str, object]
+) -> None:
+    chosen = GlobTool(shared_repo, RG) if tool == "glob" else ListFilesTool(shared_repo, RG)
+    result = asyncio.run(chosen.call(arguments))
+    assert "\n" not in result.summary
+    if not valid_listing_arguments(tool, arguments):
+        assert result.is_error
+    elif result.is_error:
+        assert not argument_refusal(tool, result)
+    else:
+        assert all(not name.startswith((".git/", "build/")) for name in lines(result))
+
+
+async def test_a_glob_never_brings_back_what_gitignore_leaves_out(scope: Scope) -> None:
+    glob = GlobTool(scope, RG)
+    assert (await call(glob, {"pattern": "*.log"})).summary == "no files in ."
+    everything = lines(await call(glob, {"pattern": "*"}))
+    assert "debug.log" not in everything
+    assert "build/gen.py" not in everything
+    assert "top.py" in everything
+    grep = GrepTool(scope, RG)
+    for output in ("content", "files", "count"):
+        for pattern in ("*.log", "*", "build/**"):
+            result = await call(grep, {"pattern": "ignored", "glob": pattern, "output": output})
+            assert result.summary == "no matches", (output, pattern)
+    kept = await call(grep, {"pattern": "needle", "glob": "*", "output": "files"})
+    assert lines(kept) == [".config/c.py", "src/a.py", "top.py"]

@@ -16,11 +16,26 @@ from pathlib import PurePosixPath
 
 from yoi.engine.tool import ToolResult
 
-__all__ = ["Matches", "Names"]
+__all__ = ["Matches", "Names", "display", "one_line"]
 
 _MATCH = re.compile(rb"\0[0-9]+:")
 _LINE = re.compile(rb"([0-9]+)([:-])")
 _Namer = Callable[[bytes], str]
+_ROOT = PurePosixPath(".")
+# Every character str.splitlines() breaks at, shown escaped so a name or a summary stays
+# on its one line.
+_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(text: str) -> str:
+    return text.translate(_BREAKS)
+
+
+def display(raw: bytes, prefix: PurePosixPath | None) -> str:
+    """A name ``rg`` printed, as the model reads it: relative to the workdir, bytes that
+    are not UTF-8 escaped (never lone surrogates, which no JSON encoder takes), one line."""
+    text = raw.decode("utf-8", "backslashreplace").removeprefix("./")
+    return one_line(text if prefix in (None, _ROOT) else f"{prefix}/{text}")
 
 
 class Names:
@@ -41,6 +56,11 @@ class Names:
         if room > 0 and end:
             self.names += data[: end - 1].split(b"\0")[:room]
 
+    def keep_only(self, allowed: frozenset[bytes]) -> None:
+        kept = [name for name in self.names if name in allowed]
+        self.total -= len(self.names) - len(kept)
+        self.names = kept
+
 
 @dataclass(frozen=True, slots=True)
 class _Line:
@@ -53,8 +73,12 @@ class _Line:
 class Matches:
     """Records of one ``grep`` call in ``mode`` (content, files or count)."""
 
-    def __init__(self, mode: str, keep: int, characters: int) -> None:
+    def __init__(
+        self, mode: str, keep: int, characters: int, allowed: frozenset[bytes] | None = None
+    ) -> None:
         self.mode = mode
+        self._allowed = allowed
+        self._unfiltered = b""
         self._keep = keep
         self._characters = characters
         self._names = Names(keep)
@@ -68,6 +92,8 @@ class Matches:
         return len(self._lines) + len(self._counts) + len(self._names.names)
 
     def feed(self, chunk: bytes) -> None:
+        if self._allowed is not None:
+            chunk = self._filter(chunk, self._allowed)
         if self.mode == "files":
             self._names.feed(chunk)
             self.total = self._names.total
@@ -81,6 +107,19 @@ class Matches:
         else:
             self.total += len(_MATCH.findall(data, 0, end))
             self._keep_lines(data[:end])
+
+    def _filter(self, chunk: bytes, allowed: frozenset[bytes]) -> bytes:
+        """``chunk``'s complete records of files in ``allowed``, the rest held back."""
+        data = self._unfiltered + chunk
+        if self.mode == "files":
+            end = data.rfind(b"\0") + 1
+            self._unfiltered = data[end:]
+            names = data[:end].split(b"\0")[:-1]
+            return b"".join(name + b"\0" for name in names if name in allowed)
+        end = data.rfind(b"\n") + 1
+        self._unfiltered = data[end:]
+        records = self._records(data[:end])
+        return b"".join(path + b"\0" + body + b"\n" for path, body in records if path in allowed)
 
     def _records(self, data: bytes) -> list[tuple[bytes, bytes]]:
         records, start = [], 0
@@ -134,10 +173,7 @@ class Matches:
         skipped: int,
     ) -> ToolResult:
         def name(raw: bytes) -> str:
-            if file_name is not None:
-                return file_name
-            text = os.fsdecode(raw).removeprefix("./")
-            return text if prefix in (None, PurePosixPath(".")) else f"{prefix}/{text}"
+            return one_line(file_name) if file_name is not None else display(raw, prefix)
 
         body, shown = self._render(name)
         summary = self._summary(shown)
@@ -170,7 +206,8 @@ class Matches:
                 if previous is not None and line.number != previous + 1:
                     block.append("--")
                 mark = ":" if line.match else "-"
-                block.append(f"{line.number}{mark}{line.text.decode('utf-8', 'replace')}")
+                text = line.text.removesuffix(b"\r").decode("utf-8", "replace")
+                block.append(f"{line.number}{mark}{text}")
                 previous = line.number
             text = "\n".join(block)
             if size + len(text) > self._characters:

@@ -10,6 +10,7 @@ Hidden files are searched, ``.git`` never. Results are bounded and say what they
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from typing import Protocol
 from yoi.engine.tool import ToolResult
 from yoi.errors import YoiError
 from yoi.tools._arguments import ArgumentError, Arguments
-from yoi.tools._matches import Matches, Names
+from yoi.tools._matches import Matches, Names, display, one_line
 from yoi.tools._ripgrep import Finished, Ripgrep, RipgrepMissing
 from yoi.tools.scope import Capability, Scope
 
@@ -44,7 +45,7 @@ class SearchLimits:
     max_context: int = 10
     line_columns: int = 500
     timeout: float = 30.0
-    listed: int = 100_000  # file names kept for sorting by time; past it a listing says so
+    listed: int = 1_000_000  # file names a listing keeps (to sort by time, to filter)
 
 
 class _Sink(Protocol):
@@ -72,6 +73,10 @@ class _SearchTool:
         self._limits = limits or SearchLimits()
 
     async def call(self, arguments: Mapping[str, object]) -> ToolResult:
+        result = await self._guarded(arguments)
+        return ToolResult(one_line(result.summary), result.content, result.is_error)
+
+    async def _guarded(self, arguments: Mapping[str, object]) -> ToolResult:
         try:
             self._scope.require(self.capability)
             return await self._call(Arguments(arguments))
@@ -91,6 +96,22 @@ class _SearchTool:
         fd = self._scope.open_read(path)
         return relative, fd, stat.S_ISDIR(os.fstat(fd).st_mode)
 
+    async def _files(self, directory: int, options: list[str]) -> tuple[Names, Finished]:
+        names = Names(self._limits.listed)
+        arguments = ["--files", *_COMMON, *options, _NO_GIT, "--", "."]
+        return names, await self._run(arguments, directory, None, names)
+
+    async def _honoured(self, directory: int, glob: str) -> tuple[Names, Finished]:
+        """``rg --files --glob`` with the files that glob re-included filtered out again.
+
+        A glob overrides ``.gitignore`` in ``rg`` (``*.log`` would list an ignored
+        ``debug.log``), so what the glob finds is checked against a plain listing."""
+        (found, finished), (honoured, _) = await asyncio.gather(
+            self._files(directory, [f"--glob={glob}"]), self._files(directory, [])
+        )
+        found.keep_only(frozenset(honoured.names))
+        return found, finished
+
     async def _run(
         self, arguments: list[str], directory: int | None, stdin: int | None, sink: _Sink
     ) -> Finished:
@@ -101,12 +122,6 @@ class _SearchTool:
             seconds=self._limits.timeout,
             sink=sink.feed,
         )
-
-
-def _name(raw: bytes, prefix: PurePosixPath) -> str:
-    text = os.fsdecode(raw)
-    text = text.removeprefix("./")
-    return text if prefix == PurePosixPath(".") else f"{prefix}/{text}"
 
 
 def _failure(finished: Finished) -> str | None:
@@ -127,23 +142,22 @@ class _Listing(_SearchTool):
 
     capability = Capability.GLOB
 
-    async def _list(self, path: str, globs: list[str], depth: int | None, limit: int) -> ToolResult:
+    async def _list(self, path: str, glob: str | None, depth: int | None, limit: int) -> ToolResult:
         relative, fd, directory = self._open(path)
         try:
             if not directory:
                 raise _Refused(f"{relative} is not a directory")
-            names = Names(self._limits.listed)
-            options = ["--files", *_COMMON, *globs, _NO_GIT]
-            if depth is not None:
-                options.append(f"--max-depth={depth}")
-            finished = await self._run([*options, "--", "."], fd, None, names)
+            if glob is not None:
+                names, finished = await self._honoured(fd, glob)
+            else:
+                names, finished = await self._files(fd, [f"--max-depth={depth}"] if depth else [])
             entries = _newest_first(fd, names.names)
         finally:
             os.close(fd)
         problem = _failure(finished)
         if problem is not None and not entries:
             raise _refusal(problem, finished)
-        shown = [_name(raw, relative) for raw, _ in entries[:limit]]
+        shown = [display(raw, relative) for raw, _ in entries[:limit]]
         return _listing_result(shown, names.total, finished, relative)
 
 
@@ -201,7 +215,7 @@ class GlobTool(_Listing):
         path = arguments.string("path", default=".")
         limit = arguments.integer("limit", self._limits.entries, 1, self._limits.max_entries)
         arguments.done()
-        return await self._list(path, [f"--glob={pattern}"], None, limit)
+        return await self._list(path, pattern, None, limit)
 
 
 class ListFilesTool(_Listing):
@@ -226,7 +240,7 @@ class ListFilesTool(_Listing):
         depth = arguments.optional_integer("depth", 1, 1_000)
         limit = arguments.integer("limit", self._limits.entries, 1, self._limits.max_entries)
         arguments.done()
-        return await self._list(path, [], depth, limit)
+        return await self._list(path, None, depth, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +305,11 @@ class GrepTool(_SearchTool):
         query = self._query(arguments)
         relative, fd, directory = self._open(query.path)
         try:
-            matches = Matches(query.output, query.limit, self._limits.characters)
+            allowed = None
+            if directory and query.glob is not None:  # the glob must not re-include ignored files
+                honoured, _ = await self._files(fd, [])
+                allowed = frozenset(honoured.names)
+            matches = Matches(query.output, query.limit, self._limits.characters, allowed)
             options = query.options(self._limits.line_columns)
             if directory:
                 finished = await self._run([*options, "--", "."], fd, None, matches)
