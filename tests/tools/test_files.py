@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import tracemalloc
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from yoi.engine import ToolLimits
 from yoi.engine.tool import ToolResult
 from yoi.tools import Capability, FileTools, Grant, ReadLedger, Scope
 
@@ -108,6 +110,34 @@ async def test_a_1_gb_file_is_read_only_as_far_as_the_page_needs(
     assert bytes_read() - before < 1 << 20
     assert result.summary == f"read huge.log: lines 1-10 of more ({1 << 30} bytes, not counted)"
     assert result.text.endswith("offset=11]\n")
+
+
+async def test_a_page_ends_on_a_whole_line_before_the_engine_would_cut_it(
+    files: FileTools, repo: Path
+) -> None:
+    (repo / "wide.txt").write_text("".join(f"{n:04} " + "w" * 95 + "\n" for n in range(1000)))
+    result = await read(files, "wide.txt")
+    shown = result.text.splitlines()
+    assert len(result.text) <= ToolLimits().max_output
+    assert result.summary == f"read wide.txt: lines 1-{len(shown) - 1} of 1000"
+    assert shown[-2].startswith(f"{len(shown) - 1:>6}\t{len(shown) - 2:04} ")
+    assert shown[-1] == f"[… more lines: call read_file again with offset={len(shown)}]"
+
+
+async def test_a_line_without_an_end_is_held_only_as_far_as_it_is_shown(
+    files: FileTools, repo: Path
+) -> None:
+    with (repo / "one.line").open("wb") as line:
+        line.write(b"y" * 10_000)
+        line.truncate(64 << 20)  # sparse: 64 MiB of one line, no newline anywhere
+    tracemalloc.start()
+    try:
+        result = await read(files, "one.line", limit=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    assert result.text == "     1\t" + "y" * 2000 + " [… line truncated]\n"
 
 
 async def test_an_overlong_line_is_cut_and_the_next_one_still_read(
@@ -331,3 +361,34 @@ def test_any_edit_applies_exactly_its_meaning_or_changes_nothing(
     every = replace_all is True
     assert content.count(old) == 1 or (every and content.count(old) > 1)
     assert after == content.replace(old, new)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(st.text(st.sampled_from("ab\r é"), max_size=160), max_size=1500),
+    newline_at_end=st.booleans(),
+    offset=st.integers(1, 1600),
+    limit=st.integers(1, 60),
+)
+def test_any_page_is_exactly_those_lines_of_the_file(
+    files: FileTools, repo: Path, lines: list[str], newline_at_end: bool, offset: int, limit: int
+) -> None:
+    data = ("\n".join(lines) + ("\n" if newline_at_end else "")).encode()
+    (repo / "page.txt").write_bytes(data)
+    result = asyncio.run(read(files, "page.txt", offset=offset, limit=limit))
+    every = data.split(b"\n")
+    if not data or data.endswith(b"\n"):
+        every.pop()
+    wanted = [line.removesuffix(b"\r").decode() for line in every[offset - 1 : offset - 1 + limit]]
+    if not every:
+        assert result.summary == "read page.txt: empty file (0 lines)"
+    elif not wanted:
+        assert result.summary == f"offset {offset} is past the end of page.txt ({len(every)} lines)"
+    else:
+        last = offset + len(wanted) - 1
+        assert result.summary == f"read page.txt: lines {offset}-{last} of {len(every)}"
+        numbered = "".join(f"{n:>6}\t{line}\n" for n, line in enumerate(wanted, offset))
+        more = f"[… more lines: call read_file again with offset={last + 1}]\n"
+        assert result.text == numbered + (more if last < len(every) else "")

@@ -28,6 +28,8 @@ __all__ = ["FileTools", "ReadLedger"]
 DEFAULT_LIMIT = 2000
 MAX_LINE_CHARS = 2000
 MAX_LINE_BYTES = MAX_LINE_CHARS * 4  # enough for the shown part in any UTF-8
+CHUNK = 64 * 1024
+_NUMBERED = "{:>6}\t{}\n"
 MAX_PAGE_CHARS = 30_000
 BINARY_PROBE = 8192
 COUNT_LIMIT = 16 * 1024 * 1024  # lines past the page are counted only in files this small
@@ -268,7 +270,6 @@ class _Arguments:
 @dataclass(frozen=True, slots=True)
 class _Page:
     lines: list[str]
-    seen: int  # lines scanned, the page's included
     total: int | None  # None when the file was too large to count past the page
 
     def result(self, path: PurePosixPath, offset: int, size: int) -> ToolResult:
@@ -282,46 +283,47 @@ class _Page:
             f"of {self.total}" if self.total is not None else f"of more ({size} bytes, not counted)"
         )
         summary = f"read {shown}: lines {offset}-{last} {of}"
-        body = "".join(f"{number:>6}\t{line}\n" for number, line in enumerate(self.lines, offset))
+        body = "".join(map(_NUMBERED.format, range(offset, last + 1), self.lines))
         if self.total is None or last < self.total:
             body += f"[… more lines: call read_file again with offset={last + 1}]\n"
         return ToolResult(summary, body)
 
 
 def _page(file: BinaryIO, offset: int, limit: int, *, counted: bool) -> _Page:
-    """Lines ``offset`` to ``offset + limit - 1``, reading no further than they need."""
+    """Lines ``offset`` to ``offset + limit - 1``, reading no further than they need
+    (and, when ``counted``, on to the end only to count the lines left)."""
     lines: list[str] = []
-    seen = chars = 0
-    while len(lines) < limit and chars < MAX_PAGE_CHARS:
-        line = _next_line(file)
-        if line is None:
-            return _Page(lines, seen, seen)
-        seen += 1
-        if seen >= offset:
+    seen = chars = 0  # lines before this chunk's pieces; characters on the page
+    pending = b""  # the start of a line whose end is not read yet, cut to a bound
+    while True:
+        chunk = file.read(CHUNK)
+        pieces = (pending + chunk).split(b"\n") if chunk else [pending] if pending else []
+        pending = pieces.pop()[: MAX_LINE_BYTES + 1] if chunk else b""
+        index = max(0, offset - 1 - seen)
+        while index < len(pieces) and len(lines) < limit and chars < MAX_PAGE_CHARS:
+            line = _line(pieces[index])
             lines.append(line)
             chars += len(line) + 8
-    total = seen + _count_rest(file) if counted else None
-    return _Page(lines, seen, total)
+            index += 1
+        if chunk and (len(lines) == limit or chars >= MAX_PAGE_CHARS):
+            left = len(pieces) - index + _count_rest(file, pending) if counted else 0
+            return _Page(lines, seen + index + left if counted else None)
+        seen += len(pieces)
+        if not chunk:
+            return _Page(lines, seen)
 
 
-def _next_line(file: BinaryIO) -> str | None:
-    raw = file.readline(MAX_LINE_BYTES)
-    if not raw:
-        return None
-    cut = len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n")
-    while cut:  # skip the rest of an overlong line without keeping it
-        rest = file.readline(65536)
-        if not rest or rest.endswith(b"\n"):
-            break
-    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
-    if cut or len(text) > MAX_LINE_CHARS:
+def _line(raw: bytes) -> str:
+    text = raw[:MAX_LINE_BYTES].removesuffix(b"\r").decode("utf-8", "replace")
+    if len(raw) > MAX_LINE_BYTES or len(text) > MAX_LINE_CHARS:
         return text[:MAX_LINE_CHARS] + " [… line truncated]"
     return text
 
 
-def _count_rest(file: BinaryIO) -> int:
+def _count_rest(file: BinaryIO, pending: bytes) -> int:
+    """The lines from ``pending`` (no newline in it) to the end of ``file``."""
     count = 0
-    last = b"\n"
+    last = pending[-1:] or b"\n"
     while chunk := file.read(1 << 20):
         count += chunk.count(b"\n")
         last = chunk[-1:]
