@@ -321,6 +321,8 @@ async def test_bad_arguments_are_clear_error_results(scope: Scope) -> None:
         assert message in result.summary, (arguments, result.summary)
     refused = await call(GlobTool(scope, RG), {"pattern": "!*.py"})
     assert "must not start with '!'" in refused.summary
+    one_file = await call(grep, {"pattern": "a", "path": "top.py", "glob": "*.md"})
+    assert one_file.summary == "grep: top.py is a file; 'glob' filters the files of a directory"
 
 
 # --- properties -------------------------------------------------------------------------

@@ -279,8 +279,8 @@ class GrepTool(_SearchTool):
     capability = Capability.GREP
     description = (
         "Search file contents with a regular expression (ripgrep syntax). Optional `path` "
-        "(file or directory, default the workdir), `glob` filter (e.g. *.py; !*.min.js "
-        "excludes), `context` lines, `ignore_case`, `literal` (pattern is plain text). "
+        "(file or directory, default the workdir), `glob` filter on a directory's files "
+        "(*.py; !x.js excludes), `context` lines, `ignore_case`, `literal` (plain text). "
         "`output`: 'content' (matching lines with numbers), 'files' (paths only) or 'count' "
         "(matching lines per file). Bounded by `limit`; says what it left out. Respects "
         ".gitignore; never follows symbolic links."
@@ -305,6 +305,8 @@ class GrepTool(_SearchTool):
         query = self._query(arguments)
         relative, fd, directory = self._open(query.path)
         try:
+            if not directory and query.glob is not None:
+                raise _Refused(f"{relative} is a file; 'glob' filters the files of a directory")
             allowed = None
             if directory and query.glob is not None:  # the glob must not re-include ignored files
                 honoured, _ = await self._files(fd, [])
