@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from yoi.errors import InvalidRequest
 from yoi.tools import Capability, Grant, Scope
 from yoi.tools.sandbox import Sandbox, SandboxMode
 from yoi.tools.shell import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
-    ArgumentError,
     BashArguments,
     BashTool,
     OutputCapture,
@@ -197,6 +197,17 @@ async def test_cancel_kills_the_command_and_its_children(bash: BashTool) -> None
     assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
 
 
+@pytest.mark.parametrize("mode", [SandboxMode.BWRAP, SandboxMode.NONE])
+async def test_background_jobs_end_with_the_call(scope: Scope, mode: SandboxMode) -> None:
+    sandbox = await Sandbox.probe(mode)
+    marker = f"33{os.getpid()}.{len(mode)}"
+    started = time.monotonic()
+    result = await BashTool(scope, sandbox).call({"command": f"sleep {marker} & echo started"})
+    assert result.content == "started\n\n[exit code 0]"
+    assert time.monotonic() - started < 3.0  # not held open by the job's copy of stdout
+    assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
+
+
 async def test_fork_bomb_ends_at_the_timeout(scope: Scope) -> None:
     capped = await Sandbox.probe(pids_max=256)
     assert capped.status.pids_limited, "this machine offers no pids cgroup to cap a fork bomb"
@@ -246,8 +257,8 @@ VALUES = JSON | st.text() | st.floats(min_value=-1, max_value=700) | st.integers
 def test_arguments_mean_exactly_what_they_say_or_are_refused(raw: dict[str, object]) -> None:
     try:
         parsed: BashArguments | None = BashArguments.parse(raw)
-    except ArgumentError as error:
-        parsed, refusal = None, str(error)
+    except InvalidRequest as error:
+        parsed, refusal = None, error.message
     if parsed is None:
         assert refusal
         assert "\n" not in refusal
@@ -293,7 +304,7 @@ def test_a_bad_timeout_is_an_error_result_and_nothing_runs(
 @pytest.mark.parametrize(
     ("command", "reason"),
     [
-        (None, "string"),
+        (None, "required"),
         (7, "string"),
         (["ls"], "string"),
         ("   ", "empty"),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from yoi.engine.tool import ToolResult
-from yoi.errors import ScopeError
+from yoi.errors import InvalidRequest, ScopeError
 from yoi.tools.sandbox import Confinement, GitAuthor, Launch, Sandbox
 from yoi.tools.scope import Capability, Scope
 
@@ -64,10 +64,6 @@ _PARAMETERS: Mapping[str, object] = {
 }
 
 
-class ArgumentError(ValueError):
-    """Arguments a model sent that ``bash`` refuses; the message is the result's summary."""
-
-
 @dataclass(frozen=True, slots=True)
 class BashArguments:
     command: str
@@ -76,9 +72,10 @@ class BashArguments:
 
     @classmethod
     def parse(cls, arguments: Mapping[str, object]) -> BashArguments:
+        """The arguments a model sent, checked; InvalidRequest says what is wrong."""
         unknown = sorted(set(arguments) - {"command", "timeout", "cwd"})
         if unknown:
-            raise ArgumentError(f"unknown argument(s): {', '.join(map(repr, unknown))}")
+            raise InvalidRequest(f"unknown argument(s): {', '.join(map(repr, unknown))}")
         return cls(
             _command(arguments.get("command")),
             _timeout(arguments.get("timeout", DEFAULT_TIMEOUT)),
@@ -87,32 +84,34 @@ class BashArguments:
 
 
 def _command(value: object) -> str:
+    if value is None:
+        raise InvalidRequest("'command' is required")
     if not isinstance(value, str):
-        raise ArgumentError("'command' must be a string")
+        raise InvalidRequest("'command' must be a string")
     if not value.strip():
-        raise ArgumentError("'command' is empty")
+        raise InvalidRequest("'command' is empty")
     if "\x00" in value:
-        raise ArgumentError("'command' contains a NUL character")
+        raise InvalidRequest("'command' contains a NUL character")
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise ArgumentError("'command' is not valid Unicode (a lone surrogate)") from None
+        raise InvalidRequest("'command' is not valid Unicode (a lone surrogate)") from None
     if size > MAX_COMMAND:
-        raise ArgumentError(f"'command' is {size:,} bytes; the most is {MAX_COMMAND:,}")
+        raise InvalidRequest(f"'command' is {size:,} bytes; the most is {MAX_COMMAND:,}")
     return value
 
 
 def _timeout(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ArgumentError("'timeout' must be a number of seconds")
+        raise InvalidRequest("'timeout' must be a number of seconds")
     if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
-        raise ArgumentError(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+        raise InvalidRequest(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
     return float(value)
 
 
 def _cwd(value: object) -> str:
     if not isinstance(value, str):
-        raise ArgumentError("'cwd' must be a string")
+        raise InvalidRequest("'cwd' must be a string")
     return value
 
 
@@ -236,7 +235,7 @@ class BashTool:
             parsed = BashArguments.parse(arguments)
             self._scope.require(Capability.COMMAND)
             cwd = self._directory(parsed.cwd)
-        except (ArgumentError, ScopeError) as error:
+        except (InvalidRequest, ScopeError) as error:
             return ToolResult(f"bash refused: {_reason(error)}", is_error=True)
         status = self._sandbox.status
         if not status.available:
@@ -304,45 +303,57 @@ def _open_scratch(scope: Scope) -> int:
 async def _execute(launch: Launch, seconds: float, capture: OutputCapture) -> int | None:
     """Run ``launch`` for at most ``seconds``; its exit code, or None when it timed out.
     Whatever happens, every process it started is dead when this returns or is cancelled."""
-    loop = asyncio.get_running_loop()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *launch.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=write_end,
-            stderr=write_end,
-            cwd=launch.cwd,
-            env=dict(launch.env),
-            start_new_session=True,
-        )
-    except OSError:
-        os.close(read_end)
-        _release(launch)
-        raise
-    finally:
-        os.close(write_end)
-    reader = asyncio.StreamReader(limit=_READ_SIZE)
     pipe = os.fdopen(read_end, "rb", buffering=0)
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    reading = asyncio.create_task(_consume(reader, capture))
+    reader = asyncio.StreamReader(limit=_READ_SIZE)
+    transport: asyncio.ReadTransport | None = None
+    process: asyncio.subprocess.Process | None = None
+    reading: asyncio.Task[None] | None = None
     try:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
         try:
-            async with asyncio.timeout(seconds):
-                code: int | None = await process.wait()
-        except TimeoutError:
-            code = None
-        _kill(process.pid, launch)
+            process = await _spawn(launch, write_end)
+        finally:
+            os.close(write_end)
+        reading = asyncio.create_task(_consume(reader, capture))
+        code = await _wait(process, seconds)
+        _kill(process, launch)
         await process.wait()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT):
                 await asyncio.shield(reading)
         return code
     finally:
-        _kill(process.pid, launch)
-        reading.cancel()
-        transport.close()
+        _kill(process, launch)
+        if reading is not None:
+            reading.cancel()
+        if transport is not None:
+            transport.close()
+        else:
+            pipe.close()
         _release(launch)
+
+
+async def _spawn(launch: Launch, output: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *launch.argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        cwd=launch.cwd,
+        env=dict(launch.env),
+        start_new_session=True,  # its own process group, killed whole
+    )
+
+
+async def _wait(process: asyncio.subprocess.Process, seconds: float) -> int | None:
+    try:
+        async with asyncio.timeout(seconds):
+            return await process.wait()
+    except TimeoutError:
+        return None
 
 
 async def _consume(reader: asyncio.StreamReader, capture: OutputCapture) -> None:
@@ -350,9 +361,10 @@ async def _consume(reader: asyncio.StreamReader, capture: OutputCapture) -> None
         capture.feed(chunk)
 
 
-def _kill(pid: int, launch: Launch) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _kill(process: asyncio.subprocess.Process | None, launch: Launch) -> None:
+    if process is not None:  # the group outlives its reaped leader while members remain
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     if launch.cgroup is not None:
         launch.cgroup.kill()
 
@@ -382,7 +394,7 @@ def _result(code: int | None, timeout: float, elapsed: float, capture: OutputCap
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, ScopeError):
+    if isinstance(error, InvalidRequest | ScopeError):
         return error.message
     if isinstance(error, OSError):
         return error.strerror or str(error)
