@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from yoi.engine import ToolLimits
 from yoi.engine.tool import ToolResult
 from yoi.tools import Capability, FileTools, Grant, ReadLedger, Scope
+from yoi.tools.files import MAX_EDIT_BYTES
 
 ALL = frozenset(Capability)
 
@@ -263,6 +264,19 @@ async def test_edit_file_refuses_unread_binary_and_non_utf8_files(
     assert (repo / "latin1.txt").read_bytes() == "café\n".encode("latin-1")
 
 
+async def test_edit_file_refuses_a_file_too_large_to_hold(files: FileTools, repo: Path) -> None:
+    with (repo / "big.txt").open("wb") as big:
+        big.write(b"needle\n" + b"text\n" * 2000)  # text for as far as read_file looks
+        big.truncate(MAX_EDIT_BYTES + 1)
+    await read(files, "big.txt")
+    result = await files.edit_file.call(
+        {"path": "big.txt", "old_string": "needle", "new_string": "x"}
+    )
+    assert result.is_error
+    assert f"big.txt is over {MAX_EDIT_BYTES} bytes; too large to edit" in result.summary
+    assert (repo / "big.txt").read_bytes()[:7] == b"needle\n"
+
+
 @pytest.mark.parametrize(
     ("bit", "name", "arguments"),
     [
@@ -392,3 +406,16 @@ def test_any_page_is_exactly_those_lines_of_the_file(
         numbered = "".join(f"{n:>6}\t{line}\n" for n, line in enumerate(wanted, offset))
         more = f"[… more lines: call read_file again with offset={last + 1}]\n"
         assert result.text == numbered + (more if last < len(every) else "")
+
+
+async def test_a_narrowed_grant_reads_only_its_paths_and_writes_nothing(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "src" / "app.py").write_text("app = 1\n")
+    with Scope.open(repo, Grant(frozenset({Capability.READ}), paths=("src",))) as scope:
+        reviewer = FileTools(scope)
+        assert not (await read(reviewer, "src/app.py")).is_error
+        outside = await read(reviewer, "notes.txt")
+        assert "notes.txt is outside the granted paths (src)" in outside.summary
+        write = await reviewer.write_file.call({"path": "src/app.py", "content": "app = 2\n"})
+        assert "has no 'write' capability" in write.summary
+    assert (repo / "src" / "app.py").read_text() == "app = 1\n"

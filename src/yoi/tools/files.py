@@ -161,9 +161,11 @@ class FileTools:
             raise InvalidRequest(f"{_shown(path)} is a directory")
         with os.fdopen(fd, "rb") as file:
             self.ledger.check(path, info)
-            if info.st_size > MAX_EDIT_BYTES:
-                raise InvalidRequest(f"{_shown(path)} is {info.st_size} bytes; too large to edit")
-            raw = file.read()
+            raw = file.read(MAX_EDIT_BYTES + 1)  # bounded even if the file grows meanwhile
+        if len(raw) > MAX_EDIT_BYTES:
+            raise InvalidRequest(
+                f"{_shown(path)} is over {MAX_EDIT_BYTES} bytes; too large to edit"
+            )
         if b"\x00" in raw[:BINARY_PROBE]:
             raise InvalidRequest(f"{_shown(path)} is a binary file; edit_file changes text only")
         try:
