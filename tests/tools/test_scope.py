@@ -60,6 +60,17 @@ def test_absolute_paths_and_dot_dot_out_are_refused(scope: Scope, path: str) -> 
     assert refused.value.code == "scope_denied"
 
 
+def test_an_absolute_path_is_refused_even_where_the_same_relative_one_exists(
+    scope: Scope, repo: Path
+) -> None:
+    with pytest.raises(ScopeError, match="is absolute"):
+        scope.open_read(f"/{repo.relative_to('/')}/src/main.py")
+    (repo / "etc").mkdir()
+    (repo / "etc" / "passwd").write_text("inside\n")
+    with pytest.raises(ScopeError, match="is absolute"):
+        scope.open_read("/etc/passwd")
+
+
 def test_a_nul_byte_is_refused(scope: Scope) -> None:
     with pytest.raises(ScopeError, match="NUL"):
         scope.relative("src/main.py\x00.txt")
