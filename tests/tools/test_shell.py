@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from yoi.errors import InvalidRequest
@@ -254,6 +254,8 @@ VALUES = JSON | st.text() | st.floats(min_value=-1, max_value=700) | st.integers
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(KEYS, VALUES, max_size=4))
+@example({"command": "true", "timeout": 10**400})
+@example({"command": "true", "timeout": -(10**400)})
 def test_arguments_mean_exactly_what_they_say_or_are_refused(raw: dict[str, object]) -> None:
     try:
         parsed: BashArguments | None = BashArguments.parse(raw)
@@ -289,6 +291,7 @@ def test_arguments_mean_exactly_what_they_say_or_are_refused(raw: dict[str, obje
         st.integers().filter(lambda t: not 0 < t <= MAX_TIMEOUT),
     )
 )
+@example(timeout=10**400)
 def test_a_bad_timeout_is_an_error_result_and_nothing_runs(
     repo: Path, sandbox: Sandbox, timeout: object
 ) -> None:

@@ -104,7 +104,8 @@ def _command(value: object) -> str:
 def _timeout(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest("'timeout' must be a number of seconds")
-    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+    # a JSON integer may have any number of digits: compare before converting to float
+    if not 0 < value <= MAX_TIMEOUT or not math.isfinite(value):
         raise InvalidRequest(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
     return float(value)
 
