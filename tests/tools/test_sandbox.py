@@ -54,8 +54,7 @@ async def run(sandbox: Sandbox, confinement: Confinement, command: str) -> tuple
             output, _ = await process.communicate()
     finally:
         if launch.cgroup is not None:
-            launch.cgroup.kill()
-            launch.cgroup.remove()
+            await launch.cgroup.stop()
     return process.returncode or 0, output.decode()
 
 

@@ -208,6 +208,14 @@ async def test_background_jobs_end_with_the_call(scope: Scope, mode: SandboxMode
     assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
 
 
+async def test_parallel_calls_each_run_in_their_own_shell(bash: BashTool) -> None:
+    calls = [bash.call({"command": f"echo {index}"}) for index in range(8)]
+    results = await asyncio.gather(*calls)
+    assert [result.content for result in results] == [
+        f"{index}\n\n[exit code 0]" for index in range(8)
+    ]
+
+
 async def test_fork_bomb_ends_at_the_timeout(scope: Scope) -> None:
     capped = await Sandbox.probe(pids_max=256)
     assert capped.status.pids_limited, "this machine offers no pids cgroup to cap a fork bomb"

@@ -40,6 +40,7 @@ __all__ = [
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_PIDS_MAX = 1024
 PROBE_TIMEOUT = 10.0
+STOP_TIMEOUT = 1.0  # for a command's processes to be gone once killed
 _CGROUP_PREFIX = "yoi-sandbox-"
 # Joins the cgroup named by $1, then becomes the command: the script is constant and every
 # model-supplied word stays a separate argument.
@@ -129,19 +130,25 @@ def bwrap_arguments(
 
 class PidsCgroup:
     """One command's pids cgroup: a cap on how many processes it may hold, and a way to
-    kill every one of them however it forked."""
+    kill every one of them however it forked. ``leftovers`` is shared by the cgroups of one
+    :class:`Sandbox`: a cgroup still busy when removed waits there for a later ``create`` —
+    only its own, never another runtime's or a command's that is just starting."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, leftovers: set[Path]) -> None:
         self.path = path
+        self._leftovers = leftovers
 
     @classmethod
-    def create(cls, parent: Path, limit: int) -> PidsCgroup:
+    def create(cls, parent: Path, limit: int, leftovers: set[Path]) -> PidsCgroup:
         """A fresh cgroup under ``parent`` holding at most ``limit`` processes (OSError when
-        the hierarchy refuses); empty leftovers of earlier commands are removed first."""
-        _sweep(parent)
+        the hierarchy refuses)."""
+        for leftover in list(leftovers):
+            with contextlib.suppress(OSError):
+                leftover.rmdir()
+                leftovers.discard(leftover)
         path = parent / f"{_CGROUP_PREFIX}{secrets.token_hex(6)}"
         path.mkdir()
-        cgroup = cls(path)
+        cgroup = cls(path, leftovers)
         try:
             (path / "pids.max").write_text(f"{limit}\n", encoding="ascii")
         except OSError:
@@ -153,28 +160,31 @@ class PidsCgroup:
     def procs(self) -> Path:
         return self.path / "cgroup.procs"
 
-    def kill(self) -> None:
-        """SIGKILL every process in the cgroup (a fork racing this dies with the pid namespace
-        or at the next call; the cgroup's cap bounds how many there can be)."""
+    async def stop(self, seconds: float = STOP_TIMEOUT) -> None:
+        """SIGKILL every member, again while any remain (a fork may race a kill), awaiting
+        their exits on pidfds; then remove the cgroup."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while members := self._members():
+                    await _kill_and_wait(members)
+        self.remove()
+
+    def _members(self) -> list[int]:
         try:
             listed = self.procs.read_text(encoding="ascii").split()
         except OSError:
-            return
-        for pid in listed:
-            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
+            return []
+        return [int(pid) for pid in listed if pid.isdigit()]
 
     def remove(self) -> None:
-        """Remove the cgroup when it is empty; a busy one is swept by a later ``create``."""
-        with contextlib.suppress(OSError):
+        """Remove the cgroup, or leave it to a later ``create`` while its killed processes
+        are still exiting."""
+        try:
             self.path.rmdir()
-
-
-def _sweep(parent: Path) -> None:
-    with contextlib.suppress(OSError):
-        for leftover in parent.glob(f"{_CGROUP_PREFIX}*"):
-            with contextlib.suppress(OSError):
-                leftover.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            self._leftovers.add(self.path)
 
 
 class Sandbox:
@@ -192,6 +202,7 @@ class Sandbox:
         self._bwrap = bwrap
         self._pids_parent = pids_parent if status.pids_limited else None
         self._pids_max = pids_max
+        self._leftovers: set[Path] = set()
 
     @classmethod
     async def probe(
@@ -231,7 +242,7 @@ class Sandbox:
         if self._pids_parent is None:
             return None
         try:
-            return PidsCgroup.create(self._pids_parent, self._pids_max)
+            return PidsCgroup.create(self._pids_parent, self._pids_max, self._leftovers)
         except OSError:
             return None
 
@@ -275,6 +286,34 @@ async def _run_probe(argv: list[str], env: Mapping[str, str]) -> tuple[int, str]
     return process.returncode or 0, output.decode("utf-8", "replace")
 
 
+async def _kill_and_wait(pids: list[int]) -> None:
+    loop = asyncio.get_running_loop()
+    exits: list[asyncio.Future[None]] = []
+    opened: list[int] = []
+    try:
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            opened.append(fd)
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            exited = loop.create_future()
+            loop.add_reader(fd, _settle, exited)  # a pidfd reads ready once its process exits
+            exits.append(exited)
+        await asyncio.gather(*exits)
+    finally:
+        for fd in opened:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _own_pids_cgroup() -> Path | None:
     """This process's pids cgroup directory, from /proc/self/cgroup (v1 first, then v2)."""
     try:
@@ -293,7 +332,7 @@ def _own_pids_cgroup() -> Path | None:
 
 def _can_cap(parent: Path, limit: int) -> bool:
     try:
-        cgroup = PidsCgroup.create(parent, limit)
+        cgroup = PidsCgroup.create(parent, limit, set())
     except OSError:
         return False
     cgroup.remove()

@@ -320,21 +320,24 @@ async def _execute(launch: Launch, seconds: float, capture: OutputCapture) -> in
             os.close(write_end)
         reading = asyncio.create_task(_consume(reader, capture))
         code = await _wait(process, seconds)
-        _kill(process, launch)
+        _kill(process)
+        if launch.cgroup is not None:  # before draining: it ends what left the group too
+            await launch.cgroup.stop()
         await process.wait()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT):
                 await asyncio.shield(reading)
         return code
     finally:
-        _kill(process, launch)
+        _kill(process)
         if reading is not None:
             reading.cancel()
         if transport is not None:
             transport.close()
         else:
             pipe.close()
-        _release(launch)
+        if launch.cgroup is not None:
+            await launch.cgroup.stop()
 
 
 async def _spawn(launch: Launch, output: int) -> asyncio.subprocess.Process:
@@ -362,17 +365,10 @@ async def _consume(reader: asyncio.StreamReader, capture: OutputCapture) -> None
         capture.feed(chunk)
 
 
-def _kill(process: asyncio.subprocess.Process | None, launch: Launch) -> None:
+def _kill(process: asyncio.subprocess.Process | None) -> None:
     if process is not None:  # the group outlives its reaped leader while members remain
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-    if launch.cgroup is not None:
-        launch.cgroup.kill()
-
-
-def _release(launch: Launch) -> None:
-    if launch.cgroup is not None:
-        launch.cgroup.remove()
 
 
 def _result(code: int | None, timeout: float, elapsed: float, capture: OutputCapture) -> ToolResult:
