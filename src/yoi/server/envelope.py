@@ -45,6 +45,7 @@ STATUS: Mapping[str, int] = {
     "unauthorized": 401,
     "forbidden_origin": 403,
     "forbidden_host": 403,
+    "scope_denied": 403,
     "not_found": 404,
     "worker_not_found": 404,
     "runtime_not_found": 404,
