@@ -93,6 +93,17 @@ async def test_strings_no_file_can_hold_are_error_results(files: FileTools, repo
     assert not (repo / "new.txt").exists()
 
 
+async def test_refusals_are_worded_by_the_reader_every_tool_shares(files: FileTools) -> None:
+    unknown = await read(files, "notes.txt", whole=True)
+    assert unknown.summary == "read_file: unknown arguments: 'whole'"
+    missing = await files.write_file.call({"content": "x"})
+    assert missing.summary == "write_file: path is required"
+    flag = await files.edit_file.call(
+        {"path": "notes.txt", "old_string": "a", "new_string": "b", "replace_all": "yes"}
+    )
+    assert flag.summary == "edit_file: replace_all must be true or false"
+
+
 def bytes_read() -> int:
     for line in Path("/proc/self/io").read_text().splitlines():
         if line.startswith("rchar:"):

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from yoi.engine.tool import Tool, ToolResult
 from yoi.errors import InvalidRequest, YoiError
+from yoi.tools._arguments import Arguments
 from yoi.tools.scope import Capability, Scope
 
 __all__ = ["FileTools", "ReadLedger"]
@@ -90,11 +91,11 @@ class FileTools:
     def tools(self) -> tuple[Tool, ...]:
         return (self.read_file, self.write_file, self.edit_file)
 
-    def _read(self, arguments: _Arguments) -> ToolResult:
+    def _read(self, arguments: Arguments) -> ToolResult:
         self.scope.require(Capability.READ)
-        path = self.scope.relative(arguments.string("path"))
-        offset = arguments.integer("offset", default=1, minimum=1)
-        limit = arguments.integer("limit", default=DEFAULT_LIMIT, minimum=1, maximum=DEFAULT_LIMIT)
+        path = self.scope.relative(arguments.required_string("path"))
+        offset = arguments.integer("offset", 1, 1, None)
+        limit = arguments.integer("limit", DEFAULT_LIMIT, 1, DEFAULT_LIMIT)
         arguments.done()
         fd = self.scope.open_read(str(path))
         info = os.fstat(fd)
@@ -109,10 +110,10 @@ class FileTools:
         self.ledger.record(path, info)
         return page.result(path, offset, info.st_size)
 
-    def _write(self, arguments: _Arguments) -> ToolResult:
+    def _write(self, arguments: Arguments) -> ToolResult:
         self.scope.require(Capability.WRITE)
-        path = self.scope.relative(arguments.string("path"), write=True)
-        data = arguments.string("content").encode()
+        path = self.scope.relative(arguments.required_string("path"), write=True)
+        data = arguments.required_string("content", nul=True).encode()
         arguments.done()
         if len(data) > MAX_EDIT_BYTES:
             return _error(
@@ -131,12 +132,12 @@ class FileTools:
         verb = "replaced" if existing else "created"
         return ToolResult(f"{verb} {_shown(path)}: {_lines(data)} lines, {len(data)} bytes")
 
-    def _edit(self, arguments: _Arguments) -> ToolResult:
+    def _edit(self, arguments: Arguments) -> ToolResult:
         self.scope.require(Capability.EDIT)
-        path = self.scope.relative(arguments.string("path"), write=True)
-        old = arguments.string("old_string")
-        new = arguments.string("new_string")
-        replace_all = arguments.boolean("replace_all", default=False)
+        path = self.scope.relative(arguments.required_string("path"), write=True)
+        old = arguments.required_string("old_string", nul=True)
+        new = arguments.required_string("new_string", nul=True)
+        replace_all = arguments.boolean("replace_all")
         arguments.done()
         if not old:
             return _error("old_string is empty; to create or overwrite a file use write_file")
@@ -193,7 +194,7 @@ class _Spec:
 class _FileTool:
     """One tool: its spec, and a synchronous body run off the event loop."""
 
-    def __init__(self, spec: _Spec, body: Callable[[_Arguments], ToolResult]) -> None:
+    def __init__(self, spec: _Spec, body: Callable[[Arguments], ToolResult]) -> None:
         self._spec = spec
         self._body = body
 
@@ -215,58 +216,11 @@ class _FileTool:
     def call_now(self, arguments: Mapping[str, object]) -> ToolResult:
         """The call, in this thread: every failure becomes an error result."""
         try:
-            return self._body(_Arguments(self.name, arguments))
+            return self._body(Arguments(arguments, quote_names=False, null_is_absent=False))
         except YoiError as error:
             return _error(f"{self.name}: {error.message}")
         except OSError as error:
             return _error(f"{self.name}: {error.strerror or type(error).__name__}")
-
-
-class _Arguments:
-    """A model's arguments, taken one by one; anything unexpected is refused."""
-
-    def __init__(self, tool: str, values: Mapping[str, object]) -> None:
-        self._tool = tool
-        self._values = values
-        self._taken: set[str] = set()
-
-    def string(self, name: str) -> str:
-        value = self._take(name)
-        if not isinstance(value, str):
-            raise InvalidRequest(f"{name} must be a string")
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # a lone surrogate: JSON allows it, no file name or text can
-            raise InvalidRequest(f"{name} is not valid Unicode (a lone surrogate)") from None
-        return value
-
-    def integer(self, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
-        value = self._take(name, default)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidRequest(f"{name} must be an integer")
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
-            raise InvalidRequest(f"{name} must be {bound}; got {value}")
-        return value
-
-    def boolean(self, name: str, *, default: bool) -> bool:
-        value = self._take(name, default)
-        if not isinstance(value, bool):
-            raise InvalidRequest(f"{name} must be true or false")
-        return value
-
-    def done(self) -> None:
-        extra = sorted(str(key) for key in self._values if key not in self._taken)
-        if extra:
-            raise InvalidRequest(f"unknown argument(s) for {self._tool}: {', '.join(extra)}")
-
-    def _take(self, name: str, default: object = None) -> object:
-        self._taken.add(name)
-        if name in self._values:
-            return self._values[name]
-        if default is None:
-            raise InvalidRequest(f"{name} is required")
-        return default
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 
 from yoi.engine.tool import Tool, ToolResult
 from yoi.errors import InvalidRequest, YoiError
+from yoi.tools._arguments import Arguments
 from yoi.tools.git_runner import (
     DIFF_FLAGS,
     GitFailed,
@@ -49,42 +50,8 @@ _ROOT = PurePosixPath(".")
 # -- arguments ------------------------------------------------------------------------------
 
 
-def _fields(arguments: Mapping[str, object], allowed: set[str]) -> Mapping[str, object]:
-    unknown = sorted(str(key) for key in arguments if key not in allowed)
-    if unknown:
-        raise InvalidRequest(f"unknown arguments: {', '.join(map(repr, unknown))}")
-    return arguments
-
-
-def _optional_string(arguments: Mapping[str, object], key: str) -> str | None:
-    value = arguments.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{key} must be a string")
-    return value
-
-
-def _flag(arguments: Mapping[str, object], key: str) -> bool:
-    value = arguments.get(key, False)
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be true or false")
-    return value
-
-
-def _string_list(arguments: Mapping[str, object], key: str) -> list[str]:
-    value = arguments.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidRequest(f"{key} must be an array of strings")
-    if len(value) > MAX_PATHS:
-        raise InvalidRequest(f"{key} has {len(value)} items; at most {MAX_PATHS}")
-    return value
-
-
 def _checked_revision(revision: str) -> str:
-    """A revision a model wrote, refused when it could be read as an option or is not text."""
+    """A revision a model wrote, refused when it reads as an option or holds control characters."""
     if not revision or len(revision) > MAX_REVISION:
         raise InvalidRequest(f"a revision must be 1 to {MAX_REVISION} characters")
     if revision.startswith("-"):
@@ -93,8 +60,6 @@ def _checked_revision(revision: str) -> str:
         )
     if any(ord(char) < 0x20 or char == "\x7f" for char in revision):
         raise InvalidRequest("a revision must not hold control characters")
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in revision):
-        raise InvalidRequest("a revision must be text (it holds a lone surrogate)")
     return revision
 
 
@@ -144,13 +109,13 @@ class _GitTool:
     async def call(self, arguments: Mapping[str, object]) -> ToolResult:
         try:
             self._scope.require(self.capability)
-            return await self._call(arguments)
+            return await self._call(Arguments(arguments, quote_names=False))
         except YoiError as error:
             return ToolResult(f"{self.name} refused: {one_line(error.message)}", is_error=True)
         except OSError as error:
             return ToolResult(f"{self.name} failed: {error.strerror}", is_error=True)
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
+    async def _call(self, arguments: Arguments) -> ToolResult:
         raise NotImplementedError
 
     def _pathspecs(self, paths: Sequence[str], *, write: bool = False) -> list[str]:
@@ -193,8 +158,9 @@ class GitStatus(_GitTool):
         "additionalProperties": False,
     }
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
-        paths = _string_list(_fields(arguments, {"paths"}), "paths")
+    async def _call(self, arguments: Arguments) -> ToolResult:
+        paths = arguments.strings("paths", most=MAX_PATHS)
+        arguments.done()
         output = await self._git.run(
             "status", "--porcelain=v1", "--branch", "--untracked-files=all",
             "--ignore-submodules=all", "--", *self._pathspecs(paths),
@@ -220,11 +186,12 @@ class GitDiff(_GitTool):
         "additionalProperties": False,
     }
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
-        fields = _fields(arguments, {"staged", "base", "paths"})
-        staged = _flag(fields, "staged")
-        base = _optional_string(fields, "base")
-        pathspecs = self._pathspecs(_string_list(fields, "paths"))
+    async def _call(self, arguments: Arguments) -> ToolResult:
+        staged = arguments.boolean("staged")
+        base = arguments.optional_string("base")
+        paths = arguments.strings("paths", most=MAX_PATHS)
+        arguments.done()
+        pathspecs = self._pathspecs(paths)
         target = [await self._resolve(base, peel="^{commit}")] if base is not None else []
         mode = ["--cached"] if staged else []
         stat = await self._git.run(
@@ -259,13 +226,11 @@ class GitLog(_GitTool):
         "additionalProperties": False,
     }
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
-        fields = _fields(arguments, {"max_count", "revision", "path"})
-        count = fields.get("max_count", 20)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LOG:
-            raise InvalidRequest(f"max_count must be an integer from 1 to {MAX_LOG}")
-        path = _optional_string(fields, "path")
-        revision = _optional_string(fields, "revision")
+    async def _call(self, arguments: Arguments) -> ToolResult:
+        count = arguments.integer("max_count", 20, 1, MAX_LOG)
+        path = arguments.optional_string("path")
+        revision = arguments.optional_string("revision")
+        arguments.done()
         if revision is None and await self._unborn():
             return ToolResult("no commits yet")
         start = await self._resolve(revision or "HEAD", peel="^{commit}")
@@ -296,8 +261,9 @@ class GitShow(_GitTool):
         "additionalProperties": False,
     }
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
-        revision = _optional_string(_fields(arguments, {"revision"}), "revision")
+    async def _call(self, arguments: Arguments) -> ToolResult:
+        revision = arguments.optional_string("revision")
+        arguments.done()
         if revision is None:
             raise InvalidRequest("revision is required (a commit, or commit:path)")
         oid = await self._resolve(revision)
@@ -349,10 +315,11 @@ class GitCommit(_GitTool):
     }
     capability = Capability.COMMIT
 
-    async def _call(self, arguments: Mapping[str, object]) -> ToolResult:
-        fields = _fields(arguments, {"message", "paths", "all"})
-        message = _message(fields.get("message"))
-        paths, everything = _string_list(fields, "paths"), _flag(fields, "all")
+    async def _call(self, arguments: Arguments) -> ToolResult:
+        message = _message(arguments.optional_string("message"))
+        paths = arguments.strings("paths", most=MAX_PATHS)
+        everything = arguments.boolean("all")
+        arguments.done()
         if bool(paths) == everything:
             raise InvalidRequest("give either paths to stage or all=true (not both)")
         ref = await self._branch_ref()
@@ -428,17 +395,11 @@ async def _head(git: GitRunner) -> str:
     return output.text.strip() if output.code == 0 else ""
 
 
-def _message(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
+def _message(value: str | None) -> str:
+    if value is None or not value.strip():
         raise InvalidRequest("message must be a non-empty string")
     if len(value) > MAX_MESSAGE:
         raise InvalidRequest(f"message is {len(value)} characters; at most {MAX_MESSAGE}")
-    if "\x00" in value:
-        raise InvalidRequest("message must not contain a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest("message holds a lone surrogate, which is not text") from None
     lines = [line.rstrip() for line in value.strip("\n").splitlines()]
     return "\n".join(lines).strip() + "\n"
 

@@ -330,7 +330,7 @@ class GrepTool(_SearchTool):
     def _query(self, arguments: Arguments) -> _GrepQuery:
         limits = self._limits
         query = _GrepQuery(
-            pattern=arguments.pattern("pattern"),
+            pattern=arguments.required_string("pattern"),
             path=arguments.string("path", default="."),
             glob=arguments.glob("glob", required=False, negatable=True),
             context=arguments.integer("context", 0, 0, limits.max_context),
