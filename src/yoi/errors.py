@@ -35,6 +35,9 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkerBusy                    worker_busy
     ├── WorkerStopped                 worker_stopped
     ├── WorkerProtected               worker_protected
+    ├── WorkdirNotFound               workdir_not_found
+    ├── WorkdirUnmerged               workdir_unmerged
+    ├── WorkdirFailed                 workdir_failed
     ├── WorkspaceMismatch             workspace_mismatch
     ├── CursorExpired                 cursor_expired
     ├── SlowConsumer                  slow_consumer
@@ -119,6 +122,9 @@ __all__ = [
     "WorkerNotFound",
     "WorkerProtected",
     "WorkerStopped",
+    "WorkdirFailed",
+    "WorkdirNotFound",
+    "WorkdirUnmerged",
     "WorkerUnavailable",
     "WorkspaceMismatch",
     "YoiError",
@@ -279,6 +285,25 @@ class WorkerProtected(YoiError):
     """An operation the worker refuses by its nature: the Companion is never stopped."""
 
     code = "worker_protected"
+
+
+class WorkdirNotFound(YoiError):
+    """The runtime holds no workdir by that id."""
+
+    code = "workdir_not_found"
+
+
+class WorkdirUnmerged(YoiError):
+    """Deleting the workdir would drop commits no branch, tag or remote holds; ``force`` does
+    it anyway. ``details["unmerged"]`` counts them."""
+
+    code = "workdir_unmerged"
+
+
+class WorkdirFailed(YoiError):
+    """Git could not make or remove a workdir's worktree; the message carries git's reason."""
+
+    code = "workdir_failed"
 
 
 class WorkspaceMismatch(YoiError):

@@ -1,0 +1,17 @@
+"""Workdirs: git worktrees of allowed repositories that a runtime makes for its workers."""
+
+from yoi.runtime.workdirs.ledger import FsLedger, LedgerProblem, MemoryLedger, WorkdirLedger
+from yoi.runtime.workdirs.manager import Workdirs
+from yoi.runtime.workdirs.record import DeletedWorkdir, Workdir, WorkdirRecord, WorktreeState
+
+__all__ = [
+    "DeletedWorkdir",
+    "FsLedger",
+    "LedgerProblem",
+    "MemoryLedger",
+    "Workdir",
+    "WorkdirLedger",
+    "WorkdirRecord",
+    "Workdirs",
+    "WorktreeState",
+]

@@ -1,0 +1,265 @@
+"""The workdirs of one runtime: git worktrees of allowed repositories, made and removed on request.
+
+A workdir's files live at ``<folder>/<workdir_id>``; its record is kept by a ledger (one
+JSON file each for an fs store, so workdirs survive a restart; in memory otherwise). A
+worktree is made before its record is written, so a crash between the two leaves a folder
+no record owns, which :meth:`Workdirs.sweep` reports at the next start; nothing is
+deleted on a guess. Without a durable ledger the workdirs end with the runtime: closing
+deletes each one that holds no unmerged commits and keeps (and logs) the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from yoi.errors import InvalidRequest, StoreError, WorkdirFailed, WorkdirNotFound, WorkdirUnmerged
+from yoi.ids import IdGenerator, validate_id
+from yoi.runtime.stores.fs.store import FsStore
+from yoi.runtime.stores.protocol import Store
+from yoi.runtime.workdirs.disk_use import DiskUse, measure
+from yoi.runtime.workdirs.ledger import FsLedger, LedgerProblem, MemoryLedger, WorkdirLedger
+from yoi.runtime.workdirs.record import DeletedWorkdir, Workdir, WorkdirRecord, WorktreeState
+from yoi.runtime.workdirs.repository import Repository, Worktree
+
+__all__ = ["Workdirs"]
+
+log = logging.getLogger(__name__)
+
+_MAX_TEXT = 1024
+
+
+class Workdirs:
+    """Makes, shows and removes the workdirs of one runtime. Open it before use."""
+
+    def __init__(
+        self,
+        *,
+        repositories: Sequence[str | os.PathLike[str]] = (),
+        folder: Path | None = None,
+        ledger: WorkdirLedger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``repositories`` are the checkouts workdirs may be made of (absolute paths);
+        ``folder`` is where worktrees go (``None``: a temporary folder made at open)."""
+        self._allowed = {_real(Path(path)) for path in repositories}
+        self._folder = folder
+        self._temporary = folder is None
+        self._ledger = ledger if ledger is not None else MemoryLedger()
+        self._clock = clock
+        self._ids = IdGenerator("wd-", clock=clock)
+        self._records: dict[str, WorkdirRecord] = {}
+        self._lock = asyncio.Lock()
+        self._opened = False
+        self.problems: tuple[LedgerProblem, ...] = ()
+
+    @classmethod
+    def beside(cls, store: Store, repositories: Sequence[str | os.PathLike[str]]) -> Workdirs:
+        """Workdirs kept next to ``store``: under an fs store's root (``worktrees/`` for the
+        files, ``workdirs/`` for the records); for any other store, a temporary folder and
+        records in memory."""
+        if isinstance(store, FsStore):
+            ledger = FsLedger(store.root / "workdirs")
+            return cls(repositories=repositories, folder=store.root / "worktrees", ledger=ledger)
+        return cls(repositories=repositories)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="yoi-worktrees-"))
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the worktree folder: {error.strerror}") from None
+        self._folder = _real(self._folder)
+        records, problems = await self._ledger.load()
+        self._records = {record.workdir_id: record for record in records}
+        self.problems = tuple(problems)
+        self._opened = True
+
+    async def close(self) -> None:
+        if self._ledger.durable:
+            return
+        for workdir_id in list(self._records):
+            try:
+                await self.delete(workdir_id)
+            except (WorkdirUnmerged, WorkdirFailed, StoreError) as error:
+                log.warning("workdir %s is kept: %s", workdir_id, error.message)
+        if self._temporary and self._folder is not None:
+            with contextlib.suppress(OSError):
+                self._folder.rmdir()  # only when empty: a kept worktree stays
+
+    def sweep(self) -> tuple[str, ...]:
+        """Names in the worktree folder that no record owns (reported, never deleted)."""
+        try:
+            names = sorted(os.listdir(self._ready()))
+        except OSError:
+            return ()
+        return tuple(name for name in names if name not in self._records)
+
+    def path(self, workdir_id: str) -> Path:
+        """Where the files of the workdir live (for the runtime's tools, never for clients)."""
+        return self._ready() / self._record(workdir_id).workdir_id
+
+    # -- operations ------------------------------------------------------------
+
+    async def create(self, repository: str, base: str, *, branch: str | None = None) -> Workdir:
+        root = self._allowed_repository(repository)
+        base = _text(base, "base")
+        if base.startswith("-"):
+            raise InvalidRequest("base must not begin with '-'", details={"field": "base"})
+        if branch is not None:
+            branch = _text(branch, "branch")
+        async with self._lock:
+            record = await self._make(Repository(root), str(root), base, branch)
+        return await self._inspect(record)
+
+    async def get(self, workdir_id: str) -> Workdir:
+        return await self._inspect(self._record(workdir_id))
+
+    async def list(self) -> list[Workdir]:
+        return [await self._inspect(record) for record in sorted(self._records.values(), key=_key)]
+
+    async def delete(self, workdir_id: str, *, force: bool = False) -> DeletedWorkdir:
+        """Remove the worktree and its branch, refusing to drop unmerged commits unless
+        ``force``. A worktree deleted by hand is pruned and its record removed."""
+        async with self._lock:
+            record = self._record(workdir_id)
+            repository = Repository(Path(record.repository))
+            path = self._ready() / workdir_id
+            worktree = await _listed(repository, path)
+            if worktree is not None and worktree.head is not None and not force:
+                await _refuse_unmerged(repository, record, worktree.head)
+            removed = worktree is not None and not worktree.prunable
+            if removed:
+                await repository.remove(path)
+            branch_deleted = await _clean(repository, record.branch)
+            await self._ledger.drop(workdir_id)
+            del self._records[workdir_id]
+        return DeletedWorkdir(workdir_id, removed, branch_deleted)
+
+    # -- helpers ---------------------------------------------------------------
+
+    async def _make(
+        self, repository: Repository, root: str, base: str, branch: str | None
+    ) -> WorkdirRecord:
+        commit = await repository.resolve(base)
+        if branch is not None:
+            await repository.check_branch(branch)
+        workdir_id = self._ids.new()
+        path = self._ready() / workdir_id
+        await repository.add(path, commit, branch)
+        record = WorkdirRecord(workdir_id, root, base, commit, branch, self._clock())
+        try:
+            await self._ledger.save(record)
+        except StoreError:
+            with contextlib.suppress(WorkdirFailed):
+                await repository.remove(path)
+                if branch is not None:
+                    await repository.delete_branch(branch)
+            raise
+        self._records[workdir_id] = record
+        return record
+
+    async def _inspect(self, record: WorkdirRecord) -> Workdir:
+        repository = Repository(Path(record.repository))
+        path = self._ready() / record.workdir_id
+        try:
+            worktree = (await repository.worktrees()).get(str(path))
+            head = worktree.head if worktree is not None else None
+            unmerged = (
+                None
+                if head is None
+                else await repository.unmerged(head, record.base_commit, record.branch)
+            )
+        except WorkdirFailed:
+            worktree, head, unmerged = None, None, None
+        present = worktree is not None and not worktree.prunable and _is_directory(path)
+        disk = await asyncio.to_thread(measure, path) if present else DiskUse(0, True)
+        state = WorktreeState.PRESENT if present else WorktreeState.MISSING
+        return Workdir(record, state, head, disk.bytes, disk.complete, unmerged)
+
+    def _allowed_repository(self, repository: object) -> Path:
+        text = _text(repository, "repository")
+        if not text.startswith("/"):
+            raise InvalidRequest(
+                "repository must be an absolute path", details={"field": "repository"}
+            )
+        root = _real(Path(text))
+        if root not in self._allowed:
+            raise InvalidRequest(
+                "repository is not one this runtime may make workdirs of",
+                details={"field": "repository"},
+            )
+        return root
+
+    def _record(self, workdir_id: str) -> WorkdirRecord:
+        validate_id(workdir_id, field="workdir_id")
+        found = self._records.get(workdir_id)
+        if found is None:
+            raise WorkdirNotFound(f"no workdir {workdir_id}")
+        return found
+
+    def _ready(self) -> Path:
+        if self._folder is None or not self._opened:
+            raise WorkdirFailed("the workdirs are not open")
+        return self._folder
+
+
+async def _listed(repository: Repository, path: Path) -> Worktree | None:
+    try:
+        return (await repository.worktrees()).get(str(path))
+    except WorkdirFailed:
+        if _is_directory(repository.root):
+            raise
+        return None  # the repository itself is gone: only the record is left
+
+
+async def _refuse_unmerged(repository: Repository, record: WorkdirRecord, head: str) -> None:
+    count = await repository.unmerged(head, record.base_commit, record.branch)
+    if count:
+        raise WorkdirUnmerged(
+            f"workdir {record.workdir_id} holds {count} commit(s) that no branch, tag or "
+            "remote holds; delete it with force to drop them",
+            details={"unmerged": count},
+        )
+
+
+async def _clean(repository: Repository, branch: str | None) -> bool:
+    """Prune what git keeps of removed worktrees; whether ``branch`` was deleted."""
+    if not _is_directory(repository.root):
+        return False
+    await repository.prune()
+    return branch is not None and await repository.delete_branch(branch)
+
+
+def _text(value: object, field: str) -> str:
+    """A request's text as git may be given it: non-empty, bounded, no NUL, valid Unicode."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{field} must be a non-empty string", details={"field": field})
+    if len(value) > _MAX_TEXT or "\x00" in value:
+        raise InvalidRequest(f"{field} is too long or holds a NUL", details={"field": field})
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{field} is not valid Unicode", details={"field": field}) from None
+    return value
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _is_directory(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _key(record: WorkdirRecord) -> tuple[float, str]:
+    return (record.created_at, record.workdir_id)

@@ -1,0 +1,114 @@
+"""The git a workdir needs, run on an allowed repository through the tools' guarded runner.
+
+Every call goes through :class:`yoi.tools.git_runner.GitRunner`: argument lists, a cleared
+environment, hooks, filters and the fsmonitor off. What a request names (a base, a branch)
+reaches git only after ``--end-of-options`` or as the value of a check git makes itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from yoi.errors import InvalidRequest, ScopeError, WorkdirFailed
+from yoi.tools.git_runner import GitFailed, GitOutput, GitRunner, GitSettings
+from yoi.tools.scope import Grant, Scope
+
+__all__ = ["Repository", "Worktree"]
+
+_LIST_LIMIT = 4_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Worktree:
+    """A worktree as ``git worktree list`` shows it; ``prunable`` when its files are gone."""
+
+    path: str
+    head: str | None
+    branch: str | None
+    prunable: bool
+
+
+class Repository:
+    """One allowed repository (the top of a non-bare checkout)."""
+
+    def __init__(self, root: Path, settings: GitSettings | None = None) -> None:
+        self.root = root
+        self._settings = settings or GitSettings(timeout=300.0)
+
+    async def resolve(self, base: str) -> str:
+        """The commit ``base`` (a branch, tag, commit or other revision) names."""
+        found = await self._run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}"
+        )
+        commit = found.text.strip()
+        if found.code != 0 or not commit:
+            raise InvalidRequest(f"base {base!r} names no commit of the repository")
+        return commit
+
+    async def check_branch(self, branch: str) -> None:
+        """Refuse a branch name git would refuse, one it would rewrite, or one that exists."""
+        checked = await self._run("check-ref-format", "--branch", branch)
+        if checked.code != 0 or checked.text.strip() != branch:
+            raise InvalidRequest(f"branch {branch!r} is not a valid branch name")
+        exists = await self._run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+        if exists.code == 0:
+            raise InvalidRequest(f"branch {branch!r} already exists")
+
+    async def add(self, path: Path, commit: str, branch: str | None) -> None:
+        place = ["--no-track", "-b", branch] if branch is not None else ["--detach"]
+        await self._ok("worktree add", "worktree", "add", *place, str(path), commit)
+
+    async def remove(self, path: Path) -> None:
+        await self._ok("worktree remove", "worktree", "remove", "--force", str(path))
+
+    async def prune(self) -> None:
+        await self._ok("worktree prune", "worktree", "prune")
+
+    async def delete_branch(self, branch: str) -> bool:
+        output = await self._run("branch", "--delete", "--force", "--end-of-options", branch)
+        return output.code == 0
+
+    async def worktrees(self) -> dict[str, Worktree]:
+        """Every worktree git knows of, by path."""
+        output = await self._run("worktree", "list", "--porcelain", "-z", limit=_LIST_LIMIT)
+        if output.code != 0 or output.truncated:
+            raise WorkdirFailed(output.failure("git worktree list failed"))
+        found: dict[str, Worktree] = {}
+        for block in output.stdout.decode("utf-8", "surrogateescape").split("\0\0"):
+            fields = [line.partition(" ") for line in block.split("\0") if line]
+            values = {key: value for key, _, value in fields}
+            if "worktree" in values:
+                branch = values.get("branch")
+                found[values["worktree"]] = Worktree(
+                    values["worktree"],
+                    values.get("HEAD"),
+                    branch.removeprefix("refs/heads/") if branch else None,
+                    "prunable" in values,
+                )
+        return found
+
+    async def unmerged(self, head: str, base: str, branch: str | None) -> int:
+        """How many commits ``head`` holds that neither ``base`` nor any branch (but
+        ``branch``), tag or remote-tracking ref does."""
+        own = [f"--exclude={branch}"] if branch is not None else []
+        output = await self._run(
+            "rev-list", "--count", head, "--not", base, *own, "--branches", "--remotes", "--tags"
+        )
+        if output.code != 0:
+            raise WorkdirFailed(output.failure("counting the workdir's unmerged commits failed"))
+        return int(output.text.strip() or "0")
+
+    async def _ok(self, what: str, *args: str) -> None:
+        output = await self._run(*args)
+        if output.code != 0:
+            raise WorkdirFailed(output.failure(f"git {what} failed"))
+
+    async def _run(self, *args: str, limit: int | None = None) -> GitOutput:
+        try:
+            with Scope.open(self.root, Grant(frozenset())) as scope:
+                return await GitRunner(scope, self._settings).run(*args, limit=limit)
+        except ScopeError:
+            raise WorkdirFailed("the repository cannot be opened") from None
+        except GitFailed as error:
+            raise WorkdirFailed(error.message) from None
