@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from yoi.errors import InvalidRequest
 from yoi.tools._arguments import ArgumentError, Arguments
 
-NAMES = ["text", "content", "count", "flag", "paths", "mode", "extra"]
+NAMES = ["text", "content", "count", "seconds", "flag", "paths", "mode", "extra"]
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 13) | st.floats() | st.text(max_size=4),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=2), inner),
@@ -15,7 +15,9 @@ JSON = st.recursive(
 )
 VALUES = st.dictionaries(
     st.sampled_from(NAMES),
-    JSON | st.sampled_from(["a", "b", "a\x00b", "\ud800", ["x", "y"], ["x\x00"], ["\udfff"]]),
+    JSON
+    | st.sampled_from(["a", "b", "a\x00b", "\ud800", ["x", "y"], ["x\x00"], ["\udfff"]])
+    | st.sampled_from([10**400, -(10**400), 600, 600.5, 0.0, 1e-300, float("inf")]),
 )
 
 
@@ -24,6 +26,7 @@ def read(arguments: Arguments) -> tuple[object, ...]:
         arguments.optional_string("text"),
         arguments.required_string("content", nul=True),
         arguments.integer("count", 5, 1, 10),
+        arguments.number("seconds", 1.5, above=0, most=600),
         arguments.boolean("flag"),
         arguments.strings("paths", most=3),
         arguments.choice("mode", ("a", "b")),
@@ -46,11 +49,13 @@ def expected(values: Mapping[str, object], null_is_absent: bool) -> tuple[object
         )
 
     count, paths = given.get("count", 5), given.get("paths", [])
+    seconds = given.get("seconds", 1.5)
     checks = [
         "extra" not in given,
         "text" not in given or text(given["text"]),
         "content" in given and text(given["content"], nul=True),
         type(count) is int and 1 <= count <= 10,
+        isinstance(seconds, int | float) and type(seconds) is not bool and 0 < seconds <= 600,
         type(given.get("flag", False)) is bool,
         isinstance(paths, list) and len(paths) <= 3 and all(map(text, paths)),
         given.get("mode", "a") in ("a", "b"),
@@ -58,7 +63,8 @@ def expected(values: Mapping[str, object], null_is_absent: bool) -> tuple[object
     if not all(checks):
         return None
     mode = given.get("mode", "a")
-    return (given.get("text"), given["content"], count, given.get("flag", False), paths, mode)
+    flag = given.get("flag", False)
+    return (given.get("text"), given["content"], count, seconds, flag, paths, mode)
 
 
 @given(values=VALUES, null_is_absent=st.booleans(), quote_names=st.booleans())

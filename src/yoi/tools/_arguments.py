@@ -2,10 +2,11 @@
 names refused, so an accepted call means exactly what its JSON says.
 
 Every tool module reads its arguments here. Two wordings exist because tools published
-their refusals before they shared a reader: the search tools quote a name (``'limit' must
-be …``) and take ``null`` for an absent value, as models in strict schema modes send it;
-the file and git tools name it bare (``limit must be …``) and the file tools refuse
-``null`` where a value is expected.
+their refusals before they shared a reader: the search tools and ``bash`` quote a name
+(``'limit' must be …``), the file and git tools name it bare (``limit must be …``). A
+``null`` for a required value is "required"; for an optional one the search and git tools
+take it as absent (models in strict schema modes send it so), the file tools and ``bash``
+refuse it.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Arguments:
     def required_string(self, name: str, *, nul: bool = False) -> str:
         """A string that must be given; ``nul`` lets it hold NUL characters (file content)."""
         value = self._get(name)
-        if value is _ABSENT:
+        if value is _ABSENT or value is None:  # a null for a required value is no value
             raise self._required(name)
         return self._text(name, value, nul=nul)
 
@@ -107,6 +108,23 @@ class Arguments:
             bound = f"of at least {low}" if high is None else f"from {low} to {high}"
             raise ArgumentError(f"{self._named(name)} must be an integer {bound}")
         return value
+
+    def number(self, name: str, default: float, *, above: float, most: float) -> float:
+        """A JSON number more than ``above`` and at most ``most``, as a float."""
+        value = self._get(name)
+        if value is _ABSENT:
+            return default
+        # compared before any conversion: a JSON integer may be too large for a float, and
+        # with finite bounds NaN and the infinities fail the comparison
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not above < value <= most
+        ):
+            raise ArgumentError(
+                f"{self._named(name)} must be a number more than {above:g} and at most {most:g}"
+            )
+        return float(value)
 
     def boolean(self, name: str, *, default: bool = False) -> bool:
         value = self._get(name)

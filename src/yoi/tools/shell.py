@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import secrets
 import signal
@@ -27,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from yoi.engine.tool import ToolResult
 from yoi.errors import InvalidRequest, ScopeError
+from yoi.tools._arguments import Arguments
 from yoi.tools.sandbox import Confinement, GitAuthor, Launch, Sandbox
 from yoi.tools.scope import Capability, Scope
 
@@ -73,46 +73,20 @@ class BashArguments:
     @classmethod
     def parse(cls, arguments: Mapping[str, object]) -> BashArguments:
         """The arguments a model sent, checked; InvalidRequest says what is wrong."""
-        unknown = sorted(set(arguments) - {"command", "timeout", "cwd"})
-        if unknown:
-            raise InvalidRequest(f"unknown argument(s): {', '.join(map(repr, unknown))}")
-        return cls(
-            _command(arguments.get("command")),
-            _timeout(arguments.get("timeout", DEFAULT_TIMEOUT)),
-            _cwd(arguments.get("cwd", ".")),
-        )
+        reader = Arguments(arguments, null_is_absent=False)
+        command = _command(reader.required_string("command"))
+        timeout = reader.number("timeout", DEFAULT_TIMEOUT, above=0, most=MAX_TIMEOUT)
+        cwd = reader.string("cwd", default=".")
+        reader.done()
+        return cls(command, timeout, cwd)
 
 
-def _command(value: object) -> str:
-    if value is None:
-        raise InvalidRequest("'command' is required")
-    if not isinstance(value, str):
-        raise InvalidRequest("'command' must be a string")
+def _command(value: str) -> str:
     if not value.strip():
         raise InvalidRequest("'command' is empty")
-    if "\x00" in value:
-        raise InvalidRequest("'command' contains a NUL character")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidRequest("'command' is not valid Unicode (a lone surrogate)") from None
+    size = len(value.encode("utf-8"))
     if size > MAX_COMMAND:
         raise InvalidRequest(f"'command' is {size:,} bytes; the most is {MAX_COMMAND:,}")
-    return value
-
-
-def _timeout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest("'timeout' must be a number of seconds")
-    # a JSON integer may have any number of digits: compare before converting to float
-    if not 0 < value <= MAX_TIMEOUT or not math.isfinite(value):
-        raise InvalidRequest(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    return float(value)
-
-
-def _cwd(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest("'cwd' must be a string")
     return value
 
 
