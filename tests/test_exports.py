@@ -85,6 +85,17 @@ FRONT_DOORS = {
         "WorkerPage",
         "WorkerStatus",
     ],
+    "yoi.runtime.workdirs": [
+        "DeletedWorkdir",
+        "FsLedger",
+        "LedgerProblem",
+        "MemoryLedger",
+        "Workdir",
+        "WorkdirLedger",
+        "WorkdirRecord",
+        "Workdirs",
+        "WorktreeState",
+    ],
     "yoi.client": ["BackendClient", "RemoteSubscription", "RuntimeClient"],
     "yoi.backend": [
         "Backend",

@@ -41,6 +41,8 @@ ROUTES = {
     "/v1/workers/{worker_id}/events": {"get": "200"},
     "/v1/config-bundles": {"get": "200"},
     "/v1/config-bundles/{digest}": {"get": "200", "put": "200"},
+    "/v1/workdirs": {"get": "200", "post": "201"},
+    "/v1/workdirs/{workdir_id}": {"get": "200", "delete": "200"},
 }
 """Each route of the command API, its methods and the status of their success."""
 
@@ -161,7 +163,7 @@ async def test_request_bodies_forbid_fields_they_do_not_define() -> None:
         if "requestBody" in operation:
             described |= reachable(document, operation["requestBody"])
     names = {ref.rsplit("/", 1)[1] for ref in described}
-    assert {"CreateBody", "InputBody", "StopBody", "BundlePutBody"} <= names
+    assert {"CreateBody", "InputBody", "StopBody", "BundlePutBody", "WorkdirCreateBody"} <= names
     assert {"TaskIntentBody", "CapabilityBody", "BundleProfileBody"} <= names
     open_objects = [
         ref for ref, found in described.items() if found.get("additionalProperties") is not False

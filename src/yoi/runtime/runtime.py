@@ -54,6 +54,7 @@ from yoi.runtime.views import (
     WorkerDetail,
     WorkerPage,
 )
+from yoi.runtime.workdirs import Workdirs
 from yoi.runtime.worker import Worker
 
 __all__ = ["CAPABILITIES", "Runtime"]
@@ -91,6 +92,7 @@ class Runtime:
         limits: RuntimeLimits | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        workdirs: Workdirs | None = None,
     ) -> None:
         self._requested_id = None if runtime_id is None else validate_id(runtime_id)
         self._display_name = display_name
@@ -109,6 +111,8 @@ class Runtime:
         self._problems: list[Diagnostic] = []
         self._record: RuntimeRecord | None = None
         self._closed = False
+        self.workdirs = workdirs
+        """The runtime's workdirs; ``None`` when it makes none (the workdir routes say 501)."""
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -142,11 +146,24 @@ class Runtime:
                 self._unavailable[problem.worker_id] = self._problems[-1]
         self._load_bundles(state.bundles)
         try:
+            await self._open_workdirs()
             for stored in state.workers:
                 await self._restore(stored)
         except BaseException:
             await self.close()  # releases the store (and its lock) for the next attempt
             raise
+
+    async def _open_workdirs(self) -> None:
+        """Open the workdirs and report what their sweep finds; nothing is deleted."""
+        if self.workdirs is None:
+            return
+        await self.workdirs.open()
+        for problem in self.workdirs.problems:
+            message = f"workdir record {problem.name} is unreadable: {problem.message}"
+            self._problems.append(Diagnostic("store_corrupt", message))
+        for name in self.workdirs.sweep():
+            message = f"worktree {name} has no workdir record; it is kept for a person to check"
+            self._problems.append(Diagnostic("workdir_orphan", message))
 
     async def _restore(self, stored: StoredWorker) -> None:
         record = stored.record
@@ -186,6 +203,8 @@ class Runtime:
             return
         self._closed = True
         await asyncio.gather(*(worker.close() for worker in self._workers.values()))
+        if self.workdirs is not None:
+            await self.workdirs.close()
         await self._store.close()
 
     @property

@@ -29,10 +29,10 @@ from yoi.server.schemas import (
     WorkerListBody,
 )
 
-__all__ = ["router"]
+__all__ = ["error_responses", "router"]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {400: "invalid request", 401: "unauthorized", 403: "forbidden origin"}
     described |= {
         404: "not found",
@@ -63,12 +63,12 @@ Limit = Annotated[int | None, Query(ge=1)]
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/health", response_model=HealthBody, responses=_errors())
+@router.get("/health", response_model=HealthBody, responses=error_responses())
 async def health() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/runtime", response_model=RuntimeBody, responses=_errors())
+@router.get("/runtime", response_model=RuntimeBody, responses=error_responses())
 async def runtime_summary(runtime: Host) -> JSONResponse:
     summary = await runtime.summary()
     found = await runtime.diagnostics()
@@ -76,7 +76,7 @@ async def runtime_summary(runtime: Host) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/workers", response_model=WorkerListBody, responses=_errors())
+@router.get("/workers", response_model=WorkerListBody, responses=error_responses())
 async def list_workers(
     runtime: Host,
     limit: Limit = None,
@@ -89,7 +89,7 @@ async def list_workers(
 
 
 @router.post(
-    "/workers", status_code=201, response_model=WorkerBody, responses=_errors(404, 409, 501)
+    "/workers", status_code=201, response_model=WorkerBody, responses=error_responses(404, 409, 501)
 )
 async def create_worker(
     runtime: Host, body: Annotated[CreateBody | None, Body()] = None
@@ -98,7 +98,7 @@ async def create_worker(
     return JSONResponse({"worker": detail.to_dict()}, status_code=201)
 
 
-@router.get("/workers/{worker_id}", response_model=WorkerBody, responses=_errors(404))
+@router.get("/workers/{worker_id}", response_model=WorkerBody, responses=error_responses(404))
 async def get_worker(runtime: Host, worker_id: str) -> JSONResponse:
     detail = await runtime.get_worker(worker_id)
     return JSONResponse({"worker": detail.to_dict()})
@@ -108,14 +108,14 @@ async def get_worker(runtime: Host, worker_id: str) -> JSONResponse:
     "/workers/{worker_id}/input",
     status_code=202,
     response_model=AckBody,
-    responses=_errors(404, 409),
+    responses=error_responses(404, 409),
 )
 async def send_input(runtime: Host, worker_id: str, body: InputBody) -> JSONResponse:
     ack = await runtime.send_input(worker_id, body.to_input())
     return JSONResponse({"ack": ack.to_dict()}, status_code=202)
 
 
-@router.post("/workers/{worker_id}/stop", response_model=AckBody, responses=_errors(404))
+@router.post("/workers/{worker_id}/stop", response_model=AckBody, responses=error_responses(404))
 async def stop_worker(
     runtime: Host, worker_id: str, body: Annotated[StopBody | None, Body()] = None
 ) -> JSONResponse:
@@ -123,14 +123,14 @@ async def stop_worker(
     return JSONResponse({"ack": ack.to_dict()})
 
 
-@router.post("/workers/{worker_id}/cancel", response_model=AckBody, responses=_errors(404))
+@router.post("/workers/{worker_id}/cancel", response_model=AckBody, responses=error_responses(404))
 async def cancel_worker(runtime: Host, worker_id: str) -> JSONResponse:
     ack = await runtime.cancel_worker(worker_id)
     return JSONResponse({"ack": ack.to_dict()})
 
 
 @router.get(
-    "/workers/{worker_id}/transcript", response_model=TranscriptBody, responses=_errors(404)
+    "/workers/{worker_id}/transcript", response_model=TranscriptBody, responses=error_responses(404)
 )
 async def transcript(
     runtime: Host, worker_id: str, start: Annotated[int, Query(ge=1)] = 1, limit: Limit = None
@@ -140,7 +140,7 @@ async def transcript(
 
 
 @router.get(
-    "/workers/{worker_id}/events", response_model=EventPageBody, responses=_errors(404, 410)
+    "/workers/{worker_id}/events", response_model=EventPageBody, responses=error_responses(404, 410)
 )
 async def events(
     runtime: Host, worker_id: str, cursor: str | None = None, limit: Limit = None
@@ -149,20 +149,22 @@ async def events(
     return JSONResponse(page.to_dict())
 
 
-@router.put("/config-bundles/{digest}", response_model=BundleOneBody, responses=_errors())
+@router.put("/config-bundles/{digest}", response_model=BundleOneBody, responses=error_responses())
 async def put_config_bundle(runtime: Host, digest: str, body: BundlePutBody) -> JSONResponse:
     bundle = ConfigBundle.from_mapping(body.model_dump())
     summary = await runtime.put_config_bundle(digest, bundle)
     return JSONResponse({"config_bundle": summary.to_dict(), "content": bundle.to_dict()})
 
 
-@router.get("/config-bundles", response_model=BundleListBody, responses=_errors())
+@router.get("/config-bundles", response_model=BundleListBody, responses=error_responses())
 async def list_config_bundles(runtime: Host) -> JSONResponse:
     found = await runtime.config_bundles()
     return JSONResponse({"config_bundles": [summary.to_dict() for summary in found]})
 
 
-@router.get("/config-bundles/{digest}", response_model=BundleOneBody, responses=_errors(404))
+@router.get(
+    "/config-bundles/{digest}", response_model=BundleOneBody, responses=error_responses(404)
+)
 async def get_config_bundle(runtime: Host, digest: str) -> JSONResponse:
     bundle = await runtime.config_bundle(digest)
     return JSONResponse({"config_bundle": bundle.summary().to_dict(), "content": bundle.to_dict()})

@@ -37,6 +37,10 @@ __all__ = [
     "RuntimeBody",
     "StopBody",
     "TranscriptBody",
+    "WorkdirBody",
+    "WorkdirCreateBody",
+    "WorkdirDeletedBody",
+    "WorkdirListBody",
     "WorkerBody",
     "WorkerListBody",
     "intent_of",
@@ -149,6 +153,15 @@ class BundlePutBody(_Strict):
     revision: str
     provenance: dict[str, str] = Field(default_factory=dict)
     profiles: dict[str, BundleProfileBody]
+
+
+class WorkdirCreateBody(_Strict):
+    """A workdir of ``repository`` (an absolute path the runtime allows) at ``base`` (a
+    branch, tag or commit), detached, or on a new ``branch``."""
+
+    repository: str
+    base: str
+    branch: str | None = None
 
 
 # -- responses --------------------------------------------------------------
@@ -303,3 +316,39 @@ class BundleOneBody(BaseModel):
 
 class HealthBody(BaseModel):
     status: Literal["ok"]
+
+
+class WorkdirDetailBody(BaseModel):
+    workdir_id: str
+    repository: str
+    base_ref: str
+    base_commit: str
+    branch: str | None
+    created_at: str
+    state: Literal["present", "missing"] = Field(
+        description="missing: the worktree was deleted by hand; DELETE cleans the record"
+    )
+    head: str | None
+    disk_bytes: int
+    disk_complete: bool = Field(description="false when the walk stopped at its bound")
+    unmerged: int | None = Field(
+        description="commits at head that no branch, tag or remote holds (null: unknown)"
+    )
+
+
+class WorkdirBody(BaseModel):
+    workdir: WorkdirDetailBody
+
+
+class WorkdirListBody(BaseModel):
+    workdirs: list[WorkdirDetailBody]
+
+
+class WorkdirDeletedDetail(BaseModel):
+    workdir_id: str
+    worktree_removed: bool
+    branch_deleted: bool
+
+
+class WorkdirDeletedBody(BaseModel):
+    deleted: WorkdirDeletedDetail
