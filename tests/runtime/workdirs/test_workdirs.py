@@ -12,6 +12,7 @@ import pytest
 from tests.isolation import isolated_env
 
 from yoi.errors import InvalidRequest, WorkdirNotFound, WorkdirUnmerged
+from yoi.runtime import Runtime
 from yoi.runtime.stores import FsStore
 from yoi.runtime.workdirs import FsLedger, Workdirs, WorktreeState
 from yoi.runtime.workdirs.repository import Repository
@@ -318,3 +319,20 @@ async def test_beside_an_fs_store_keeps_everything_under_its_root(
     assert (tmp_path / "store" / "workdirs" / f"{made.record.workdir_id}.json").is_file()
     await workdirs.close()
     assert (tmp_path / "store" / "worktrees" / made.record.workdir_id).is_dir()  # it is kept
+
+
+async def test_a_runtime_on_an_fs_store_finds_its_workdirs_after_a_restart(
+    repo: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    first = FsStore(root)
+    async with Runtime(store=first, workdirs=Workdirs.beside(first, [repo])) as runtime:
+        assert runtime.workdirs is not None
+        made = await runtime.workdirs.create(str(repo), "v1", branch="work/restart")
+    store = FsStore(root)
+    async with Runtime(store=store, workdirs=Workdirs.beside(store, [repo])) as again:
+        assert again.workdirs is not None
+        found = await again.workdirs.get(made.record.workdir_id)
+        assert found.record == made.record
+        assert found.state is WorktreeState.PRESENT
+        assert [d.code for d in await again.diagnostics()] == ["offline_model"]
