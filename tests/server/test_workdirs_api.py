@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,22 +9,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.isolation import isolated_env
+from tests.git_repo import git
 from tests.server.asgi import app_client, assert_envelope, error_of
 
 from yoi.runtime import Runtime
 from yoi.runtime.workdirs import Workdirs
-
-
-def git(root: Path, *args: str) -> str:
-    environment = isolated_env(
-        GIT_AUTHOR_NAME="Ann", GIT_AUTHOR_EMAIL="ann@example.com",
-        GIT_COMMITTER_NAME="Ann", GIT_COMMITTER_EMAIL="ann@example.com",
-    )  # fmt: skip
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], env=environment, capture_output=True, check=True
-    )
-    return done.stdout.decode()
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.isolation import isolated_env
+from tests.git_repo import git
 
 from yoi.engine.tool import Tool, ToolResult
 from yoi.tools.git import git_tools
@@ -20,19 +19,6 @@ from yoi.tools.scope import Capability, Grant, Scope
 EVERYTHING = Grant(frozenset(Capability))
 READ_ONLY = Grant(frozenset({Capability.READ}))
 Calls = list[tuple[str, dict[str, object]]]
-
-
-def git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    """Plain git, as a person at the terminal would run it (the test's own setup)."""
-    environment = isolated_env(
-        GIT_AUTHOR_NAME="Ann", GIT_AUTHOR_EMAIL="ann@example.com",
-        GIT_COMMITTER_NAME="Ann", GIT_COMMITTER_EMAIL="ann@example.com",
-        **(env or {}),
-    )  # fmt: skip
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], env=environment, capture_output=True, check=True
-    )
-    return done.stdout.decode()
 
 
 @pytest.fixture

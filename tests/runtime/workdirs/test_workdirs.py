@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.isolation import isolated_env
+from tests.git_repo import git
 
 from yoi.errors import InvalidRequest, WorkdirNotFound, WorkdirUnmerged
 from yoi.runtime import Runtime
 from yoi.runtime.stores import FsStore
 from yoi.runtime.workdirs import FsLedger, Workdirs, WorktreeState
 from yoi.runtime.workdirs.repository import Repository
-
-
-def git(root: Path, *args: str) -> str:
-    """Plain git, as a person at the terminal would run it (the test's own setup)."""
-    environment = isolated_env(
-        GIT_AUTHOR_NAME="Ann", GIT_AUTHOR_EMAIL="ann@example.com",
-        GIT_COMMITTER_NAME="Ann", GIT_COMMITTER_EMAIL="ann@example.com",
-    )  # fmt: skip
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], env=environment, capture_output=True, check=True
-    )
-    return done.stdout.decode()
 
 
 @pytest.fixture
