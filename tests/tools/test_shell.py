@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import subprocess
@@ -75,15 +76,56 @@ def alive(marker: str) -> list[int]:
     return found
 
 
-async def wait_for(predicate: object, seconds: float) -> bool:
-    """Await ``predicate()`` turning true, checking every few milliseconds up to ``seconds``."""
-    assert callable(predicate)
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+async def until_gone(marker: str, seconds: float) -> list[int]:
+    """Await the exit of every live ``sleep <marker>`` (through pidfds), for at most
+    ``seconds``; the host pids of those still alive then."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            for pid in alive(marker):
+                await exited(pid)
+    return alive(marker)
+
+
+async def exited(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        await readable(fd)  # a pidfd turns readable when its process ends
+    finally:
+        os.close(fd)
+
+
+async def readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+async def lines_from(fifo: Path, count: int, seconds: float) -> list[str]:
+    """The first ``count`` lines written to ``fifo``, awaited for at most ``seconds``."""
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    keeper = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # no end of file between writers
+    data = b""
+    try:
+        async with asyncio.timeout(seconds):
+            while data.count(b"\n") < count:
+                await readable(reader)
+                data += os.read(reader, 4096)
+    finally:
+        os.close(keeper)
+        os.close(reader)
+    return data.decode().splitlines()
 
 
 async def test_exit_codes_are_reported(bash: BashTool) -> None:
@@ -183,18 +225,23 @@ async def test_timeout_kills_a_command_ignoring_sigterm(bash: BashTool) -> None:
     assert time.monotonic() - started < 2.0
     assert result.is_error
     assert result.summary.startswith("bash timed out after 0.5s")
-    assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
+    assert await until_gone(marker, 1.0) == []
 
 
-async def test_cancel_kills_the_command_and_its_children(bash: BashTool) -> None:
+async def test_cancel_kills_the_command_and_its_children(bash: BashTool, repo: Path) -> None:
     marker = f"32{os.getpid()}.75"
-    command = f"sleep {marker} & (setsid sleep {marker} &); sleep {marker}"
+    os.mkfifo(repo / "started")
+    command = (
+        f"(echo child > started; exec sleep {marker}) & "
+        f"(setsid sh -c 'echo detached > started; exec sleep {marker}' &); "
+        f"echo shell > started; sleep {marker}"
+    )
     call = asyncio.create_task(bash.call({"command": command}))
-    assert await wait_for(lambda: len(alive(marker)) == 3, 10.0), alive(marker)
+    assert sorted(await lines_from(repo / "started", 3, 10.0)) == ["child", "detached", "shell"]
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
+    assert await until_gone(marker, 1.0) == []
 
 
 @pytest.mark.parametrize("mode", [SandboxMode.BWRAP, SandboxMode.NONE])
@@ -205,7 +252,7 @@ async def test_background_jobs_end_with_the_call(scope: Scope, mode: SandboxMode
     result = await BashTool(scope, sandbox).call({"command": f"sleep {marker} & echo started"})
     assert result.content == "started\n\n[exit code 0]"
     assert time.monotonic() - started < 3.0  # not held open by the job's copy of stdout
-    assert await wait_for(lambda: not alive(marker), 1.0), alive(marker)
+    assert await until_gone(marker, 1.0) == []
 
 
 async def test_parallel_calls_each_run_in_their_own_shell(bash: BashTool) -> None:
@@ -225,7 +272,7 @@ async def test_fork_bomb_ends_at_the_timeout(scope: Scope) -> None:
     result = await bash.call({"command": bomb, "timeout": 2})
     assert result.summary.startswith("bash timed out after 2s")
     assert time.monotonic() - started < 4.0
-    assert await wait_for(lambda: not alive("3399.5"), 1.0)
+    assert await until_gone("3399.5", 1.0) == []
     after = await bash.call({"command": "echo still here"})
     assert after.content == "still here\n\n[exit code 0]"
     child = await asyncio.create_subprocess_exec("true")
