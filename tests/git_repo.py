@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.isolation import isolated_env
 
-__all__ = ["git"]
+__all__ = ["git", "tagged_repo"]
 
 
 def git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
@@ -22,3 +22,14 @@ def git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
         ["git", "-C", str(root), *args], env=environment, capture_output=True, check=True
     )
     return done.stdout.decode()
+
+
+def tagged_repo(root: Path) -> Path:
+    """A repository at ``root`` on ``main`` with one commit of ``app.py``, tagged ``v1``."""
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.py").write_text("print('one')\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "First")
+    git(root, "tag", "v1")
+    return root

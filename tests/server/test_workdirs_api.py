@@ -9,7 +9,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.git_repo import git
+from tests.git_repo import git, tagged_repo
 from tests.server.asgi import app_client, assert_envelope, error_of
 
 from yoi.runtime import Runtime
@@ -18,14 +18,7 @@ from yoi.runtime.workdirs import Workdirs
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.py").write_text("print('one')\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "First")
-    git(root, "tag", "v1")
-    return root
+    return tagged_repo(tmp_path / "repo")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.git_repo import git
+from tests.git_repo import git, tagged_repo
 
 from yoi.errors import InvalidRequest, WorkdirNotFound, WorkdirUnmerged
 from yoi.runtime import Runtime
@@ -19,13 +19,7 @@ from yoi.runtime.workdirs.repository import Repository
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.py").write_text("print('one')\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "First")
-    git(root, "tag", "v1")
+    root = tagged_repo(tmp_path / "repo")
     (root / "app.py").write_text("print('two')\n" * 1000)
     git(root, "commit", "-q", "-am", "Second")
     return root
