@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from yoi.errors import InvalidRequest
 from yoi.runtime import StoreSettings
@@ -15,6 +17,7 @@ from yoi.server.settings import (
     is_loopback,
     parse_bind,
 )
+from yoi.tools.sandbox import SandboxMode
 
 TOKEN = "s3cret-token-value"
 NO_FLAGS: dict[str, object] = {
@@ -26,6 +29,8 @@ NO_FLAGS: dict[str, object] = {
     "token_env": None,
     "token_file": None,
     "model": None,
+    "repositories": (),
+    "sandbox": None,
 }
 
 
@@ -168,6 +173,8 @@ def test_a_toml_file_holds_every_setting_with_paths_relative_to_its_directory(
     )
     settings = ServeSettings.from_toml(path)
     conf = tmp_path / "conf"
+    assert settings.repositories == ()
+    assert settings.sandbox is SandboxMode.BWRAP
     assert settings == ServeSettings(
         runtime_id="build-box",
         display_name="Build box",
@@ -213,6 +220,16 @@ def test_unknown_keys_are_refused_by_name(tmp_path: Path) -> None:
         ({"ping_interval": 3601}, "ping_interval"),
         ({"ping_interval": True}, "ping_interval"),
         ({"ping_interval": "20"}, "ping_interval"),
+        ({"repositories": "checkout"}, "repositories"),
+        ({"repositories": ["checkout", 7]}, "repositories"),
+        ({"repositories": [""]}, "repositories"),
+        ({"repositories": ["  "]}, "repositories"),
+        ({"repositories": ["a\0b"]}, "repositories"),
+        ({"repositories": {"path": "checkout"}}, "repositories"),
+        ({"sandbox": "firejail"}, "sandbox"),
+        ({"sandbox": "NONE"}, "sandbox"),
+        ({"sandbox": False}, "sandbox"),
+        ({"sandbox": ""}, "sandbox"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(
@@ -320,3 +337,51 @@ def test_a_store_root_flag_alone_means_the_fs_store(tmp_path: Path) -> None:
 def test_a_memory_store_flag_beside_a_root_still_wins(tmp_path: Path) -> None:
     settings = ServeSettings().override({"store": "memory", "store_root": "x"}, cwd=tmp_path)
     assert settings.store.kind == "memory"
+
+
+# -- repositories and the sandbox --------------------------------------------------------
+
+
+def test_repositories_in_a_file_are_taken_from_its_directory_once_each(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    text = f'repositories = ["../checkout", "{elsewhere}", "../checkout"]\nsandbox = "none"\n'
+    settings = ServeSettings.from_toml(write(tmp_path / "conf" / "runtime.toml", text))
+    assert settings.repositories == (tmp_path / "conf" / ".." / "checkout", elsewhere)
+    assert settings.sandbox is SandboxMode.NONE
+
+
+def test_repository_flags_are_taken_from_the_working_directory_and_replace_the_files(
+    tmp_path: Path,
+) -> None:
+    text = 'repositories = ["from-file"]\n'
+    from_file = ServeSettings.from_toml(write(tmp_path / "conf" / "runtime.toml", text))
+    given = flags(repositories=(Path("one"), Path("/abs/two")), sandbox="none")
+    settings = from_file.override(given, cwd=tmp_path / "cwd")
+    assert settings.repositories == (tmp_path / "cwd" / "one", Path("/abs/two"))
+    assert settings.sandbox is SandboxMode.NONE
+    kept = from_file.override(flags(), cwd=tmp_path / "cwd")
+    assert kept.repositories == (tmp_path / "conf" / "from-file",)
+    assert kept.sandbox is SandboxMode.BWRAP
+
+
+def test_a_bad_sandbox_flag_is_refused_naming_the_modes(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        ServeSettings().override(flags(sandbox="chroot"), cwd=tmp_path)
+    assert refused.value.details == {"field": "sandbox"}
+    assert refused.value.message == "sandbox must be 'bwrap' or 'none'"
+
+
+@given(entries=st.lists(st.text(max_size=12) | st.integers() | st.none(), max_size=4))
+def test_any_repository_list_is_its_paths_in_order_or_refused_naming_the_field(
+    entries: list[object],
+) -> None:
+    base = Path("/base")
+    values = {"repositories": entries}
+    if not all(isinstance(e, str) and e.strip() and "\0" not in e for e in entries):
+        with pytest.raises(InvalidRequest) as refused:
+            ServeSettings.from_mapping(values, base=base)
+        assert refused.value.details == {"field": "repositories"}
+        return
+    expected = [base / Path(str(entry)).expanduser() for entry in entries]
+    settings = ServeSettings.from_mapping(values, base=base)
+    assert list(settings.repositories) == list(dict.fromkeys(expected))

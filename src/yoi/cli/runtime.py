@@ -30,6 +30,18 @@ def runtime() -> None:
 @click.option("--token-file", type=click.Path(path_type=Path), help="A file holding the token.")
 @click.option("--model", metavar="PROVIDER:MODEL", help="The model workers use.")
 @click.option(
+    "--repository",
+    "repositories",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A repository workers' workdirs may be made of (repeatable).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["bwrap", "none"]),
+    help="How bash is confined (default bwrap; none runs it unconfined, shown as a warning).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -40,7 +52,8 @@ def serve(config_file: Path | None, **flags: object) -> None:
 
     Prints one line, `listening on http://HOST:PORT`, once it accepts
     connections. Listening beyond loopback needs a token (from --token-env,
-    --token-file or YOI_RUNTIME_TOKEN).
+    --token-file or YOI_RUNTIME_TOKEN). Without a repository, workers get no
+    workdirs and no file, shell or git tools.
     """
     try:
         from yoi.server.process import serve_runtime

@@ -9,6 +9,8 @@ The TOML file holds the same settings as the flags, by the same names::
     store_root = "state/runtime"        # relative to this file's directory
     token_env = "YOI_RUNTIME_TOKEN"     # or token_file = "runtime.token"
     model = "openai:gpt-4o-mini"
+    repositories = ["../checkout"]      # what workdirs may be made of; relative to this file
+    sandbox = "bwrap"                   # or "none": bash unconfined, shown as a warning
 
 A token is only ever read from the environment or a file, never from the
 flags or the TOML itself, and never shown.
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from yoi.errors import InvalidRequest
 from yoi.runtime.stores import StoreSettings
+from yoi.tools.sandbox import SandboxMode
 
 __all__ = [
     "DEFAULT_BIND",
@@ -46,6 +49,8 @@ _KEYS = {
     "token_file",
     "model",
     "ping_interval",
+    "repositories",
+    "sandbox",
 }
 
 
@@ -60,6 +65,9 @@ class ServeSettings:
     model: str | None = None
     ping_interval: float = 20.0
     """Seconds between keepalive pings on observation streams; a peer gets as long to answer."""
+    repositories: tuple[Path, ...] = ()
+    """The repositories workdirs may be made of (absolute); none: no workdirs, no file tools."""
+    sandbox: SandboxMode = SandboxMode.BWRAP
 
     @classmethod
     def from_toml(cls, path: Path) -> ServeSettings:
@@ -88,6 +96,8 @@ class ServeSettings:
             token_file=None if token_file is None else base / Path(token_file).expanduser(),
             model=_optional_str(values, "model"),
             ping_interval=_seconds(values.get("ping_interval", 20.0)),
+            repositories=_repositories(values.get("repositories", []), base=base),
+            sandbox=_sandbox(values.get("sandbox", SandboxMode.BWRAP.value)),
         )
 
     def override(self, flags: Mapping[str, object], *, cwd: Path) -> ServeSettings:
@@ -95,9 +105,14 @@ class ServeSettings:
 
         ``store`` and ``store_root`` flags rebuild the store settings, with a
         relative root taken from ``cwd`` (a root alone means ``fs``); a token
-        flag replaces both token settings.
+        flag replaces both token settings. Repository flags (relative ones from
+        ``cwd``) replace the file's list; none given leaves it.
         """
-        given = {name: value for name, value in flags.items() if value is not None}
+        given = {name: value for name, value in flags.items() if value not in (None, ())}
+        if "repositories" in given:
+            given["repositories"] = _repositories(given["repositories"], base=cwd)
+        if "sandbox" in given:
+            given["sandbox"] = _sandbox(given["sandbox"])
         kind, root = given.pop("store", None), given.pop("store_root", None)
         if kind is None and root is not None:
             kind = "fs"  # a root given on the command line is meant to be used
@@ -171,6 +186,31 @@ def _optional_str(values: Mapping[str, object], key: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{key} must be a non-empty string", details={"field": key})
     return value.strip()
+
+
+def _repositories(value: object, *, base: Path) -> tuple[Path, ...]:
+    """Each entry a non-empty path string, taken from ``base`` when relative."""
+    entries = list(value) if isinstance(value, list | tuple) else None
+    if entries is None or not all(isinstance(entry, str | Path) for entry in entries):
+        raise InvalidRequest(
+            "repositories must be a list of paths", details={"field": "repositories"}
+        )
+    paths: list[Path] = []
+    for entry in entries:
+        if not str(entry).strip() or "\0" in str(entry):
+            raise InvalidRequest(
+                "repositories must not hold an empty path", details={"field": "repositories"}
+            )
+        paths.append(base / Path(entry).expanduser())
+    return tuple(dict.fromkeys(paths))
+
+
+def _sandbox(value: object) -> SandboxMode:
+    modes = {mode.value: mode for mode in SandboxMode}
+    if isinstance(value, str) and value in modes:
+        return modes[value]
+    known = " or ".join(repr(mode) for mode in modes)
+    raise InvalidRequest(f"sandbox must be {known}", details={"field": "sandbox"})
 
 
 def _seconds(value: object) -> float:
