@@ -6,6 +6,7 @@ import pytest
 
 FRONT_DOORS = {
     "yoi.engine": [
+        "Action",
         "AssistantMessage",
         "AssistantReply",
         "Engine",
@@ -15,10 +16,12 @@ FRONT_DOORS = {
         "Model",
         "ModelChunk",
         "ModelRequest",
+        "PermissionRule",
         "RetryChunk",
         "RetryPolicy",
         "Retrying",
         "RetryingModel",
+        "Rules",
         "RunEnded",
         "RunResult",
         "TextChunk",
@@ -32,6 +35,7 @@ FRONT_DOORS = {
         "ToolCallChunk",
         "ToolCallFinished",
         "ToolCallStarted",
+        "ToolGate",
         "ToolLimits",
         "ToolResult",
         "ToolResultMessage",

@@ -35,12 +35,14 @@ from yoi.engine.model import (
     ToolSpec,
     UsageChunk,
 )
+from yoi.engine.permissions import Action, PermissionRule, Rules
 from yoi.engine.retry import RetryingModel, RetryPolicy, backoff_delay
 from yoi.engine.run import Engine, EngineLimits
 from yoi.engine.tool import Tool, ToolResult, spec_of
-from yoi.engine.tool_calls import ToolLimits, truncate
+from yoi.engine.tool_calls import ToolGate, ToolLimits, truncate
 
 __all__ = [
+    "Action",
     "AssistantMessage",
     "AssistantReply",
     "Engine",
@@ -50,10 +52,12 @@ __all__ = [
     "Model",
     "ModelChunk",
     "ModelRequest",
+    "PermissionRule",
     "RetryChunk",
     "RetryPolicy",
     "Retrying",
     "RetryingModel",
+    "Rules",
     "RunEnded",
     "RunResult",
     "TextChunk",
@@ -67,6 +71,7 @@ __all__ = [
     "ToolCallChunk",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolGate",
     "ToolLimits",
     "ToolResult",
     "ToolResultMessage",

@@ -29,7 +29,7 @@ from yoi.engine.model import (
     UsageChunk,
 )
 from yoi.engine.tool import Tool, spec_of
-from yoi.engine.tool_calls import ToolLimits, ToolRunner
+from yoi.engine.tool_calls import ToolGate, ToolLimits, ToolRunner
 from yoi.errors import YoiError
 
 __all__ = ["Engine", "EngineLimits"]
@@ -58,16 +58,23 @@ class _Turn:
 class Engine:
     """Runs a conversation forward until the model stops asking for tools.
 
+    A ``gate`` sees each tool call before it runs and may refuse it (permission rules).
+
     A run yields :mod:`yoi.engine.events` and always ends with :class:`RunEnded`,
     unless it is cancelled, in which case ``CancelledError`` propagates.
     """
 
     def __init__(
-        self, model: Model, *, tools: Sequence[Tool] = (), limits: EngineLimits | None = None
+        self,
+        model: Model,
+        *,
+        tools: Sequence[Tool] = (),
+        limits: EngineLimits | None = None,
+        gate: ToolGate | None = None,
     ) -> None:
         self._model = model
         self._limits = limits or EngineLimits()
-        self._tools = ToolRunner(tools, self._limits.tools)
+        self._tools = ToolRunner(tools, self._limits.tools, gate)
         self._specs = tuple(spec_of(tool) for tool in tools)
 
     @property

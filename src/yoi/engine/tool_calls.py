@@ -1,4 +1,4 @@
-"""Carrying out a model's tool calls: lookup, argument parsing, timeout, bounded output."""
+"""Carrying out a model's tool calls: lookup, argument parsing, a gate, timeout, bounded output."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from yoi.engine.events import ToolCallFinished
 from yoi.engine.messages import ToolCall
 from yoi.engine.tool import Tool, ToolResult
 from yoi.errors import YoiError
 
-__all__ = ["ToolLimits", "ToolRunner", "truncate"]
+__all__ = ["ToolGate", "ToolLimits", "ToolRunner", "truncate"]
 
 TRUNCATION_MARKER = "\n[… output truncated: {dropped} more characters]"
 
@@ -21,6 +22,15 @@ TRUNCATION_MARKER = "\n[… output truncated: {dropped} more characters]"
 class ToolLimits:
     timeout: float = 120.0
     max_output: int = 32_000
+
+
+class ToolGate(Protocol):
+    """Decides whether a call may run, before it does; it may wait (for a person's answer).
+
+    ``None`` lets the call go ahead; a result refuses it, and is what the model reads.
+    """
+
+    async def admit(self, call: ToolCall, arguments: Mapping[str, object]) -> ToolResult | None: ...
 
 
 def truncate(text: str, limit: int) -> tuple[str, bool]:
@@ -33,9 +43,12 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
 class ToolRunner:
     """Runs the calls of one model turn in parallel and reports each as it finishes."""
 
-    def __init__(self, tools: Sequence[Tool], limits: ToolLimits) -> None:
+    def __init__(
+        self, tools: Sequence[Tool], limits: ToolLimits, gate: ToolGate | None = None
+    ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._limits = limits
+        self._gate = gate
 
     async def run(self, calls: Sequence[ToolCall]) -> AsyncIterator[ToolCallFinished]:
         tasks = {asyncio.ensure_future(self._finish(call)) for call in calls}
@@ -60,6 +73,10 @@ class ToolRunner:
         arguments = _parse_arguments(call.arguments)
         if isinstance(arguments, ToolResult):
             return arguments
+        # The gate's wait (a person deciding) is not the tool's time: it runs before the timeout.
+        refused = None if self._gate is None else await self._gate.admit(call, arguments)
+        if refused is not None:
+            return refused
         try:
             async with asyncio.timeout(self._limits.timeout):
                 return await tool.call(arguments)
