@@ -168,6 +168,8 @@ FRONT_DOORS = {
         "Sandbox",
         "SandboxMode",
         "SandboxStatus",
+        "ArgumentError",
+        "Arguments",
     ],
     "yoi.testing": [
         "Call",

@@ -1,5 +1,6 @@
 """Tools a worker may use, each confined by a :class:`Scope` to its workdir and grant."""
 
+from yoi.tools._arguments import ArgumentError, Arguments
 from yoi.tools.files import FileTools, ReadLedger
 from yoi.tools.git import git_tools
 from yoi.tools.git_runner import GitSettings
@@ -27,3 +28,4 @@ __all__ += [
     "parse_report",
 ]
 __all__ += ["BashTool", "Sandbox", "SandboxMode", "SandboxStatus"]
+__all__ += ["ArgumentError", "Arguments"]
