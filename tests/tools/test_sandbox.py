@@ -129,14 +129,19 @@ async def test_host_processes_are_invisible(sandbox: Sandbox, workdir: Path) -> 
     assert "seen" not in output
 
 
-async def test_git_common_dir_is_writable_when_given(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_git_common_dir_is_writable_where_commits_write(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     workdir, common = tmp_path / "workdir", tmp_path / "repo.git"
     workdir.mkdir()
-    common.mkdir()
+    (common / "refs" / "heads").mkdir(parents=True)
     confinement = Confinement(workdir=workdir, cwd=workdir, home=workdir, git_common_dir=common)
-    code, _ = await run(sandbox, confinement, f"echo ref > {common}/HEAD")
+    code, _ = await run(sandbox, confinement, f"echo ref > {common}/refs/heads/main")
     assert code == 0
-    assert (common / "HEAD").read_text() == "ref\n"
+    assert (common / "refs" / "heads" / "main").read_text() == "ref\n"
+    code, _ = await run(sandbox, confinement, f"echo ref > {common}/HEAD")
+    assert code != 0
+    assert not (common / "HEAD").exists()
 
 
 def test_arguments_bind_the_workdir_and_unshare(tmp_path: Path) -> None:
@@ -148,6 +153,7 @@ def test_arguments_bind_the_workdir_and_unshare(tmp_path: Path) -> None:
     assert f"--bind {tmp_path} {tmp_path}" in text
     for flag in ("--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent"):
         assert flag in arguments
+    assert "--cap-drop ALL" in text
     assert arguments.index("--clearenv") < arguments.index("--setenv")
     assert "sk" not in arguments
     assert arguments[-1] == "--"

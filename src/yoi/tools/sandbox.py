@@ -1,9 +1,19 @@
 """The OS sandbox a worker's shell commands run in: bubblewrap, and whether it can run here.
 
-The root filesystem is bound read-only, the workdir (and git's common dir, for commits)
-writable, ``/tmp`` is a private tmpfs, and the command lives in new PID and IPC (and, unless
-the grant says ``network``, network) namespaces whose init dies with bwrap. The environment
-is cleared to an allow-list, so no model key or runtime token reaches a command.
+The root filesystem is bound read-only, the workdir writable, ``/tmp`` is a private tmpfs,
+and the command lives in new PID and IPC (and, unless the grant says ``network``, network)
+namespaces whose init dies with bwrap, holding no capabilities (not even when the runtime is
+root: one could unmount what is bound read-only). The environment is cleared to an
+allow-list, so no model key or runtime token reaches a command.
+
+Of git's common dir, a command may write only what a commit writes: ``objects``, ``refs``,
+``logs`` and its own worktree's gitdir. The rest stays read-only, because git on the host
+runs what it finds there — hooks, ``core.fsmonitor``, filters and aliases in ``config``,
+``info/attributes``, a ``commondir`` redirecting to another repository — when the
+orchestrator or a person later runs git in the repository. The workdir's ``.git`` file and
+its gitdir's ``commondir``, ``gitdir`` and ``config.worktree`` are read-only too, so they
+cannot point host git elsewhere; a missing ``config.worktree`` is covered by an empty
+read-only one (git reads it once ``extensions.worktreeConfig`` is on).
 
 Where a pids cgroup can be made (a root runtime with cgroup v1's ``pids`` hierarchy, or a
 delegated v2 subtree), every command also runs under a process cap: a fork bomb stops at
@@ -115,10 +125,8 @@ def bwrap_arguments(
     """bwrap's arguments up to and including ``--``; the command follows them."""
     arguments = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     arguments += ["--tmpfs", "/tmp", "--bind", str(confinement.workdir), str(confinement.workdir)]
-    if confinement.git_common_dir is not None:
-        common = str(confinement.git_common_dir)
-        arguments += ["--bind", common, common]
-    arguments += ["--unshare-pid", "--unshare-ipc"]
+    arguments += _git_binds(confinement.workdir, confinement.git_common_dir)
+    arguments += ["--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL"]
     if not confinement.network:
         arguments.append("--unshare-net")
     arguments += ["--die-with-parent", "--new-session", "--clearenv"]
@@ -126,6 +134,77 @@ def bwrap_arguments(
         arguments += ["--setenv", name, value]
     arguments += ["--chdir", str(confinement.cwd), "--"]
     return arguments
+
+
+def _git_binds(workdir: Path, common: Path | None) -> list[str]:
+    """bwrap's binds for git's metadata: what of it a command may write, and what it may
+    only read. They follow the workdir's bind, so they cover parts of it; they look at the
+    host to learn what exists."""
+    dotgit = workdir / ".git"
+    binds: list[str] = []
+    if common is not None and not common.is_relative_to(workdir) and common.is_dir():
+        binds += _common_binds(common, _own_gitdir(dotgit, common))
+    if dotgit.is_file():
+        binds += _read_only(dotgit)
+    elif dotgit.is_dir():
+        # The workdir is a main worktree, whose index and HEAD git rewrites by renames in
+        # its gitdir: that stays writable but for what host git would run. A missing
+        # ``commondir`` cannot be covered there (git refuses an empty one); the runtime's
+        # workdirs are linked worktrees, covered whole by ``_common_binds``.
+        for name in _RUN_BY_GIT:
+            binds += _read_only(dotgit / name, placeholder=name != "commondir")
+    return binds
+
+
+_COMMIT_WRITES = ("objects", "refs", "logs")
+_GITDIR_POINTERS = ("commondir", "gitdir")
+_RUN_BY_GIT = ("config", "hooks", "info", "commondir")
+_DIRECTORIES = frozenset({"hooks", "info"})
+
+
+def _common_binds(common: Path, own: Path | None) -> list[str]:
+    """The common dir read-only, so nothing can be added to it either, but for what a
+    commit writes: objects, refs, logs and the worktree's own gitdir (its pointers aside)."""
+    binds = _read_only(common)
+    binds += [bind for name in _COMMIT_WRITES for bind in _writable(common / name)]
+    if own is not None:
+        binds += _writable(own)
+        binds += [bind for name in _GITDIR_POINTERS for bind in _read_only(own / name)]
+        binds += _read_only(own / "config.worktree", placeholder=True)
+    return binds
+
+
+def _own_gitdir(dotgit: Path, common: Path) -> Path | None:
+    """The worktree's gitdir named by its ``.git`` file, when that is one of ``common``'s
+    worktrees; anything else leaves every worktree read-only."""
+    try:
+        text = dotgit.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    own = (dotgit.parent / text.removeprefix("gitdir:").strip()).resolve()
+    if own.parent != (common / "worktrees").resolve() or not (own / "commondir").is_file():
+        return None
+    return own
+
+
+def _writable(path: Path) -> list[str]:
+    return ["--bind", str(path), str(path)] if path.is_dir() else []
+
+
+def _read_only(path: Path, *, placeholder: bool = False) -> list[str]:
+    """Bind ``path`` read-only; when it is missing and ``placeholder``, mount an empty
+    read-only one in its place (bwrap makes the mount point on the host: an empty file or
+    directory), so a command cannot create it either."""
+    where = str(path)
+    if path.exists():
+        return ["--ro-bind", where, where]
+    if not placeholder:
+        return []
+    if path.name in _DIRECTORIES:
+        return ["--tmpfs", where, "--remount-ro", where]
+    return ["--ro-bind", os.devnull, where]
 
 
 class PidsCgroup:
