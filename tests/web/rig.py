@@ -50,8 +50,11 @@ __all__ = [
     "EMBEDDED",
     "REMOTE",
     "Console",
+    "Record",
     "chromium_path",
+    "launch",
     "open_console",
+    "watch",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,12 +176,14 @@ class Console:
         width, height = viewport
         page = await self.browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(DEADLINE * 1000)
-        _watch(page, self.record)
+        watch(page, self.record)
         await page.goto(f"{self.url}/{hash_route}")
         return page
 
 
-def _watch(page: Page, record: Record) -> None:
+def watch(page: Page, record: Record) -> None:
+    """Keep what reaches ``page`` in ``record``; a page error or console error is a problem."""
+
     async def keep_body(response: Response) -> None:
         if "/api/" not in response.url and not response.url.endswith("/"):
             return
@@ -268,10 +273,10 @@ async def open_console(
             if backend_token is not None:
                 backend_env["YOI_BACKEND_TOKEN"] = backend_token
             backend = await serving.serve(workspace, "--model", "scripted:offline", env=backend_env)
-            browser = await _launch(playwright)
+            browser = await launch(playwright)
             page = await browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.set_default_timeout(DEADLINE * 1000)
-            _watch(page, record)
+            watch(page, record)
             console = Console(
                 page=page,
                 browser=browser,
@@ -295,5 +300,6 @@ async def open_console(
             await launcher.aclose()
 
 
-async def _launch(playwright: Playwright) -> Browser:
+async def launch(playwright: Playwright) -> Browser:
+    """Debian's Chromium, headless."""
     return await playwright.chromium.launch(executable_path=chromium_path(), args=list(_FLAGS))

@@ -1,5 +1,5 @@
-// A transcript's entries as list items: who said what, a tool call with its
-// result, and the lines a run or a worker leaves at its end.
+// A transcript's entries as list items: who said what, and the lines a run or a
+// worker leaves at its end (a tool call is drawn by views/tool_call.js).
 //
 // Pure DOM: these functions build and change <li> elements. Where an entry
 // goes and which sequence it has is the business of views/transcript.js.
@@ -50,61 +50,6 @@ export function showReply(li, html) {
   if (!html || li.classList.contains("live")) return;
   setRenderedHtml(text, html.trim());
   text.classList.add("rendered");
-}
-
-/** A tool call, still running: its result is set by `setToolResult`. */
-export function toolItem(callId, name, { runId, at }) {
-  const li = entryItem("tool", { runId, at });
-  li.dataset.callId = callId;
-  li.append(
-    h(
-      "div",
-      { class: "tool-call", dataset: { callId, state: "running" } },
-      h(
-        "div",
-        { class: "tool-head" },
-        h("code", { class: "tool-name", text: name }),
-        h("span", { class: "tool-state", text: "running…" }),
-      ),
-      h("pre", { class: "tool-arguments" }),
-      h("p", { class: "tool-summary", hidden: true }),
-    ),
-  );
-  return li;
-}
-
-/** A tool entry read from the transcript: the call's arguments, or its result. */
-export function showToolEntry(li, item) {
-  if (item.tool.result) {
-    li.dataset.resultSequence = String(item.sequence);
-    setToolResult(li, resultOf(item));
-  } else {
-    li.dataset.sequence = String(item.sequence);
-    setToolArguments(li, item.content);
-  }
-}
-
-export function setToolArguments(li, raw) {
-  li.querySelector(".tool-arguments").textContent = prettyJson(raw);
-}
-
-/** The call has ended: its state, its summary and (if it says more) its output. */
-export function setToolResult(li, { isError, summary, output = null }) {
-  const call = li.querySelector(".tool-call");
-  call.dataset.state = isError ? "error" : "done";
-  call.querySelector(".tool-state").textContent = isError ? "failed" : "done";
-  const line = call.querySelector(".tool-summary");
-  if (summary) {
-    line.textContent = summary;
-    line.hidden = false;
-  }
-  if (output === null || output === undefined || output === "" || output === summary) return;
-  let details = call.querySelector(".tool-output");
-  if (!details) {
-    details = h("details", { class: "tool-output" }, h("summary", { text: "Output" }), h("pre"));
-    call.append(details);
-  }
-  details.querySelector("pre").textContent = output;
 }
 
 /**
@@ -207,7 +152,7 @@ export function sameEntry(li, item) {
   return true;
 }
 
-/** What the transcript says that the events did not. */
+/** What the transcript says that the events did not (a tool call's: `fillInTool`). */
 export function fillIn(li, item) {
   if (li.classList.contains("pending")) {
     li.classList.remove("pending");
@@ -217,21 +162,8 @@ export function fillIn(li, item) {
     showReply(li, item.html);
   }
   if (item.cut) markCut(li, item.cut);
-  if (item.role === "tool" && item.tool?.result) setToolResult(li, resultOf(item));
-}
-
-function resultOf(item) {
-  return { isError: item.tool.is_error, summary: item.tool.summary, output: item.content };
 }
 
 function addNote(li, text) {
   li.querySelector(".entry-head").append(h("span", { class: "entry-note", text }));
-}
-
-function prettyJson(raw) {
-  try {
-    return JSON.stringify(JSON.parse(raw), null, 2);
-  } catch {
-    return String(raw ?? "");
-  }
 }

@@ -17,8 +17,8 @@
 // Replies are Markdown: they stream as plain text and, once done, show the
 // backend's rendering (`?render=html`), at the same text size.
 //
-// The entries themselves are built by views/entries.js; older pages are read
-// by views/transcript_paging.js.
+// The entries themselves are built by views/entries.js, tool calls by
+// views/tool_call.js; older pages are read by views/transcript_paging.js.
 import { api, workerPath } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { WorkerStream } from "../lib/socket.js";
@@ -31,15 +31,19 @@ import {
   runResultItem,
   sameEntry,
   setQueued,
-  setToolArguments,
-  setToolResult,
   showAllButton,
-  showToolEntry,
   stoppedItem,
   textItem,
   thinkingOf,
-  toolItem,
 } from "./entries.js";
+import {
+  fillInTool,
+  setToolArguments,
+  setToolResult,
+  settleCalls,
+  showToolEntry,
+  toolItem,
+} from "./tool_call.js";
 import { OlderPages } from "./transcript_paging.js";
 
 const CHECK_PAGE = 200;
@@ -305,21 +309,18 @@ class Transcript {
 
   toolStarted(event, at) {
     this.endLive();
-    const li = this.newToolItem(event.call_id, event.name, event.run_id, at);
+    const li = this.toolFor(event.call_id, event.name, event.run_id, at);
     setToolArguments(li, event.arguments);
-    this.add(li);
     this.place(li, event.transcript_sequence);
   }
 
   toolFinished(event, at) {
-    let li = this.tools.get(event.call_id);
-    if (!li) {
-      li = this.newToolItem(event.call_id, event.name, event.run_id, at);
-      this.add(li);
-    }
-    setToolResult(li, { isError: event.is_error, summary: event.summary });
+    const li = this.toolFor(event.call_id, event.name, event.run_id, at);
+    const { is_error: isError, summary, truncated } = event;
+    setToolResult(li, { isError, summary, truncated });
     this.place(li, event.transcript_sequence, "resultSequence");
   }
+
 
   runFinished(event) {
     const run = this.run(event.run_id);
@@ -418,6 +419,14 @@ class Transcript {
     return li;
   }
 
+  /** The call's entry; made at the bottom when no event or entry drew it yet. */
+  toolFor(callId, name, runId, at) {
+    if (this.tools.has(callId)) return this.tools.get(callId);
+    const li = this.newToolItem(callId, name, runId, at);
+    this.add(li);
+    return li;
+  }
+
   liveFor(runId, at) {
     if (this.live?.runId === runId) return this.live;
     this.endLive();
@@ -433,14 +442,8 @@ class Transcript {
     this.live = null;
   }
 
-  /** Calls left running by a run that has ended will get no result. */
   settleTools() {
-    for (const call of this.list.querySelectorAll('.tool-call[data-state="running"]')) {
-      const li = call.closest("li");
-      if (li.dataset.runId === this.currentRun) continue;
-      const summary = "no result: the run ended before this call did";
-      setToolResult(li, { isError: true, summary });
-    }
+    settleCalls(this.list, this.currentRun);
   }
 
   /** Entries read from the transcript, as a fragment; those shown already are skipped. */
@@ -475,7 +478,7 @@ class Transcript {
     const { call_id: callId, name } = item.tool;
     const existing = this.tools.get(callId);
     const li = existing || this.newToolItem(callId, name, item.run_id, item.at);
-    showToolEntry(li, item);
+    showToolEntry(li, item, () => this.readEntry(item.sequence));
     this.learn(item.sequence, li);
     return existing ? null : li;
   }
@@ -556,7 +559,8 @@ class Transcript {
           this.resync();
           return;
         }
-        fillIn(li, item);
+        if (item.role === "tool") fillInTool(li, item);
+        else fillIn(li, item);
         this.checked = item.sequence;
       }
       if (this.checked === before) return;
