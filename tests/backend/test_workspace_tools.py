@@ -396,3 +396,21 @@ async def test_any_arguments_give_a_result_and_never_move_a_ticket(
     after = {s.id: s.meta.state for s in store.listing().items}
     assert {i: s for i, s in after.items() if i in states} == states
     assert all(s is State.PLANNING for i, s in after.items() if i not in states)
+
+
+async def test_a_hand_edited_ticket_stays_on_one_line_of_the_listing(
+    store: TicketStore, tools: Tools
+) -> None:
+    ticket = make(store)
+    (store.root / ticket / "item.md").write_text(
+        '---\ntitle: "odd\\ttitle\\u2028here"\nstate: planning\n'
+        'created_at: "2026-01-01T00:00:00Z"\nupdated_at: "2026-01-01\\n00:00"\n---\n\nBody\n',
+        encoding="utf-8",
+    )
+    result = await tools("list_tickets")
+    assert lines_of(result)[1:] == [f"{ticket}\tplanning\t2026-01-01 00:00\todd title here"]
+    shown = await tools("show_ticket", id=ticket)
+    assert lines_of(shown)[:2] == [
+        f"{ticket}: odd title here",
+        "state: planning; created 2026-01-01T00:00:00Z; updated 2026-01-01 00:00",
+    ]

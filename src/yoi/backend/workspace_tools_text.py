@@ -70,7 +70,12 @@ def bounded(content: str) -> str:
 
 def _row(summary: TicketSummary) -> str:
     meta = summary.meta
-    return f"{summary.id}\t{meta.state}\t{meta.updated_at}\t{one_line(meta.title)}"
+    return f"{summary.id}\t{meta.state}\t{_moment(meta.updated_at)}\t{one_line(meta.title)}"
+
+
+def _moment(value: str) -> str:
+    """A timestamp as the files hold it; a hand-edited one may hold anything."""
+    return one_line(value, 40)
 
 
 def _more(shown: int, total: int, what: str) -> list[str]:
@@ -138,7 +143,8 @@ def _head(detail: TicketDetail) -> list[str]:
     meta = detail.meta
     lines = [
         f"{detail.id}: {one_line(meta.title, 300)}",
-        f"state: {meta.state}; created {meta.created_at}; updated {meta.updated_at}",
+        f"state: {meta.state}; created {_moment(meta.created_at)}; "
+        f"updated {_moment(meta.updated_at)}",
     ]
     optional = {
         "assignee": meta.assignee,
@@ -168,7 +174,7 @@ def _thread(events: Sequence[ThreadEvent], most: int) -> str:
     for event in tail:
         lines.append(
             f"--- {one_line(event.kind, 40)} by {one_line(event.author, 100)} "
-            f"at {one_line(event.at, 40)}"
+            f"at {_moment(event.at)}"
         )
         if event.body.strip():
             lines.append(clip(event.body, MAX_EVENT))
@@ -182,7 +188,7 @@ def ready_text(
     tickets in ``ready`` a person could queue, and what queueing each would meet."""
     lines = [f"Queued and ready: {len(view.ready)} (the orchestrator starts them in queue order)"]
     lines += [
-        f"{s.id}\tqueued {s.meta.queued_at or '-'}\t{one_line(s.meta.title)}"
+        f"{s.id}\tqueued {_moment(s.meta.queued_at or '-')}\t{one_line(s.meta.title)}"
         for s in view.ready[:most]
     ]
     lines += _more(min(most, len(view.ready)), len(view.ready), "tickets")
