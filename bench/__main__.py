@@ -32,6 +32,7 @@ BENCHMARKS = (
     "tools_files",
     "tools_grep",
     "tools_bash",
+    "tools_parallel",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
