@@ -10,6 +10,7 @@ from yoi.backend.config import (
     DEFAULT_LISTEN,
     DEFAULT_TOKEN_ENV,
     BackendSettings,
+    LocalRuntimeSettings,
     RemoteRuntimeSettings,
 )
 from yoi.errors import InvalidRequest
@@ -45,6 +46,7 @@ def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
     assert settings.listen == DEFAULT_LISTEN == "127.0.0.1:8787"
     assert settings.token_env == DEFAULT_TOKEN_ENV == "YOI_BACKEND_TOKEN"
     assert settings.runtimes == ()
+    assert settings.local_runtime == LocalRuntimeSettings(enabled=True, sandbox=None)
 
 
 def test_an_empty_file_and_foreign_tables_give_the_defaults(tmp_path: Path) -> None:
@@ -135,6 +137,13 @@ BAD = [
     (runtime(timeout='"10"'), "runtimes[0].timeout", "seconds"),
     (runtime(timeout="true"), "runtimes[0].timeout", "seconds"),
     (runtime('[runtimes.extra]\nx = "y"'), "runtimes[0].extra", "not a setting"),
+    (runtime(id='"local"'), "runtimes[0].id", "local runtime's id"),
+    ('local_runtime = "on"\n', "local_runtime", "must be a table"),
+    ("[local_runtime]\nenabled = 1\n", "local_runtime.enabled", "true or false"),
+    ('[local_runtime]\nenabled = "false"\n', "local_runtime.enabled", "true or false"),
+    ('[local_runtime]\nsandbox = "off"\n', "local_runtime.sandbox", '"bwrap" or "none"'),
+    ("[local_runtime]\nsandbox = false\n", "local_runtime.sandbox", '"bwrap" or "none"'),
+    ('[local_runtime]\nrepositories = ["."]\n', "local_runtime.repositories", "not a setting"),
 ]
 
 
@@ -204,3 +213,24 @@ def test_the_backend_token_is_read_from_its_variable(tmp_path: Path) -> None:
     assert settings.token({DEFAULT_TOKEN_ENV: "other"}) is None
     assert BackendSettings().token({DEFAULT_TOKEN_ENV: SECRET}) == SECRET
     assert BackendSettings().token({DEFAULT_TOKEN_ENV: ""}) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("enabled = false", LocalRuntimeSettings(enabled=False)),
+        ('sandbox = "none"', LocalRuntimeSettings(enabled=True, sandbox="none")),
+        ('enabled = true\nsandbox = "bwrap"', LocalRuntimeSettings(enabled=True, sandbox="bwrap")),
+    ],
+)
+def test_the_local_runtime_table_is_read(
+    tmp_path: Path, table: str, expected: LocalRuntimeSettings
+) -> None:
+    settings = BackendSettings.from_toml(write(tmp_path, f"[local_runtime]\n{table}\n"))
+    assert settings.local_runtime == expected
+
+
+def test_a_remote_runtime_may_be_called_local_once_the_local_one_is_off(tmp_path: Path) -> None:
+    text = "[local_runtime]\nenabled = false\n" + runtime(id='"local"')
+    settings = BackendSettings.from_toml(write(tmp_path, text))
+    assert [entry.runtime_id for entry in settings.runtimes] == ["local"]

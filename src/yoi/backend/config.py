@@ -13,6 +13,10 @@
     token_env = "BUILD_BOX_TOKEN"       # a token is never written in this file
     timeout = 10.0                      # seconds, optional
 
+    [local_runtime]
+    enabled = true                      # the default: `yoi serve` runs runtime `local`
+    sandbox = "none"                    # optional: bash unconfined there (a warning)
+
 The model tables (``[model]``, ``[providers.*]``) are read by
 :mod:`yoi.providers.selection`; other tables belong to other parts and are
 left alone. Everything here is checked strictly: a mistake names its key.
@@ -23,8 +27,9 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from yoi.errors import InvalidRequest
@@ -35,16 +40,20 @@ __all__ = [
     "DEFAULT_LISTEN",
     "DEFAULT_TOKEN_ENV",
     "EMBEDDED_RUNTIME_ID",
+    "LOCAL_RUNTIME_ID",
     "BackendSettings",
+    "LocalRuntimeSettings",
     "RemoteRuntimeSettings",
 ]
 
 DEFAULT_LISTEN = "127.0.0.1:8787"
 DEFAULT_TOKEN_ENV = "YOI_BACKEND_TOKEN"
 EMBEDDED_RUNTIME_ID = "backend-internal"
+LOCAL_RUNTIME_ID = "local"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BACKEND_KEYS = {"listen", "token_env"}
 _RUNTIME_KEYS = {"id", "display_name", "url", "token_env", "timeout"}
+_LOCAL_KEYS = {"enabled", "sandbox"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +71,20 @@ class RemoteRuntimeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalRuntimeSettings:
+    """The ``[local_runtime]`` table: the runtime process ``yoi serve`` starts for the workspace."""
+
+    enabled: bool = True
+    sandbox: Literal["bwrap", "none"] | None = None
+    """How its ``bash`` is confined; None leaves the runtime's default (bwrap)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BackendSettings:
     listen: str = DEFAULT_LISTEN
     token_env: str = DEFAULT_TOKEN_ENV
     runtimes: tuple[RemoteRuntimeSettings, ...] = ()
+    local_runtime: LocalRuntimeSettings = field(default_factory=LocalRuntimeSettings)
 
     @classmethod
     def from_toml(cls, path: Path) -> BackendSettings:
@@ -105,11 +124,39 @@ class _Reader:
         except InvalidRequest as error:
             raise self._error("backend.listen", f"is unusable: {error.message}") from error
         token_env = self._env_name(backend, "token_env", "backend.token_env")
+        local = self._local(document.get("local_runtime", {}))
+        runtimes = self._runtimes(document.get("runtimes", []))
+        for index, entry in enumerate(runtimes):
+            if local.enabled and entry.runtime_id == LOCAL_RUNTIME_ID:
+                raise self._error(
+                    f"runtimes[{index}].id",
+                    f"{LOCAL_RUNTIME_ID} is the local runtime's id (unless [local_runtime] "
+                    "enabled = false)",
+                )
         return BackendSettings(
             listen=listen,
             token_env=token_env or DEFAULT_TOKEN_ENV,
-            runtimes=self._runtimes(document.get("runtimes", [])),
+            runtimes=runtimes,
+            local_runtime=local,
         )
+
+    def _local(self, table: object) -> LocalRuntimeSettings:
+        if not isinstance(table, dict):
+            raise self._error("local_runtime", "must be a table")
+        self._only(table, _LOCAL_KEYS, "local_runtime")
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise self._error("local_runtime.enabled", "must be true or false")
+        return LocalRuntimeSettings(enabled, self._sandbox(table.get("sandbox")))
+
+    def _sandbox(self, value: object) -> Literal["bwrap", "none"] | None:
+        if value is None:
+            return None
+        if value == "bwrap":
+            return "bwrap"
+        if value == "none":
+            return "none"
+        raise self._error("local_runtime.sandbox", 'must be "bwrap" or "none"')
 
     def _runtimes(self, raw: object) -> tuple[RemoteRuntimeSettings, ...]:
         if not isinstance(raw, list):
