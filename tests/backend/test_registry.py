@@ -124,7 +124,7 @@ async def test_runtimes_are_listed_in_order_with_their_views(tmp_path: Path) -> 
         "kind": "embedded",
         "status": "available",
         "capabilities": list(CAPABILITIES),
-        "tools": [],
+        "tools": ["submit_report", "submit_review"],
         "worker_count": 3,
         "busy_count": 0,
         "model": "scripted:test",

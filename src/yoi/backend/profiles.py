@@ -8,6 +8,7 @@ an optional TOML block between ``+++`` lines at the top sets the rest::
     tools = []
     model = "openai:gpt-4o"        # a preference; the runtime's model decides
     max_turns = 40
+    grant = ["read", "glob", "grep"]   # capability bits on its workdir (a request may narrow)
     +++
     You review changes ...
 
@@ -32,7 +33,16 @@ __all__ = ["profile_for_role", "workspace_bundle"]
 
 _FENCE = "+++"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_SETTINGS = {"description", "tools", "model", "max_turns", "max_output_tokens"}
+_SETTINGS = {
+    "description",
+    "tools",
+    "model",
+    "max_turns",
+    "max_output_tokens",
+    "grant",
+    "workspace",
+    "report",
+}
 
 
 def profile_for_role(request: CreateWorkerRequest, bundle: ConfigBundle) -> CreateWorkerRequest:
@@ -53,6 +63,9 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
             "tools": sorted(profile.tool_grants),
             "max_turns": profile.model.max_turns,
             "description": profile.description,
+            "grant": sorted(bit.value for bit in profile.grant),
+            "workspace": profile.workspace,
+            "report": profile.report,
         }
         for profile in BUILTIN_PROFILES
     }

@@ -11,8 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from yoi.runtime import CapabilityRequest, CreateWorkerRequest
-from yoi.server.schemas import CapabilityBody, IntentBody, WorkerDetailBody, intent_of
+from yoi.runtime import CapabilityRequest, CreateWorkerRequest, NewWorkdir
+from yoi.server.schemas import (
+    CapabilityBody,
+    GrantBody,
+    IntentBody,
+    WorkerDetailBody,
+    intent_of,
+)
 
 __all__ = [
     "CompanionBody",
@@ -30,6 +36,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BackendWorkdirBody(_Strict):
+    """A new workdir of the runtime's own repository: a browser never names a path."""
+
+    base: str = "HEAD"
+    branch: str | None = None
+
+
 class WorkerCreateBody(_Strict):
     """A worker to create; ``profile`` names a workspace profile (the backend adds its bundle)."""
 
@@ -45,13 +58,23 @@ class WorkerCreateBody(_Strict):
     ] = None
     requested_capabilities: list[CapabilityBody] = Field(default_factory=list)
     initial_input: str | None = None
+    workdir: Annotated[
+        str | BackendWorkdirBody | None,
+        Field(description="an existing workdir's id, or a new workdir of the runtime's repository"),
+    ] = None
+    grant: GrantBody | None = None
 
     def to_request(self) -> CreateWorkerRequest:
+        workdir = self.workdir
         return CreateWorkerRequest(
             worker_id=self.worker_id,
             display_name=self.display_name,
             intent=intent_of(self.intent),
             profile=self.profile or "runtime_default",
+            workdir=NewWorkdir(workdir.base, None, workdir.branch)
+            if isinstance(workdir, BackendWorkdirBody)
+            else workdir,
+            grant=None if self.grant is None else self.grant.to_request(),
             requested_capabilities=tuple(
                 CapabilityRequest(item.name, item.reason) for item in self.requested_capabilities
             ),
@@ -80,10 +103,10 @@ class DiagnosticView(BaseModel):
 class RuntimeViewBody(BaseModel):
     runtime_id: str
     display_name: str
-    kind: Literal["embedded", "remote"]
+    kind: Literal["embedded", "remote", "local"]
     status: Literal["available", "unavailable"]
     capabilities: list[str]
-    tools: list[str] = Field(description="what a new worker here may ask for as capabilities")
+    tools: list[str] = Field(description="the tools this runtime offers its workers")
     worker_count: int | None
     busy_count: int | None
     model: str | None

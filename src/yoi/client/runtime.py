@@ -35,7 +35,7 @@ from yoi.runtime import (
     wire,
 )
 from yoi.runtime.bundles import check_digest
-from yoi.runtime.requests import AssistantIntent
+from yoi.runtime.requests import AssistantIntent, NewWorkdir
 
 __all__ = ["RuntimeClient"]
 
@@ -141,6 +141,34 @@ class RuntimeClient(JsonApi):
             url += f"?cursor={quote(cursor, safe='')}"
         return await connect_stream(url, self._token, open_timeout=self._timeout)
 
+    # -- workdirs --------------------------------------------------------------
+
+    async def create_workdir(
+        self, repository: str, base: str = "HEAD", *, branch: str | None = None
+    ) -> dict[str, object]:
+        """Make a workdir of ``repository`` (a path the runtime allows) at ``base``; the body
+        of ``GET /v1/workdirs/{id}`` (ARCHITECTURE §4.6)."""
+        payload: dict[str, object] = {"repository": repository, "base": base}
+        if branch is not None:
+            payload["branch"] = branch
+        body = await self._call("POST", "/v1/workdirs", json=payload)
+        return self._read(_object, body, "workdir")
+
+    async def list_workdirs(self) -> list[dict[str, object]]:
+        body = await self._call("GET", "/v1/workdirs")
+        return [self._read(_object, item) for item in self._read(list, body, "workdirs")]
+
+    async def get_workdir(self, workdir_id: str) -> dict[str, object]:
+        body = await self._call("GET", _workdir_path(workdir_id))
+        return self._read(_object, body, "workdir")
+
+    async def delete_workdir(self, workdir_id: str, *, force: bool = False) -> dict[str, object]:
+        """Remove a workdir and its branch; ``workdir_unmerged`` unless ``force`` when it holds
+        commits no branch, tag or remote holds."""
+        params = query(force="true" if force else None)
+        body = await self._call("DELETE", _workdir_path(workdir_id), params=params)
+        return self._read(_object, body, "deleted")
+
     # -- config bundles --------------------------------------------------------
 
     async def put_config_bundle(self, bundle: ConfigBundle) -> BundleSummary:
@@ -163,6 +191,16 @@ def _worker_path(worker_id: str) -> str:
     return f"/v1/workers/{validate_id(worker_id, field='worker_id')}"
 
 
+def _workdir_path(workdir_id: str) -> str:
+    return f"/v1/workdirs/{validate_id(workdir_id, field='workdir_id')}"
+
+
+def _object(raw: object) -> dict[str, object]:
+    if not isinstance(raw, dict):
+        raise ValueError("not an object")
+    return {str(key): value for key, value in raw.items()}
+
+
 def _create_body(request: CreateWorkerRequest | None) -> dict[str, object]:
     request = request or CreateWorkerRequest()
     body: dict[str, object] = {"profile": request.profile}
@@ -180,4 +218,15 @@ def _create_body(request: CreateWorkerRequest | None) -> dict[str, object]:
         ]
     if request.initial_input is not None:
         body["initial_input"] = request.initial_input
+    workdir = request.workdir
+    if isinstance(workdir, NewWorkdir):
+        made = {"base": workdir.base, "repository": workdir.repository, "branch": workdir.branch}
+        body["workdir"] = {key: value for key, value in made.items() if value is not None}
+    elif workdir is not None:
+        body["workdir"] = workdir
+    if request.grant is not None:
+        grant: dict[str, object] = {"paths": list(request.grant.paths)}
+        if request.grant.capabilities is not None:
+            grant["capabilities"] = list(request.grant.capabilities)
+        body["grant"] = grant
     return body

@@ -24,6 +24,7 @@ from typing import Any
 from yoi.errors import ConfigBundleDigestMismatch, InvalidProfile, InvalidRequest
 from yoi.runtime.profiles import ModelPreferences, Profile
 from yoi.runtime.secrets import refuse_leaks
+from yoi.tools.scope import Capability
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -40,7 +41,18 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _MODEL_REF = re.compile(r"[a-z][a-z0-9_-]*:[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 _BUNDLE_KEYS = {"format", "revision", "provenance", "profiles"}
-_PROFILE_KEYS = {"prompt", "tools", "model", "max_turns", "max_output_tokens", "description"}
+_PROFILE_KEYS = {
+    "prompt",
+    "tools",
+    "model",
+    "max_turns",
+    "max_output_tokens",
+    "description",
+    "grant",
+    "workspace",
+    "report",
+}
+_REPORTS = ("submit_report", "submit_review")
 
 
 def check_digest(digest: object) -> str:
@@ -64,6 +76,9 @@ class BundleProfile:
     max_turns: int = 24
     max_output_tokens: int | None = None
     description: str | None = None
+    grant: frozenset[Capability] = frozenset()
+    workspace: bool = False
+    report: str | None = None
 
     def to_profile(self, digest: str) -> Profile:
         preferences = ModelPreferences(self.model, self.max_turns, self.max_output_tokens)
@@ -75,10 +90,13 @@ class BundleProfile:
             preferences,
             text=self.prompt,
             description=self.description,
+            grant=self.grant,
+            workspace=self.workspace,
+            report=self.report,
         )
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "prompt": self.prompt,
             "tools": sorted(set(self.tools)),
             "model": self.model,
@@ -86,6 +104,14 @@ class BundleProfile:
             "max_output_tokens": self.max_output_tokens,
             "description": self.description,
         }
+        # Written only when set, so a bundle without tool policy keeps its digest.
+        if self.grant:
+            found["grant"] = sorted(bit.value for bit in self.grant)
+        if self.workspace:
+            found["workspace"] = True
+        if self.report is not None:
+            found["report"] = self.report
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +249,31 @@ def _profile(name: object, body: object) -> BundleProfile:
         max_turns=_count(body.get("max_turns", 24), f"{where}.max_turns", maximum=1000),
         max_output_tokens=_optional_count(body.get("max_output_tokens"), where),
         description=_optional_text(body.get("description"), f"{where}.description"),
+        grant=_grant(body.get("grant", []), f"{where}.grant"),
+        workspace=_flag(body.get("workspace", False), f"{where}.workspace"),
+        report=_report(body.get("report"), f"{where}.report"),
     )
+
+
+def _grant(value: object, where: str) -> frozenset[Capability]:
+    known = [bit.value for bit in Capability]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v in known for v in value):
+        raise InvalidRequest(
+            f"{where} is a list of capabilities ({', '.join(known)})", details={"field": where}
+        )
+    return frozenset(Capability(name) for name in value)
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{where} is true or false", details={"field": where})
+    return value
+
+
+def _report(value: object, where: str) -> str | None:
+    if value is not None and value not in _REPORTS:
+        raise InvalidRequest(f"{where} is one of {', '.join(_REPORTS)}", details={"field": where})
+    return value if isinstance(value, str) else None
 
 
 def _provenance(raw: object) -> dict[str, str]:

@@ -9,6 +9,7 @@ from yoi.engine.tool import Tool
 from yoi.errors import ConfigBundleMissing, InvalidRequest, UnsupportedOperation
 from yoi.ids import validate_id
 from yoi.runtime.bundles import ConfigBundle, check_digest
+from yoi.runtime.grants import narrow
 from yoi.runtime.profiles import Profile, ProfileCatalog
 from yoi.runtime.requests import (
     AssistantIntent,
@@ -17,6 +18,7 @@ from yoi.runtime.requests import (
     RoleIntent,
     TaskIntent,
 )
+from yoi.tools.scope import Capability, Grant
 
 __all__ = ["CheckedCreate", "check_create", "is_unicode"]
 
@@ -27,6 +29,8 @@ class CheckedCreate:
     profile: Profile
     display_name: str | None
     tools: tuple[Tool, ...]
+    grant: Grant
+    """The profile's grant, narrowed by the request and the host."""
 
 
 def check_create(
@@ -35,6 +39,7 @@ def check_create(
     profiles: ProfileCatalog,
     bundles: Mapping[str, ConfigBundle],
     tools: Sequence[Tool],
+    host: frozenset[Capability],
     max_display_name: int,
 ) -> CheckedCreate:
     """Validate everything about ``request`` that does not depend on existing workers.
@@ -57,7 +62,12 @@ def check_create(
     granted = tuple(t for t in tools if t.name in names and t.name in profile.tool_grants)
     display_name = _display_name(request.display_name, max_display_name)
     ref = request.profile if request.profile != "runtime_default" else f"builtin:{profile.name}"
-    return CheckedCreate(ref, profile, display_name, granted)
+    if request.grant is not None and request.workdir is None:
+        raise InvalidRequest(
+            "a grant is of a workdir: name one with workdir", details={"field": "grant"}
+        )
+    grant = narrow(profile.grant, request.grant, host)
+    return CheckedCreate(ref, profile, display_name, granted, grant)
 
 
 def _resolve(

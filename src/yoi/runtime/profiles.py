@@ -8,6 +8,7 @@ from importlib import resources
 
 from yoi.errors import InvalidProfile
 from yoi.runtime.requests import AssistantIntent, Intent, RoleIntent, TaskIntent
+from yoi.tools.scope import Capability
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -39,6 +40,12 @@ class Profile:
     text: str | None = None
     description: str | None = None
     """One line for people choosing a profile."""
+    grant: frozenset[Capability] = frozenset()
+    """The capability bits its workers hold on their workdir (a request may narrow them)."""
+    workspace: bool = False
+    """Whether its workers get the runtime's workspace tools (the Companion's ticket tools)."""
+    report: str | None = None
+    """The report tool its workers finish with: ``submit_report`` or ``submit_review``."""
 
     def prompt_text(self) -> str:
         return self.text if self.text is not None else load_prompt(self.prompt)
@@ -54,18 +61,23 @@ BUILTIN_PROFILES: tuple[Profile, ...] = (
         "companion",
         "companion.md",
         description="The workspace's Companion: shapes ideas into tickets, explains the workers.",
+        workspace=True,
     ),
     Profile(
         "coder",
         "coder.md",
         model=ModelPreferences(max_turns=60),
         description="Carries out one ticket in its own worktree, with tests, and reports back.",
+        grant=frozenset(Capability) - {Capability.NETWORK},
+        report="submit_report",
     ),
     Profile(
         "reviewer",
         "reviewer.md",
         model=ModelPreferences(max_turns=40),
         description="Reviews a coder's change against its ticket: approve or request changes.",
+        grant=frozenset({Capability.READ, Capability.GLOB, Capability.GREP}),
+        report="submit_review",
     ),
     Profile(
         "orchestrator",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from yoi.runtime.requests import CapabilityRequest, Intent
 from yoi.runtime.status import WorkerStatus
+from yoi.tools.scope import Grant
 
 __all__ = ["RuntimeRecord", "WorkerRecord"]
 
@@ -29,6 +30,10 @@ class WorkerRecord:
     capabilities: tuple[CapabilityRequest, ...] = ()
     tools: tuple[str, ...] = ()
     config_bundle: str | None = None
+    workdir: str | None = None
+    """The workdir its tools reach, if any."""
+    grant: Grant | None = None
+    """What its tools may do there: its profile's grant, narrowed by its create request."""
     status: WorkerStatus = WorkerStatus.IDLE
     last_seq: int = 0
     transcript_total: int = 0

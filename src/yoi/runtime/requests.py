@@ -12,8 +12,10 @@ __all__ = [
     "CapabilityRequest",
     "ConfigBundleRef",
     "CreateWorkerRequest",
+    "GrantRequest",
     "Input",
     "Intent",
+    "NewWorkdir",
     "RoleIntent",
     "TaskIntent",
 ]
@@ -53,6 +55,25 @@ class ConfigBundleRef:
 
 
 @dataclass(frozen=True, slots=True)
+class NewWorkdir:
+    """Make a workdir for the new worker: of ``repository`` (``None``: the runtime's first
+    allowed repository) at ``base``, on a new ``branch`` (``None``: detached)."""
+
+    base: str = "HEAD"
+    repository: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRequest:
+    """What a create request asks of its profile's grant: fewer capability bits (``None``: all
+    the profile's), or sub-paths of the workdir. It narrows, never widens."""
+
+    capabilities: tuple[str, ...] | None = None
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CreateWorkerRequest:
     """Everything is optional: ``CreateWorkerRequest()`` is an assistant on the default profile."""
 
@@ -63,6 +84,10 @@ class CreateWorkerRequest:
     config_bundle: ConfigBundleRef | None = None
     requested_capabilities: tuple[CapabilityRequest, ...] = ()
     initial_input: str | None = None
+    workdir: str | NewWorkdir | None = None
+    """An existing workdir's id, or a :class:`NewWorkdir` to make one; the worker's file,
+    search, shell and git tools reach only that workdir."""
+    grant: GrantRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from yoi.engine.model import Model
 from yoi.engine.retry import RetryingModel, RetryPolicy
 from yoi.engine.run import Engine, EngineLimits
 from yoi.engine.tool import Tool
+from yoi.engine.tool_calls import ToolLimits
 from yoi.errors import (
     ConfigBundleMissing,
     DuplicateWorker,
@@ -37,12 +38,13 @@ from yoi.runtime.events import WorkerCreated
 from yoi.runtime.limits import RuntimeLimits
 from yoi.runtime.profiles import ProfileCatalog, system_prompt
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
-from yoi.runtime.requests import ConfigBundleRef, CreateWorkerRequest, Input
+from yoi.runtime.requests import ConfigBundleRef, CreateWorkerRequest, GrantRequest, Input
 from yoi.runtime.runner import drive
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.memory import MemoryStore
 from yoi.runtime.stores.protocol import Store, StoredWorker
 from yoi.runtime.subscription import Subscription
+from yoi.runtime.toolbox import Toolbox, WorkerTools
 from yoi.runtime.transcript import TranscriptPage
 from yoi.runtime.views import (
     CancelAck,
@@ -56,8 +58,14 @@ from yoi.runtime.views import (
 )
 from yoi.runtime.workdirs import Workdirs
 from yoi.runtime.worker import Worker
+from yoi.tools.sandbox import Sandbox
+from yoi.tools.scope import Grant
+from yoi.tools.shell import MAX_TIMEOUT
 
 __all__ = ["CAPABILITIES", "Runtime"]
+
+# A tool's own limit fires first: bash's longest timeout, then time for it to kill and report.
+_TOOL_LIMITS = ToolLimits(timeout=MAX_TIMEOUT + 60.0)
 
 CAPABILITIES = (
     "workers",
@@ -93,13 +101,22 @@ class Runtime:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         workdirs: Workdirs | None = None,
+        sandbox: Sandbox | None = None,
+        workspace_tools: Sequence[Tool] = (),
     ) -> None:
+        """``tools`` are offered by name (a request asks for them and its profile grants
+        them); ``workdirs`` lets workers reach a repository through file, search, shell and git
+        tools as far as their grant says; ``sandbox`` confines their ``bash``;
+        ``workspace_tools`` go to workers whose profile has ``workspace`` (the Companion)."""
         self._requested_id = None if runtime_id is None else validate_id(runtime_id)
         self._display_name = display_name
         self._store: Store = store if store is not None else MemoryStore()
         self._base_model: Model = model if model is not None else OfflineModel()
         self._model = RetryingModel(self._base_model, retry)
-        self._tools = tuple(tools)
+        self._toolbox = Toolbox(
+            workdirs=workdirs, sandbox=sandbox, workspace=workspace_tools, named=tools
+        )
+        self._worker_tools: dict[str, WorkerTools] = {}
         self._profiles = profiles or ProfileCatalog()
         self.limits = limits or RuntimeLimits()
         self._clock = clock
@@ -175,6 +192,8 @@ class Runtime:
             config_bundle=None
             if record.config_bundle is None
             else ConfigBundleRef(record.config_bundle),
+            workdir=record.workdir,
+            grant=None if record.grant is None else _asked(record.grant),
         )
         try:
             checked = self._check(request)
@@ -183,7 +202,10 @@ class Runtime:
             self._unavailable[record.worker_id] = Diagnostic(error.code, message, record.worker_id)
             self._problems.append(self._unavailable[record.worker_id])
             return
-        worker = self._build_worker(record, checked, restored=True)
+        held = await self._tools_of(record.worker_id, checked, record.workdir)
+        for note in held.notes:
+            self._problems.append(Diagnostic("worker_tools", note, record.worker_id))
+        worker = self._build_worker(record, checked, held, restored=True)
         self._workers[record.worker_id] = worker
         await worker.recover(stored.active_run, stored.queued)
 
@@ -203,6 +225,8 @@ class Runtime:
             return
         self._closed = True
         await asyncio.gather(*(worker.close() for worker in self._workers.values()))
+        for held in self._worker_tools.values():
+            held.close()
         if self.workdirs is not None:
             await self.workdirs.close()
         await self._store.close()
@@ -227,7 +251,8 @@ class Runtime:
             capabilities=CAPABILITIES,
             limits=self.limits.to_dict(),
             version=yoi.__version__,
-            tools=tuple(sorted(tool.name for tool in self._tools)),
+            tools=self._toolbox.offered(),
+            sandbox=self._toolbox.sandbox_view(),
         )
 
     async def diagnostics(self) -> list[Diagnostic]:
@@ -237,6 +262,10 @@ class Runtime:
             found.append(
                 Diagnostic("offline_model", "no model is configured: workers answer offline")
             )
+        sandbox = self._toolbox.sandbox_view()
+        if sandbox is not None and sandbox.diagnostic:
+            code = "sandbox_unavailable" if not sandbox.available else "sandbox_none"
+            found.append(Diagnostic(code, sandbox.diagnostic))
         return found
 
     # -- catalog and lifecycle ----------------------------------------------
@@ -251,6 +280,30 @@ class Runtime:
         worker_id = request.worker_id or self._worker_ids.new()
         if worker_id in self._workers or worker_id in self._unavailable:
             raise DuplicateWorker(f"worker {worker_id} already exists in {record.runtime_id}")
+        workdir, made = await self._toolbox.workdir_for(request.workdir)
+        try:
+            return await self._create(request, checked, worker_id, workdir, initial)
+        except BaseException:
+            created = self._workers.get(worker_id)
+            if (
+                made
+                and workdir is not None
+                and (created is None or created.record.workdir != workdir)
+            ):
+                await self._toolbox.discard(workdir)
+            raise
+
+    async def _create(
+        self,
+        request: CreateWorkerRequest,
+        checked: CheckedCreate,
+        worker_id: str,
+        workdir: str | None,
+        initial: Input | None,
+    ) -> WorkerDetail:
+        if worker_id in self._workers:  # taken while the workdir was being made
+            raise DuplicateWorker(f"worker {worker_id} already exists in {self.runtime_id}")
+        held = await self._tools_of(worker_id, checked, workdir)
         worker_record = WorkerRecord(
             worker_id=worker_id,
             display_name=checked.display_name or worker_id,
@@ -258,15 +311,18 @@ class Runtime:
             profile=checked.profile_ref,
             created_at=self._clock(),
             capabilities=request.requested_capabilities,
-            tools=tuple(tool.name for tool in checked.tools),
+            tools=tuple(tool.name for tool in held.tools),
             config_bundle=None if request.config_bundle is None else request.config_bundle.digest,
+            workdir=workdir,
+            grant=checked.grant if workdir is not None else None,
         )
-        worker = self._build_worker(worker_record, checked, restored=False)
+        worker = self._build_worker(worker_record, checked, held, restored=False)
         self._workers[worker_id] = worker  # holds the id while the store creates its files
         try:
             await self._store.save_worker(worker_record)
         except StoreError:
             del self._workers[worker_id]
+            self._worker_tools.pop(worker_id).close()
             raise
         created = WorkerCreated(
             worker_record.display_name, _intent_dict(request), checked.profile_ref
@@ -403,18 +459,27 @@ class Runtime:
             request,
             profiles=self._profiles,
             bundles=self._bundles,
-            tools=self._tools,
+            tools=self._toolbox.named,
+            host=self._toolbox.host,
             max_display_name=self.limits.max_display_name,
         )
 
+    async def _tools_of(
+        self, worker_id: str, checked: CheckedCreate, workdir: str | None
+    ) -> WorkerTools:
+        held = await self._toolbox.tools_for(checked.profile, checked.grant, workdir, checked.tools)
+        self._worker_tools[worker_id] = held
+        return held
+
     def _build_worker(
-        self, record: WorkerRecord, checked: CheckedCreate, *, restored: bool
+        self, record: WorkerRecord, checked: CheckedCreate, held: WorkerTools, *, restored: bool
     ) -> Worker:
         engine = Engine(
             self._model,
-            tools=checked.tools,
+            tools=held.tools,
             limits=EngineLimits(
                 max_turns=checked.profile.model.max_turns,
+                tools=_TOOL_LIMITS,
                 max_output_tokens=checked.profile.model.max_output_tokens,
             ),
         )
@@ -477,3 +542,8 @@ class Runtime:
 
 def _intent_dict(request: CreateWorkerRequest) -> dict[str, object]:
     return asdict(request.intent)
+
+
+def _asked(grant: Grant) -> GrantRequest:
+    """A stored grant as the request that narrows its profile to it again."""
+    return GrantRequest(tuple(bit.value for bit in grant.capabilities), grant.paths)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from yoi.runtime.events import Event, format_time
+from yoi.runtime.grants import grant_dict
 from yoi.runtime.records import WorkerRecord
 from yoi.runtime.requests import CapabilityRequest, Intent
 from yoi.runtime.status import WorkerStatus
+from yoi.tools.scope import Grant
 
 __all__ = [
     "CancelAck",
@@ -16,6 +18,7 @@ __all__ = [
     "InputAck",
     "RunState",
     "RuntimeSummary",
+    "SandboxView",
     "StopAck",
     "WorkerDetail",
     "WorkerPage",
@@ -60,6 +63,8 @@ class WorkerDetail:
     queued_inputs: int
     usage: dict[str, int]
     run: RunState | None
+    workdir: str | None = None
+    grant: Grant | None = None
 
     @classmethod
     def of(
@@ -88,6 +93,8 @@ class WorkerDetail:
             queued_inputs=queued,
             usage=dict(record.usage),
             run=run,
+            workdir=record.workdir,
+            grant=record.grant,
         )
 
     @property
@@ -113,6 +120,8 @@ class WorkerDetail:
             "queued_inputs": self.queued_inputs,
             "usage": dict(self.usage),
             "run": None if self.run is None else self.run.to_dict(),
+            "workdir": self.workdir,
+            "grant": None if self.grant is None else grant_dict(self.grant),
         }
 
 
@@ -192,10 +201,22 @@ class RuntimeSummary:
     limits: dict[str, object]
     version: str
     tools: tuple[str, ...] = ()
-    """The tools this runtime offers: the only names a create request may ask for."""
+    """The tools this runtime offers its workers (by grant, profile or request)."""
+    sandbox: SandboxView | None = None
+    """How ``bash`` runs here; ``None`` when this runtime runs no commands at all."""
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
         body["capabilities"] = list(self.capabilities)
         body["tools"] = list(self.tools)
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxView:
+    """``mode`` is ``bwrap`` or ``none``; ``diagnostic`` says why commands cannot run, or
+    warns that they run unconfined."""
+
+    mode: str
+    available: bool
+    diagnostic: str = ""

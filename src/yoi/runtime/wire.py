@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from yoi.errors import InvalidRequest
 from yoi.runtime.bundles import BundleSummary
 from yoi.runtime.events import Event, EventBody, Snapshot
+from yoi.runtime.grants import read_grant
 from yoi.runtime.requests import CapabilityRequest
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.codec import BadRecord, decode_body, decode_intent
@@ -25,10 +27,12 @@ from yoi.runtime.views import (
     InputAck,
     RunState,
     RuntimeSummary,
+    SandboxView,
     StopAck,
     WorkerDetail,
     WorkerPage,
 )
+from yoi.tools.scope import Grant
 
 __all__ = [
     "WireError",
@@ -79,7 +83,20 @@ def read_worker(raw: Raw) -> WorkerDetail:
         queued_inputs=read_int(raw["queued_inputs"]),
         usage={str(key): read_int(value) for key, value in raw["usage"].items()},
         run=None if run is None else _run_state(run),
+        workdir=read_optional_str(raw.get("workdir")),
+        grant=_grant(raw.get("grant")),
     )
+
+
+def _grant(raw: object) -> Grant | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise WireError("grant is an object")
+    try:
+        return read_grant(raw)
+    except InvalidRequest as error:
+        raise WireError(error.message) from None
 
 
 def _run_state(raw: Raw) -> RunState:
@@ -165,7 +182,17 @@ def read_runtime_summary(raw: Raw) -> RuntimeSummary:
         limits=dict(raw["limits"]),
         version=read_str(raw["version"]),
         tools=tuple(read_str(name) for name in raw.get("tools", ())),
+        sandbox=_sandbox(raw.get("sandbox")),
     )
+
+
+def _sandbox(raw: object) -> SandboxView | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise WireError("sandbox is an object")
+    mode, available, diagnostic = raw.get("mode"), raw.get("available"), raw.get("diagnostic", "")
+    return SandboxView(read_str(mode), read_bool(available), read_str(diagnostic))
 
 
 def read_diagnostic(raw: Raw) -> Diagnostic:

@@ -17,8 +17,10 @@ from yoi.runtime import (
     CapabilityRequest,
     ConfigBundleRef,
     CreateWorkerRequest,
+    GrantRequest,
     Input,
     Intent,
+    NewWorkdir,
     OnBusy,
     RoleIntent,
     TaskIntent,
@@ -84,6 +86,32 @@ class BundleRefBody(_Strict):
     digest: str
 
 
+class GrantBody(_Strict):
+    """Narrows the profile's grant: fewer capability bits, or sub-paths of the workdir."""
+
+    capabilities: list[str] | None = None
+    paths: list[str] = Field(default_factory=list)
+
+    def to_request(self) -> GrantRequest:
+        bits = None if self.capabilities is None else tuple(self.capabilities)
+        return GrantRequest(bits, tuple(self.paths))
+
+
+class NewWorkdirBody(_Strict):
+    """A workdir to make for the worker: of ``repository`` (default: the runtime's first
+    allowed one) at ``base``, detached or on a new ``branch``."""
+
+    base: str = "HEAD"
+    repository: str | None = None
+    branch: str | None = None
+
+
+def workdir_of(body: str | NewWorkdirBody | None) -> str | NewWorkdir | None:
+    if isinstance(body, NewWorkdirBody):
+        return NewWorkdir(body.base, body.repository, body.branch)
+    return body
+
+
 class CreateBody(_Strict):
     """``{}`` is valid: an assistant on the runtime's default profile."""
 
@@ -94,6 +122,11 @@ class CreateBody(_Strict):
     config_bundle: BundleRefBody | None = None
     requested_capabilities: list[CapabilityBody] = Field(default_factory=list)
     initial_input: str | None = None
+    workdir: Annotated[
+        str | NewWorkdirBody | None,
+        Field(description="an existing workdir's id, or a new workdir to make"),
+    ] = None
+    grant: GrantBody | None = None
 
     def to_request(self) -> CreateWorkerRequest:
         return CreateWorkerRequest(
@@ -101,6 +134,8 @@ class CreateBody(_Strict):
             display_name=self.display_name,
             intent=intent_of(self.intent),
             profile=self.profile,
+            workdir=workdir_of(self.workdir),
+            grant=None if self.grant is None else self.grant.to_request(),
             config_bundle=None
             if self.config_bundle is None
             else ConfigBundleRef(self.config_bundle.digest),
@@ -144,6 +179,9 @@ class BundleProfileBody(_Strict):
     max_turns: int = 24
     max_output_tokens: int | None = None
     description: str | None = None
+    grant: list[str] = Field(default_factory=list)
+    workspace: bool = False
+    report: Literal["submit_report", "submit_review"] | None = None
 
 
 class BundlePutBody(_Strict):
@@ -187,6 +225,11 @@ class RunStateBody(BaseModel):
     tools_in_flight: list[str]
 
 
+class GrantViewBody(BaseModel):
+    capabilities: list[str]
+    paths: list[str]
+
+
 class WorkerDetailBody(BaseModel):
     runtime_id: str
     worker_id: str
@@ -205,6 +248,8 @@ class WorkerDetailBody(BaseModel):
     queued_inputs: int
     usage: dict[str, int]
     run: RunStateBody | None
+    workdir: str | None = None
+    grant: GrantViewBody | None = None
 
 
 class WorkerBody(BaseModel):
@@ -222,6 +267,12 @@ class DiagnosticBody(BaseModel):
     worker_id: str | None
 
 
+class SandboxBody(BaseModel):
+    mode: Literal["bwrap", "none"]
+    available: bool
+    diagnostic: str
+
+
 class RuntimeSummaryBody(BaseModel):
     runtime_id: str
     display_name: str
@@ -234,7 +285,10 @@ class RuntimeSummaryBody(BaseModel):
     limits: dict[str, Any]
     version: str
     tools: list[str] = Field(
-        default_factory=list, description="the tools a create request may ask for"
+        default_factory=list, description="the tools this runtime offers its workers"
+    )
+    sandbox: SandboxBody | None = Field(
+        default=None, description="how bash runs here; null when this runtime runs no commands"
     )
 
 

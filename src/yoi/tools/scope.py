@@ -21,7 +21,7 @@ from types import TracebackType
 
 from yoi.errors import ScopeError
 
-__all__ = ["Capability", "Grant", "Scope"]
+__all__ = ["Capability", "Grant", "Scope", "normalise"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO a model planted must not hang the tool; regular files ignore it.
@@ -62,7 +62,7 @@ class Scope:
     def open(cls, root: Path, grant: Grant) -> Scope:
         """Open ``root`` (a directory the runtime chose) for tools confined by ``grant``."""
         absolute = Path(os.path.realpath(root))
-        paths = tuple(_normalise(path) for path in grant.paths)
+        paths = tuple(normalise(path) for path in grant.paths)
         try:
             fd = os.open(absolute, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as error:
@@ -96,7 +96,7 @@ class Scope:
     def relative(self, path: str, *, write: bool = False) -> PurePosixPath:
         """``path`` checked and normalised: relative, inside the workdir and the grant,
         and (for ``write``) outside ``.git`` and ``.yoi/tickets``."""
-        normal = _normalise(path)
+        normal = normalise(path)
         if not self.allows(normal):
             granted = ", ".join(str(granted) for granted in self._paths)
             raise ScopeError(f"{normal} is outside the granted paths ({granted})")
@@ -147,7 +147,9 @@ class Scope:
         return self._fd
 
 
-def _normalise(path: str) -> PurePosixPath:
+def normalise(path: str) -> PurePosixPath:
+    """``path`` made relative-normal (``a/./b`` is ``a/b``), or refused: absolute, leaving
+    the workdir by ``..``, holding a NUL or a lone surrogate."""
     if not isinstance(path, str):
         raise ScopeError("a path must be a string")
     if "\x00" in path:

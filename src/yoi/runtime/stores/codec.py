@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from yoi.errors import InvalidRequest
 from yoi.runtime import events as ev
+from yoi.runtime.grants import grant_dict, read_grant
 from yoi.runtime.records import WorkerRecord
 from yoi.runtime.requests import (
     AssistantIntent,
@@ -198,6 +200,8 @@ def encode_identity(runtime_id: str, record: WorkerRecord) -> dict[str, object]:
         "capabilities": [[c.name, c.reason] for c in record.capabilities],
         "tools": list(record.tools),
         "config_bundle": record.config_bundle,
+        "workdir": record.workdir,
+        "grant": None if record.grant is None else grant_dict(record.grant),
     }
 
 
@@ -219,8 +223,11 @@ def decode_identity(raw: Mapping[str, Any], runtime_id: str, worker_id: str) -> 
             ),
             tools=tuple(_str(name) for name in raw["tools"]),
             config_bundle=_optional_str(raw["config_bundle"]),
+            # Records written before workdirs existed have neither field.
+            workdir=_optional_str(raw.get("workdir")),
+            grant=None if raw.get("grant") is None else read_grant(raw["grant"]),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, InvalidRequest) as error:
         raise BadRecord("is not a worker record") from error
 
 

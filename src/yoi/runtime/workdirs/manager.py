@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from yoi.errors import InvalidRequest, StoreError, WorkdirFailed, WorkdirNotFound, WorkdirUnmerged
@@ -28,11 +29,21 @@ from yoi.runtime.workdirs.ledger import FsLedger, LedgerProblem, MemoryLedger, W
 from yoi.runtime.workdirs.record import DeletedWorkdir, Workdir, WorkdirRecord, WorktreeState
 from yoi.runtime.workdirs.repository import Repository, Worktree
 
-__all__ = ["Workdirs"]
+__all__ = ["Placement", "Workdirs"]
 
 log = logging.getLogger(__name__)
 
 _MAX_TEXT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What a worker's tools need to know of their workdir; paths stay inside the runtime."""
+
+    path: Path
+    branch: str | None
+    git_common_dir: Path
+    git_dir: Path
 
 
 class Workdirs:
@@ -107,6 +118,26 @@ class Workdirs:
     def path(self, workdir_id: str) -> Path:
         """Where the files of the workdir live (for the runtime's tools, never for clients)."""
         return self._ready() / self._record(workdir_id).workdir_id
+
+    @property
+    def repositories(self) -> tuple[Path, ...]:
+        """The repositories workdirs may be made of, in a stable order."""
+        return tuple(sorted(self._allowed))
+
+    def record(self, workdir_id: str) -> WorkdirRecord:
+        """The record of a workdir (``workdir_not_found`` when there is none)."""
+        return self._record(workdir_id)
+
+    async def placement(self, workdir_id: str) -> Placement:
+        """Where a worker's tools reach for this workdir: its files, its branch and the git
+        directories a commit writes to. The git directories come from the repository, never
+        from the worktree's own ``.git`` file, which a command inside it could rewrite."""
+        record = self._record(workdir_id)
+        path = self._ready() / workdir_id
+        if not _is_directory(path):
+            raise WorkdirFailed(f"the worktree of {workdir_id} is missing; delete the workdir")
+        common = await Repository(Path(record.repository)).common_dir()
+        return Placement(path, record.branch, common, common / "worktrees" / workdir_id)
 
     # -- operations ------------------------------------------------------------
 

@@ -59,6 +59,14 @@ class Repository:
         place = ["--no-track", "-b", branch] if branch is not None else ["--detach"]
         await self._ok("worktree add", "worktree", "add", *place, str(path), commit)
 
+    async def common_dir(self) -> Path:
+        """The repository's git directory, shared by all its worktrees."""
+        found = await self._run("rev-parse", "--path-format=absolute", "--git-common-dir")
+        text = found.text.strip()
+        if found.code != 0 or not text.startswith("/"):
+            raise WorkdirFailed(found.failure("git cannot name the repository's git directory"))
+        return Path(text)
+
     async def remove(self, path: Path) -> None:
         await self._ok("worktree remove", "worktree", "remove", "--force", str(path))
 
