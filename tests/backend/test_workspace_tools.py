@@ -414,3 +414,9 @@ async def test_a_hand_edited_ticket_stays_on_one_line_of_the_listing(
         f"{ticket}: odd title here",
         "state: planning; created 2026-01-01T00:00:00Z; updated 2026-01-01 00:00",
     ]
+
+
+async def test_search_finds_a_ticket_by_part_of_its_id(store: TicketStore, tools: Tools) -> None:
+    ticket = make(store, title="Nothing alike")
+    result = await tools("search_tickets", query=ticket[-6:].lower())
+    assert lines_of(result)[1:] == [f"{ticket}\tplanning\tid\tNothing alike"]

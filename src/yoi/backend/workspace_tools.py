@@ -110,8 +110,11 @@ class _Workspace:
     def _matches(self, needle: str, state: State | None) -> Iterator[Hit | None]:
         """Each match, newest ticket first; ``None`` for a ticket whose files cannot be read."""
         for ticket in reversed(self._store.listing(state=state).items):
-            if needle in ticket.meta.title.casefold() or needle in ticket.id.casefold():
+            if needle in ticket.meta.title.casefold():
                 yield Hit(ticket, "title")
+                continue
+            if needle in ticket.id.casefold():
+                yield Hit(ticket, "id")
                 continue
             try:
                 found = self._in_texts(ticket, needle)
