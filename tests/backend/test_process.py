@@ -183,7 +183,8 @@ async def test_serve_makes_the_workspace_its_companion_answers_and_survives_a_re
     async with httpx.AsyncClient(base_url=first.url) as http:
         runtimes = (await http.get("/api/runtimes")).json()["runtimes"]
         assert [(r["runtime_id"], r["kind"], r["status"]) for r in runtimes] == [
-            (EMBEDDED, "embedded", "available")
+            (EMBEDDED, "embedded", "available"),
+            ("local", "local", "available"),
         ]
         companion = (await http.get("/api/companion")).json()["companion"]
         assert (companion["runtime_id"], companion["worker_id"], companion["offline"]) == (
@@ -357,6 +358,7 @@ async def test_a_runtime_listed_in_the_config_is_joined_and_streams_through_the_
             (r["runtime_id"], r["kind"], r["status"], r["display_name"]) for r in runtimes_now
         ] == [
             (EMBEDDED, "embedded", "available", "project (embedded)"),
+            ("local", "local", "available", "project (local)"),
             ("far", "remote", "available", "Far box"),
         ]
         created = await http.post("/api/runtimes/far/workers", json={"worker_id": "w-far"})

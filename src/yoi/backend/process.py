@@ -1,11 +1,13 @@
 """``yoi serve`` as a process: build the workspace's backend, listen, shut down cleanly.
 
 The embedded runtime ``backend-internal`` keeps its workers in an fs store
-under ``.yoi/state/runtime``; the remote runtimes come from
+under ``.yoi/state/runtime``; the local runtime ``local`` is a ``yoi runtime
+serve`` child it supervises (:mod:`yoi.backend.local_runtime`; off with
+``[local_runtime] enabled = false``); the remote runtimes come from
 ``.yoi/config.toml``, their tokens from the environment. Shutdown on SIGTERM
-or SIGINT: stop accepting, end every relay (close 1001), close the remote
-clients and the embedded runtime (runs in flight end ``cancelled``), then
-let the server finish its open connections.
+or SIGINT: stop accepting, end every relay (close 1001), stop the local
+runtime, close the remote clients and the embedded runtime (runs in flight
+end ``cancelled``), then let the server finish its open connections.
 
 While it listens, ``.yoi/state/backend.json`` (:mod:`yoi.serving`) tells
 the workspace's clients where; before, it says what a person should know
@@ -29,10 +31,12 @@ from starlette.types import ASGIApp
 from yoi.backend.app import create_backend_app
 from yoi.backend.companion import ModelLabel
 from yoi.backend.config import EMBEDDED_RUNTIME_ID, BackendSettings
+from yoi.backend.local_runtime import LocalLaunch, LocalRuntime
 from yoi.backend.profiles import workspace_bundle
 from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.service import Backend
+from yoi.backend.sources import RuntimeSource
 from yoi.client import RuntimeClient
 from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
@@ -199,7 +203,9 @@ def _backend(
         scrubber.add(env.get(choice.api_key_env))
     if choice.base_url is not None:
         scrubber.add_url(choice.base_url)
-    remotes = []
+    remotes: list[RuntimeSource] = []
+    if settings.local_runtime.enabled:
+        remotes.append(_local_runtime(workspace, settings, choice, env, scrubber))
     for entry in settings.runtimes:
         token = entry.token(env)
         scrubber.add_url(entry.url)
@@ -223,6 +229,21 @@ def _backend(
         tickets=_ticket_store(workspace),
         ticket_author=default_author(workspace.root),
     )
+
+
+def _local_runtime(
+    workspace: Workspace,
+    settings: BackendSettings,
+    choice: ModelChoice,
+    env: Mapping[str, str],
+    scrubber: Scrubber,
+) -> LocalRuntime:
+    """The workspace's own runtime process; it is not handed this backend's secrets."""
+    tokens = tuple(entry.token_env for entry in settings.runtimes if entry.token_env)
+    launch = LocalLaunch.for_workspace(
+        workspace, settings.local_runtime, choice, env, withheld=(settings.token_env, *tokens)
+    )
+    return LocalRuntime(launch, display_name=f"{workspace.name} (local)", scrubber=scrubber)
 
 
 def _ticket_store(workspace: Workspace) -> TicketStore:

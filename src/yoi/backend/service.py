@@ -14,8 +14,8 @@ from yoi.backend.policy import PassThrough, Policy
 from yoi.backend.profiles import profile_for_role
 from yoi.backend.registry import RuntimeRegistry
 from yoi.backend.relay import Relay
-from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
+from yoi.backend.sources import RuntimeSource
 from yoi.backend.ticket_feed import TicketFeed
 from yoi.backend.views import Projection
 from yoi.errors import YoiError
@@ -29,7 +29,7 @@ class Backend:
     """Use it as an async context manager; it opens ``runtime`` and closes everything after.
 
     ``runtime`` is the embedded one (``backend-internal`` in ``yoi serve``);
-    ``remotes`` are runtime processes, in the order they are listed.
+    ``remotes`` are runtime processes, in the order they are listed (the local one first).
     ``tickets`` is the workspace's ticket store (the API answers 501 without
     one); ``ticket_author`` signs the changes whose request names nobody.
     ``workspace_id`` (``yoi.serving``) lets a client tell this workspace from another.
@@ -41,7 +41,7 @@ class Backend:
         runtime: Runtime,
         bundle: ConfigBundle,
         model: ModelLabel,
-        remotes: Sequence[RemoteSource] = (),
+        remotes: Sequence[RuntimeSource] = (),
         workspace_name: str = "workspace",
         workspace_id: str | None = None,
         scrubber: Scrubber | None = None,

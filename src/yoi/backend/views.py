@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 Availability = Literal["available", "unavailable"]
-SourceKind = Literal["embedded", "remote"]
+SourceKind = Literal["embedded", "remote", "local"]
 Projection = dict[str, object]
 """A JSON object ready for a browser."""
 
