@@ -48,6 +48,8 @@ FRONT_DOORS = {
         "truncate",
     ],
     "yoi.runtime": [
+        "Approval",
+        "ApprovalAck",
         "AssistantIntent",
         "BUILTIN_PROFILES",
         "BundleProfile",

@@ -38,6 +38,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkdirNotFound               workdir_not_found
     ├── WorkdirUnmerged               workdir_unmerged
     ├── WorkdirFailed                 workdir_failed
+    ├── ApprovalNotFound              approval_not_found
     ├── WorkspaceMismatch             workspace_mismatch
     ├── CursorExpired                 cursor_expired
     ├── SlowConsumer                  slow_consumer
@@ -72,6 +73,7 @@ from typing import ClassVar
 
 __all__ = [
     "AddressInUse",
+    "ApprovalNotFound",
     "ConfigBundleDigestMismatch",
     "ConfigBundleMissing",
     "CursorExpired",
@@ -304,6 +306,13 @@ class WorkdirFailed(YoiError):
     """Git could not make or remove a workdir's worktree; the message carries git's reason."""
 
     code = "workdir_failed"
+
+
+class ApprovalNotFound(YoiError):
+    """The worker waits for no approval by that id: it never asked, or it was answered, timed
+    out or cancelled with its run."""
+
+    code = "approval_not_found"
 
 
 class WorkspaceMismatch(YoiError):

@@ -9,6 +9,7 @@ an optional TOML block between ``+++`` lines at the top sets the rest::
     model = "openai:gpt-4o"        # a preference; the runtime's model decides
     max_turns = 40
     grant = ["read", "glob", "grep"]   # capability bits on its workdir (a request may narrow)
+    permissions = ['bash: "npm publish*" -> ask']   # in order; the first that matches decides
     +++
     You review changes ...
 
@@ -42,6 +43,7 @@ _SETTINGS = {
     "grant",
     "workspace",
     "report",
+    "permissions",
 }
 
 
@@ -66,6 +68,7 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
             "grant": sorted(bit.value for bit in profile.grant),
             "workspace": profile.workspace,
             "report": profile.report,
+            "permissions": profile.rules.lines(),
         }
         for profile in BUILTIN_PROFILES
     }

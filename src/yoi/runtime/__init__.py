@@ -1,5 +1,6 @@
 """The embeddable runtime: named, long-lived LLM workers in any Python process."""
 
+from yoi.runtime.approvals import Approval, ApprovalAck
 from yoi.runtime.bundles import BundleProfile, BundleSummary, ConfigBundle
 from yoi.runtime.busy import OnBusy
 from yoi.runtime.events import Event, EventBody
@@ -37,6 +38,8 @@ from yoi.runtime.views import (
 __all__ = [
     "BUILTIN_PROFILES",
     "CAPABILITIES",
+    "Approval",
+    "ApprovalAck",
     "AssistantIntent",
     "BundleProfile",
     "BundleSummary",

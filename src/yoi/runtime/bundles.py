@@ -9,6 +9,8 @@ that looks otherwise is refused with ``invalid_request``.
 The canonical encoding is compact JSON with sorted keys, UTF-8, no NaN, with
 profiles keyed by name and tool lists sorted; two bundles that mean the same
 encode to the same bytes, so the digest names the meaning, not the spelling.
+Permission rules are the exception to sorting: their order decides, so it is
+kept, each rule in its canonical text.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from yoi.engine.permissions import Rules
 from yoi.errors import ConfigBundleDigestMismatch, InvalidProfile, InvalidRequest
 from yoi.runtime.profiles import ModelPreferences, Profile
 from yoi.runtime.secrets import refuse_leaks
@@ -51,6 +54,7 @@ _PROFILE_KEYS = {
     "grant",
     "workspace",
     "report",
+    "permissions",
 }
 _REPORTS = ("submit_report", "submit_review")
 
@@ -79,6 +83,8 @@ class BundleProfile:
     grant: frozenset[Capability] = frozenset()
     workspace: bool = False
     report: str | None = None
+    permissions: Rules = field(default_factory=Rules)
+    """Kept in their order, which decides: the first rule that matches a call wins."""
 
     def to_profile(self, digest: str) -> Profile:
         preferences = ModelPreferences(self.model, self.max_turns, self.max_output_tokens)
@@ -93,6 +99,7 @@ class BundleProfile:
             grant=self.grant,
             workspace=self.workspace,
             report=self.report,
+            rules=self.permissions,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -111,6 +118,8 @@ class BundleProfile:
             found["workspace"] = True
         if self.report is not None:
             found["report"] = self.report
+        if self.permissions.rules:
+            found["permissions"] = self.permissions.lines()
         return found
 
 
@@ -252,7 +261,20 @@ def _profile(name: object, body: object) -> BundleProfile:
         grant=_grant(body.get("grant", []), f"{where}.grant"),
         workspace=_flag(body.get("workspace", False), f"{where}.workspace"),
         report=_report(body.get("report"), f"{where}.report"),
+        permissions=_permissions(body.get("permissions", []), f"{where}.permissions"),
     )
+
+
+def _permissions(value: object, where: str) -> Rules:
+    if not isinstance(value, list):
+        raise InvalidRequest(
+            f'{where} is a list of rules such as bash: "git push*" -> deny',
+            details={"field": where},
+        )
+    try:
+        return Rules.parse(value)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{where}: {error.message}", details={"field": where}) from None
 
 
 def _grant(value: object, where: str) -> frozenset[Capability]:

@@ -13,6 +13,8 @@ from typing import ClassVar
 from yoi.runtime.cursor import encode_cursor
 
 __all__ = [
+    "ApprovalRequested",
+    "ApprovalResolved",
     "ErrorEvent",
     "Event",
     "EventBody",
@@ -136,6 +138,34 @@ class ToolCallFinishedEvent(_Body):
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequested(_Body):
+    """A tool call an ``ask`` rule holds until a person answers, or ``expires_at`` passes."""
+
+    type: ClassVar[str] = "approval_requested"
+    run_id: str
+    approval_id: str
+    call_id: str
+    tool: str
+    arguments: str
+    """The call's arguments as the model sent them, cut to a bounded length."""
+    rule: str
+    """The rule that asks, in its text form."""
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResolved(_Body):
+    """``decision`` is ``allow`` or ``deny``; ``by`` is ``person``, ``timeout`` or
+    ``cancelled`` (the run ended while it waited)."""
+
+    type: ClassVar[str] = "approval_resolved"
+    run_id: str
+    approval_id: str
+    decision: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class UsageEvent(_Body):
     type: ClassVar[str] = "usage"
     run_id: str
@@ -189,6 +219,8 @@ EventBody = (
     | ThinkingDoneEvent
     | ToolCallStartedEvent
     | ToolCallFinishedEvent
+    | ApprovalRequested
+    | ApprovalResolved
     | UsageEvent
     | RunFinished
     | WorkerStoppedEvent

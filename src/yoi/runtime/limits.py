@@ -18,6 +18,8 @@ class RuntimeLimits:
     snapshot_entry_chars: int = 16_384
     """Longer transcript entries are cut in a snapshot (marked ``truncated``)."""
     cancel_grace_seconds: float = 1.0
+    approval_timeout_seconds: float = 300.0
+    """How long a tool call an ``ask`` rule holds waits for a person; then it is denied."""
     max_display_name: int = 200
     max_history_messages: int = 2_000
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
+from yoi.engine.permissions import Rules
 from yoi.errors import InvalidProfile
 from yoi.runtime.requests import AssistantIntent, Intent, RoleIntent, TaskIntent
 from yoi.tools.scope import Capability
@@ -46,6 +47,8 @@ class Profile:
     """Whether its workers get the runtime's workspace tools (the Companion's ticket tools)."""
     report: str | None = None
     """The report tool its workers finish with: ``submit_report`` or ``submit_review``."""
+    rules: Rules = field(default_factory=Rules)
+    """Its permission rules, in order: which tool calls are allowed, denied or asked about."""
 
     def prompt_text(self) -> str:
         return self.text if self.text is not None else load_prompt(self.prompt)
@@ -70,6 +73,14 @@ BUILTIN_PROFILES: tuple[Profile, ...] = (
         description="Carries out one ticket in its own worktree, with tests, and reports back.",
         grant=frozenset(Capability) - {Capability.NETWORK},
         report="submit_report",
+        # Work leaves through the orchestrator's merge, never straight from a worktree.
+        rules=Rules.parse(
+            [
+                'bash: "*git push*" -> deny',
+                'bash: "*git reset --hard*" -> deny',
+                'bash: "*git checkout -- *" -> deny',
+            ]
+        ),
     ),
     Profile(
         "reviewer",

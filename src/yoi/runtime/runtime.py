@@ -32,6 +32,7 @@ from yoi.errors import (
 from yoi.ids import IdGenerator, validate_id
 from yoi.providers.scripted import OfflineModel
 from yoi.runtime import observation
+from yoi.runtime.approvals import ApprovalAck, Approvals
 from yoi.runtime.bundles import BundleSummary, ConfigBundle, check_digest
 from yoi.runtime.catalog import CheckedCreate, check_create
 from yoi.runtime.events import WorkerCreated
@@ -375,6 +376,10 @@ class Runtime:
         worker = self._worker(worker_id)
         return CancelAck(worker_id, await worker.cancel())
 
+    async def answer_approval(self, worker_id: str, approval_id: str, decision: str) -> ApprovalAck:
+        """``allow`` or ``deny`` a tool call the worker's ``ask`` rule holds."""
+        return await self._worker(worker_id).approvals.answer(approval_id, decision)
+
     # -- config bundles ----------------------------------------------------
 
     async def put_config_bundle(self, digest: str, bundle: ConfigBundle) -> BundleSummary:
@@ -474,6 +479,8 @@ class Runtime:
     def _build_worker(
         self, record: WorkerRecord, checked: CheckedCreate, held: WorkerTools, *, restored: bool
     ) -> Worker:
+        timeout = self.limits.approval_timeout_seconds
+        approvals = Approvals(checked.profile.rules, timeout=timeout, clock=self._clock)
         engine = Engine(
             self._model,
             tools=held.tools,
@@ -482,6 +489,7 @@ class Runtime:
                 tools=_TOOL_LIMITS,
                 max_output_tokens=checked.profile.model.max_output_tokens,
             ),
+            gate=approvals,
         )
         return Worker(
             record,
@@ -493,6 +501,7 @@ class Runtime:
             run_ids=self._run_ids,
             driver=drive,
             restored=restored,
+            approvals=approvals,
         )
 
     def _ready(self) -> RuntimeRecord:

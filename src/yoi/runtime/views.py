@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from yoi.runtime.approvals import Approval
 from yoi.runtime.events import Event, format_time
 from yoi.runtime.grants import grant_dict
 from yoi.runtime.records import WorkerRecord
@@ -34,6 +35,8 @@ class RunState:
     text: str
     thinking: str
     tools_in_flight: tuple[str, ...]
+    approvals: tuple[Approval, ...] = ()
+    """Its tool calls waiting for a person's answer."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -42,6 +45,7 @@ class RunState:
             "text": self.text,
             "thinking": self.thinking,
             "tools_in_flight": list(self.tools_in_flight),
+            "approvals": [approval.to_dict() for approval in self.approvals],
         }
 
 
@@ -101,6 +105,11 @@ class WorkerDetail:
     def display_ref(self) -> str:
         return f"{self.display_name}@{self.runtime_id}"
 
+    @property
+    def approvals(self) -> tuple[Approval, ...]:
+        """The tool calls waiting for a person's answer (its run's, shown on the worker too)."""
+        return () if self.run is None else self.run.approvals
+
     def to_dict(self) -> dict[str, object]:
         return {
             "runtime_id": self.runtime_id,
@@ -122,6 +131,7 @@ class WorkerDetail:
             "run": None if self.run is None else self.run.to_dict(),
             "workdir": self.workdir,
             "grant": None if self.grant is None else grant_dict(self.grant),
+            "approvals": [approval.to_dict() for approval in self.approvals],
         }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from yoi.errors import InvalidRequest
+from yoi.runtime.approvals import DECISIONS, Approval, ApprovalAck
 from yoi.runtime.bundles import BundleSummary
 from yoi.runtime.events import Event, EventBody, Snapshot
 from yoi.runtime.grants import read_grant
@@ -41,6 +42,7 @@ __all__ = [
     "read_optional_int",
     "read_optional_str",
     "read_str",
+    "read_approval_ack",
     "read_bundle_summary",
     "read_cancel_ack",
     "read_diagnostic",
@@ -106,6 +108,19 @@ def _run_state(raw: Raw) -> RunState:
         text=read_str(raw["text"]),
         thinking=read_str(raw["thinking"]),
         tools_in_flight=tuple(read_str(name) for name in raw["tools_in_flight"]),
+        approvals=tuple(_approval(item) for item in raw.get("approvals", ())),
+    )
+
+
+def _approval(raw: Raw) -> Approval:
+    return Approval(
+        approval_id=read_str(raw["approval_id"]),
+        run_id=read_str(raw["run_id"]),
+        call_id=read_str(raw["call_id"]),
+        tool=read_str(raw["tool"]),
+        arguments=read_str(raw["arguments"]),
+        rule=read_str(raw["rule"]),
+        expires_at=_time(raw["expires_at"]),
     )
 
 
@@ -167,6 +182,13 @@ def read_stop_ack(raw: Raw) -> StopAck:
 
 def read_cancel_ack(raw: Raw) -> CancelAck:
     return CancelAck(read_str(raw["worker_id"]), bool(raw["cancelled"]))
+
+
+def read_approval_ack(raw: Raw) -> ApprovalAck:
+    decision = read_str(raw["decision"])
+    if decision not in DECISIONS:
+        raise WireError(f"an approval's decision is allow or deny, not {decision!r}")
+    return ApprovalAck(read_str(raw["approval_id"]), decision)
 
 
 def read_runtime_summary(raw: Raw) -> RuntimeSummary:

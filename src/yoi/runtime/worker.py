@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from yoi.engine.permissions import Rules
 from yoi.engine.run import Engine
 from yoi.errors import InvalidRequest, PayloadTooLarge, StoreError, WorkerBusy, WorkerStopped
 from yoi.ids import IdGenerator
+from yoi.runtime.approvals import Approval, Approvals
 from yoi.runtime.busy import Dispatch, decide
 from yoi.runtime.catalog import is_unicode
 from yoi.runtime.events import (
@@ -47,6 +49,8 @@ class LiveRun:
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     tools: dict[str, str] = field(default_factory=dict)
+    approvals: dict[str, Approval] = field(default_factory=dict)
+    """The tool calls of this run waiting for a person's answer."""
     replied: bool = False
     """The model turn's text is in the transcript already (recorded at ``text_done``)."""
 
@@ -57,6 +61,7 @@ class LiveRun:
             "".join(self.text),
             "".join(self.thinking),
             tuple(self.tools.values()),
+            tuple(self.approvals.values()),
         )
 
 
@@ -80,6 +85,7 @@ class Worker:
         run_ids: IdGenerator,
         driver: Callable[[Worker, PendingInput], Coroutine[Any, Any, None]],
         restored: bool = False,
+        approvals: Approvals | None = None,
     ) -> None:
         self.record = record
         self.store = store
@@ -100,6 +106,11 @@ class Worker:
         self._history_loading: asyncio.Task[None] | None = None
         self.last_durable: Awaitable[None] | None = None
         """The durability of the newest event, which a runner awaits now and then."""
+        self.approvals = approvals or Approvals(
+            Rules(), timeout=limits.approval_timeout_seconds, clock=clock
+        )
+        """The gate of its engine's tool calls: answers go here (it was built with the engine)."""
+        self.approvals.attach(self)
 
     @property
     def worker_id(self) -> str:
@@ -358,6 +369,7 @@ class Worker:
         if task is None:
             return False
         self._task = None
+        self.approvals.cancel_all()  # resolved before the run ends, so the log says so first
         task.cancel()
         await asyncio.wait({task}, timeout=self.limits.cancel_grace_seconds)
         if self.live is not None:
@@ -381,6 +393,7 @@ class Worker:
         """Cancel whatever runs, for a runtime that is shutting down."""
         task, self._task = self._task, None
         if task is not None:
+            self.approvals.cancel_all()
             task.cancel()
             await asyncio.wait({task}, timeout=self.limits.cancel_grace_seconds)
         self.fanout.end_all()

@@ -52,6 +52,7 @@ STATUS: Mapping[str, int] = {
     "config_bundle_missing": 404,
     "ticket_not_found": 404,
     "workdir_not_found": 404,
+    "approval_not_found": 404,
     "method_not_allowed": 405,
     "duplicate_worker": 409,
     "worker_busy": 409,

@@ -182,6 +182,10 @@ class BundleProfileBody(_Strict):
     grant: list[str] = Field(default_factory=list)
     workspace: bool = False
     report: Literal["submit_report", "submit_review"] | None = None
+    permissions: list[str] = Field(
+        default_factory=list,
+        description='permission rules in order, such as bash: "git push*" -> deny',
+    )
 
 
 class BundlePutBody(_Strict):
@@ -217,12 +221,25 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class ApprovalViewBody(BaseModel):
+    """A tool call an ``ask`` rule holds until a person answers or ``expires_at`` passes."""
+
+    approval_id: str
+    run_id: str
+    call_id: str
+    tool: str
+    arguments: str
+    rule: str
+    expires_at: str
+
+
 class RunStateBody(BaseModel):
     run_id: str
     started_at: str
     text: str
     thinking: str
     tools_in_flight: list[str]
+    approvals: list[ApprovalViewBody] = Field(default_factory=list)
 
 
 class GrantViewBody(BaseModel):
@@ -250,6 +267,9 @@ class WorkerDetailBody(BaseModel):
     run: RunStateBody | None
     workdir: str | None = None
     grant: GrantViewBody | None = None
+    approvals: list[ApprovalViewBody] = Field(
+        default_factory=list, description="its run's tool calls waiting for a person's answer"
+    )
 
 
 class WorkerBody(BaseModel):

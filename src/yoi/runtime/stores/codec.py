@@ -56,6 +56,8 @@ _BODIES: dict[str, type[ev.EventBody]] = {
         ev.ThinkingDoneEvent,
         ev.ToolCallStartedEvent,
         ev.ToolCallFinishedEvent,
+        ev.ApprovalRequested,
+        ev.ApprovalResolved,
         ev.UsageEvent,
         ev.RunFinished,
         ev.WorkerStoppedEvent,
