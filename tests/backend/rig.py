@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from yoi.backend import (
 )
 from yoi.backend.profiles import workspace_bundle
 from yoi.client import RuntimeClient
+from yoi.engine import Tool
 from yoi.providers.script import Turn
 from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime, Store
 from yoi.server import create_app
@@ -232,33 +233,42 @@ def refusal(error: InvalidStatus) -> httpx.Response:
     )
 
 
-def _workspace(root: Path) -> Workspace:
+def _workspace(root: Path, profiles: Mapping[str, str]) -> Workspace:
     workspace = Workspace(root)
     workspace.profiles.mkdir(parents=True)
     (workspace.profiles / "strict.md").write_text(STRICT_PROFILE, encoding="utf-8")
+    for name, text in profiles.items():
+        (workspace.profiles / f"{name}.md").write_text(text, encoding="utf-8")
     return workspace
 
 
 @asynccontextmanager
 async def open_stack(
-    kind: Kind, turns: Sequence[Turn], root: Path, *, store: Store | None = None
+    kind: Kind,
+    turns: Sequence[Turn],
+    root: Path,
+    *,
+    store: Store | None = None,
+    tools: Sequence[Tool] = (),
+    profiles: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
-    """A backend whose runtime under test plays ``turns`` (its workers kept in ``store``).
+    """A backend whose runtime under test plays ``turns`` (its workers kept in ``store``),
+    offers ``tools``, and has the workspace's ``profiles`` (name → file text) besides ``strict``.
 
     ``both`` puts the scripted runtime behind a remote source and keeps the
     embedded runtime too (it is always there): a backend of two runtimes.
     """
     model = ScriptedModel(turns, name=MODEL)
-    bundle = workspace_bundle(_workspace(root / "workspace"))
+    bundle = workspace_bundle(_workspace(root / "workspace", profiles or {}))
     label = ModelLabel(MODEL, False)
     async with AsyncExitStack() as exits:
         upstream: Upstream | None = None
         remotes: list[RemoteSource] = []
         if kind == "embedded":
-            runtime = Runtime(runtime_id=EMBEDDED, model=model, store=store)
+            runtime = Runtime(runtime_id=EMBEDDED, model=model, store=store, tools=tools)
             embedded = runtime
         else:
-            runtime = Runtime(runtime_id=FAR, model=model, store=store)
+            runtime = Runtime(runtime_id=FAR, model=model, store=store, tools=tools)
             exits.push_async_callback(runtime.close)
             await runtime.open()
             upstream = Upstream(runtime)

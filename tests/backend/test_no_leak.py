@@ -429,6 +429,9 @@ async def works_on_the_remote_runtime(client: Client) -> None:
         assert (await refused.frame())["code"] == "invalid_cursor"
         assert await refused.closed() == 4400
     await client.expect(200, "GET", f"{base}/w-far/transcript")
+    answer = {"decision": "allow"}
+    missing = await client.error(404, "POST", f"{base}/w-far/approvals/ap-none", json=answer)
+    assert missing == "approval_not_found"
     await client.expect(200, "POST", f"{base}/w-far/cancel", json={})
     await client.expect(200, "POST", f"{base}/w-far/stop", json={})
     listing = await client.expect(200, "GET", "/api/workers", params={"limit": 2})
@@ -488,3 +491,5 @@ async def meets_runtimes_it_cannot_use(client: Client) -> None:
             body = {"content": "x"} if action == "input" else {}
             assert await client.error(status, "POST", f"{base}/w-x/{action}", json=body) == code
         assert await client.error(status, "GET", f"{base}/w-x/transcript") == code
+        answer = {"decision": "deny"}
+        assert await client.error(status, "POST", f"{base}/w-x/approvals/ap-x", json=answer) == code

@@ -26,6 +26,7 @@ from yoi.backend.profiles import workspace_bundle
 from yoi.client import BackendClient, RemoteSubscription, RuntimeClient
 from yoi.engine.tool import ToolResult
 from yoi.errors import (
+    ApprovalNotFound,
     DuplicateWorker,
     InvalidProfile,
     InvalidRequest,
@@ -49,9 +50,10 @@ from yoi.runtime import (
     TaskIntent,
     WorkerStatus,
 )
-from yoi.runtime.events import RunFinished, Snapshot, TextDeltaEvent
+from yoi.runtime.approvals import ApprovalAck
+from yoi.runtime.events import ApprovalRequested, RunFinished, Snapshot, TextDeltaEvent
 from yoi.server.listen import listening
-from yoi.testing import ScriptedModel, Stall, Text
+from yoi.testing import Call, ScriptedModel, Stall, Text
 from yoi.workspace import Workspace
 
 TOKEN = "backend-client-test-token"
@@ -408,3 +410,31 @@ async def test_a_body_that_is_not_the_api_is_unavailable() -> None:
         assert not await client.health()  # something answers, but not a yoi backend
         with pytest.raises(RuntimeUnavailable, match="cannot read"):
             await client.workers()
+
+
+async def test_an_approval_is_answered_and_refusals_are_typed(tmp_path: Path) -> None:
+    profiles = Workspace(tmp_path).profiles
+    profiles.mkdir(parents=True)
+    guarded = '+++\ntools = ["echo"]\npermissions = ["echo -> ask"]\n+++\nYou echo.\n'
+    (profiles / "guarded.md").write_text(guarded, encoding="utf-8")
+    turns: list[Turn] = [[Call("echo", {"x": 1}, id="c1")], [Text("done")]]
+    async with served(tmp_path, turns) as server:
+        client = server.client
+        await client.create_worker(
+            INTERNAL, worker_id="ops", profile="guarded", capabilities=[CapabilityRequest("echo")]
+        )
+        async with await client.subscribe(INTERNAL, "ops") as events:
+            await client.send_input(INTERNAL, "ops", "go")
+            asked = (await until_event(events, "approval_requested"))[-1].event
+            assert isinstance(asked, ApprovalRequested)
+            with pytest.raises(InvalidRequest):
+                await client.answer_approval(INTERNAL, "ops", asked.approval_id, "maybe")
+            ack = await client.answer_approval(INTERNAL, "ops", asked.approval_id, "deny")
+            assert ack == ApprovalAck(asked.approval_id, "deny")
+            finished = (await until_event(events, "run_finished"))[-1].event
+        assert isinstance(finished, RunFinished)
+        assert finished.result == "completed"
+        with pytest.raises(ApprovalNotFound):
+            await client.answer_approval(INTERNAL, "ops", asked.approval_id, "allow")
+        with pytest.raises(InvalidRequest):
+            await client.answer_approval(INTERNAL, "ops", "Bad.Id", "allow")

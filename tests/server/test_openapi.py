@@ -39,6 +39,7 @@ ROUTES = {
     "/v1/workers/{worker_id}/cancel": {"post": "200"},
     "/v1/workers/{worker_id}/transcript": {"get": "200"},
     "/v1/workers/{worker_id}/events": {"get": "200"},
+    "/v1/workers/{worker_id}/approvals/{approval_id}": {"post": "200"},
     "/v1/config-bundles": {"get": "200"},
     "/v1/config-bundles/{digest}": {"get": "200", "put": "200"},
     "/v1/workdirs": {"get": "200", "post": "201"},

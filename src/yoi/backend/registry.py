@@ -173,6 +173,17 @@ class RuntimeRegistry:
             ack = await self.source(runtime_id).call(lambda api: api.cancel_worker(worker_id))
             return self._project(operation, ack.to_dict())
 
+    async def answer_approval(
+        self, runtime_id: str, worker_id: str, approval_id: str, decision: str
+    ) -> Projection:
+        operation = Operation("answer_approval", runtime_id, worker_id)
+        async with self._outgoing(operation):
+            source = self.source(runtime_id)
+            ack = await source.call(
+                lambda api: api.answer_approval(worker_id, approval_id, decision)
+            )
+            return self._project(operation, ack.to_dict())
+
     async def transcript(
         self, runtime_id: str, worker_id: str, start: int = 1, limit: int | None = None
     ) -> Projection:

@@ -27,6 +27,7 @@ from yoi.backend.schemas import (
 from yoi.backend.service import Backend
 from yoi.errors import Unauthorized
 from yoi.runtime import Input, OnBusy, WorkerStatus
+from yoi.server.approval_routes import ApprovalAckBody, DecisionBody
 from yoi.server.schemas import (
     AckBody,
     ErrorBody,
@@ -182,6 +183,20 @@ async def stop_worker(
 )
 async def cancel_worker(backend: Served, runtime_id: str, worker_id: str) -> JSONResponse:
     return JSONResponse({"ack": await backend.registry.cancel_worker(runtime_id, worker_id)})
+
+
+@router.post(
+    "/runtimes/{runtime_id}/workers/{worker_id}/approvals/{approval_id}",
+    response_model=ApprovalAckBody,
+    responses=_errors(415, *_ROUTED),
+)
+async def answer_approval(
+    backend: Served, runtime_id: str, worker_id: str, approval_id: str, body: DecisionBody
+) -> JSONResponse:
+    """A person's answer to a tool call an ``ask`` rule holds: ``allow`` or ``deny``."""
+    registry = backend.registry
+    ack = await registry.answer_approval(runtime_id, worker_id, approval_id, body.decision)
+    return JSONResponse({"ack": ack})
 
 
 @router.get(

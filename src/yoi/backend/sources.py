@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol, TypeVar
 from yoi.backend.views import Availability, RuntimeView, SourceKind
 from yoi.errors import RuntimeUnavailable, YoiError
 from yoi.runtime import (
+    ApprovalAck,
     BundleSummary,
     CancelAck,
     ConfigBundle,
@@ -53,6 +54,9 @@ class RuntimeApi(Protocol):
     async def send_input(self, worker_id: str, item: Input | str) -> InputAck: ...
     async def stop_worker(self, worker_id: str, reason: str | None = None) -> StopAck: ...
     async def cancel_worker(self, worker_id: str) -> CancelAck: ...
+    async def answer_approval(
+        self, worker_id: str, approval_id: str, decision: str
+    ) -> ApprovalAck: ...
     async def transcript(
         self, worker_id: str, start: int = 1, limit: int | None = None
     ) -> TranscriptPage: ...

@@ -21,6 +21,7 @@ from yoi.client.observation import RemoteSubscription, connect_stream
 from yoi.errors import RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
+    ApprovalAck,
     AssistantIntent,
     CancelAck,
     CapabilityRequest,
@@ -341,6 +342,15 @@ class BackendClient(JsonApi):
         path = f"{_worker_path(runtime_id, worker_id)}/cancel"
         body = await self._call("POST", path, json={})
         return self._read(wire.read_cancel_ack, body, "ack")
+
+    async def answer_approval(
+        self, runtime_id: str, worker_id: str, approval_id: str, decision: str
+    ) -> ApprovalAck:
+        """Answer a tool call an ``ask`` rule holds: ``decision`` is ``allow`` or ``deny``."""
+        approval = validate_id(approval_id, field="approval_id")
+        path = f"{_worker_path(runtime_id, worker_id)}/approvals/{approval}"
+        body = await self._call("POST", path, json={"decision": decision})
+        return self._read(wire.read_approval_ack, body, "ack")
 
     async def transcript(
         self, runtime_id: str, worker_id: str, start: int = 1, limit: int | None = None

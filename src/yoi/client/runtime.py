@@ -18,6 +18,7 @@ from yoi.client.observation import RemoteSubscription, connect_stream
 from yoi.errors import RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
+    ApprovalAck,
     BundleSummary,
     CancelAck,
     ConfigBundle,
@@ -111,6 +112,13 @@ class RuntimeClient(JsonApi):
     async def cancel_worker(self, worker_id: str) -> CancelAck:
         body = await self._call("POST", f"{_worker_path(worker_id)}/cancel")
         return self._read(wire.read_cancel_ack, body, "ack")
+
+    async def answer_approval(self, worker_id: str, approval_id: str, decision: str) -> ApprovalAck:
+        """``allow`` or ``deny`` a tool call the worker's ``ask`` rule holds."""
+        approval = validate_id(approval_id, field="approval_id")
+        path = f"{_worker_path(worker_id)}/approvals/{approval}"
+        body = await self._call("POST", path, json={"decision": decision})
+        return self._read(wire.read_approval_ack, body, "ack")
 
     # -- observation -----------------------------------------------------------
 

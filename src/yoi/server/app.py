@@ -7,7 +7,7 @@ from fastapi import FastAPI
 import yoi
 from yoi.runtime import Runtime
 from yoi.runtime.bundles import MAX_BUNDLE_BYTES
-from yoi.server import routes, stream, workdir_routes
+from yoi.server import approval_routes, routes, stream, workdir_routes
 from yoi.server.envelope import install_error_handlers
 from yoi.server.guard import Guard, HostCheck, RuntimeAdmission
 
@@ -42,6 +42,7 @@ def create_app(
     app.state.frames = stream.FrameCache()
     app.include_router(routes.router)
     app.include_router(workdir_routes.router)
+    app.include_router(approval_routes.router)
     app.include_router(stream.router)
     install_error_handlers(app)
     admission = RuntimeAdmission(token, hosts=HostCheck(bind_host))
