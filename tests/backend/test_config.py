@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from yoi.backend.config import (
     DEFAULT_LISTEN,
@@ -234,3 +238,42 @@ def test_a_remote_runtime_may_be_called_local_once_the_local_one_is_off(tmp_path
     text = "[local_runtime]\nenabled = false\n" + runtime(id='"local"')
     settings = BackendSettings.from_toml(write(tmp_path, text))
     assert [entry.runtime_id for entry in settings.runtimes] == ["local"]
+
+
+_SCALARS = (
+    st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(["bwrap", "none", "true", "false", "BWRAP", ""])
+    | st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)
+)
+
+
+def read_text(text: str) -> BackendSettings:
+    with tempfile.TemporaryDirectory() as folder:
+        return BackendSettings.from_toml(write(Path(folder), text))
+
+
+@given(enabled=st.none() | _SCALARS, sandbox=st.none() | _SCALARS)
+def test_any_local_runtime_table_means_exactly_its_values_or_is_refused_by_key(
+    enabled: object, sandbox: object
+) -> None:
+    given_keys = {"enabled": enabled, "sandbox": sandbox}
+    lines = [  # a JSON scalar is a TOML one, written unescaped (TOML refuses surrogate escapes)
+        f"{key} = {json.dumps(value, ensure_ascii=False)}"
+        for key, value in given_keys.items()
+        if value is not None
+    ]
+    text = "\n".join(["[local_runtime]", *lines, ""])
+    if enabled is not None and not isinstance(enabled, bool):
+        key = "local_runtime.enabled"
+    elif sandbox is not None and sandbox not in ("bwrap", "none"):
+        key = "local_runtime.sandbox"
+    else:
+        assert read_text(text).local_runtime == LocalRuntimeSettings(
+            enabled=enabled is not False,
+            sandbox=sandbox,
+        )
+        return
+    with pytest.raises(InvalidRequest) as refused:
+        read_text(text)
+    assert refused.value.details == {"file": "config.toml", "key": key}
