@@ -169,6 +169,8 @@ async def test_the_local_runtime_serves_workers_comes_back_after_a_kill_and_ends
         ]
         view = runtimes[1]
         assert view["display_name"] == "project (local)"
+        assert "read_file" in view["tools"]  # the workspace repository is allowed
+        assert "sandbox_none" in [d["code"] for d in view["diagnostics"]]
 
         made = await http.post(f"/api/runtimes/{LOCAL}/workers", json={"worker_id": "w-here"})
         assert made.status_code == 201, made.text

@@ -4,6 +4,12 @@ Shutdown order on SIGTERM or SIGINT: stop accepting connections; close the
 runtime, which cancels active runs (each recorded ``cancelled``), ends every
 observation stream (close code 1001, resume by cursor) and flushes the store;
 then let the server finish its open connections, for at most two seconds.
+
+Given repositories, the runtime makes workdirs of them (kept beside its
+store) and probes the sandbox its workers' ``bash`` runs in; a sandbox that
+cannot run, or ``sandbox = "none"``, is said on stderr at start as well as in
+the runtime's diagnostics. Without repositories there are no file, shell or
+git tools, so nothing is probed.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from typing import TextIO
 from yoi.errors import InvalidRequest
 from yoi.providers.selection import ModelSettings, aclose_model, build_model, select_model
 from yoi.runtime import Runtime
+from yoi.runtime.stores import Store
+from yoi.runtime.workdirs import Workdirs
 from yoi.server.app import create_app
 from yoi.server.listen import listening
 from yoi.server.settings import ServeSettings, is_loopback
+from yoi.tools.sandbox import Sandbox
 
 __all__ = ["serve_runtime"]
 
@@ -42,12 +51,17 @@ async def serve_runtime(
             "drive this runtime; give one with --token-env or --token-file",
             details={"field": "bind"},
         )
+    _check_repositories(settings)
+    store = settings.store.build()
+    workdirs, sandbox = await _workdirs_and_sandbox(settings, store)
     model = build_model(select_model(settings.model, ModelSettings(), env), env)
     runtime = Runtime(
         runtime_id=settings.runtime_id,
         display_name=settings.display_name,
-        store=settings.store.build(),
+        store=store,
         model=model,
+        workdirs=workdirs,
+        sandbox=sandbox,
     )
     stop = stop or _signalled()
     try:
@@ -61,6 +75,29 @@ async def serve_runtime(
                 await runtime.close()
     finally:
         await aclose_model(model)
+
+
+def _check_repositories(settings: ServeSettings) -> None:
+    for repository in settings.repositories:
+        if not repository.is_dir():
+            raise InvalidRequest(
+                f"the repository {repository} is not a directory",
+                details={"field": "repositories"},
+            )
+
+
+async def _workdirs_and_sandbox(
+    settings: ServeSettings, store: Store
+) -> tuple[Workdirs | None, Sandbox | None]:
+    if not settings.repositories:
+        return None, None
+    sandbox = await Sandbox.probe(settings.sandbox)
+    status = sandbox.status
+    if not status.available:
+        log.warning("bash is unavailable: %s", status.diagnostic)
+    elif status.diagnostic:
+        log.warning("%s", status.diagnostic)
+    return Workdirs.beside(store, settings.repositories), sandbox
 
 
 def _signalled() -> asyncio.Event:
