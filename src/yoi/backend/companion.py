@@ -1,7 +1,8 @@
 """The Companion: the backend's own assistant, a worker on the embedded runtime.
 
 At start the backend makes sure a worker ``companion`` exists on
-``backend-internal`` with the builtin companion profile and no tools; with
+``backend-internal`` with the builtin companion profile, whose tools are the
+workspace's ticket tools (:mod:`yoi.backend.workspace_tools`; it never queues); with
 the fs store it is the same worker, transcript and all, after a restart.
 It is never stopped (``worker_protected``: cancel its reply instead), and
 one stopped by an older version is reopened at start, history and all.

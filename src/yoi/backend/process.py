@@ -37,6 +37,7 @@ from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.service import Backend
 from yoi.backend.sources import RuntimeSource
+from yoi.backend.workspace_tools import workspace_tools
 from yoi.client import RuntimeClient
 from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
@@ -212,11 +213,15 @@ def _backend(
         scrubber.add(token)
         client = RuntimeClient(entry.url, token=token, timeout=entry.timeout)
         remotes.append(RemoteSource(entry, client))
+    tickets = _ticket_store(workspace)
+    # The embedded runtime holds no workdirs: no file, shell or git tool runs in this process.
+    # Its Companion works on the tickets, in-process, and never queues one.
     runtime = Runtime(
         runtime_id=EMBEDDED_RUNTIME_ID,
         display_name=f"{workspace.name} (embedded)",
         store=FsStore(workspace.state / "runtime"),
         model=model,
+        workspace_tools=workspace_tools(tickets),
     )
     return Backend(
         runtime=runtime,
@@ -226,7 +231,7 @@ def _backend(
         workspace_name=workspace.name,
         workspace_id=ensure_workspace_id(workspace),
         scrubber=scrubber,
-        tickets=_ticket_store(workspace),
+        tickets=tickets,
         ticket_author=default_author(workspace.root),
     )
 
