@@ -180,6 +180,13 @@ async def test_the_local_runtime_serves_workers_comes_back_after_a_kill_and_ends
         assert reply.endswith("You said: hello local")
         talk = [("user", "hello local"), ("assistant", reply)]
 
+        coder = {"worker_id": "w-code", "profile": "coder", "workdir": {"base": "HEAD"}}
+        made = await http.post(f"/api/runtimes/{LOCAL}/workers", json=coder)
+        assert made.status_code == 201, made.text
+        workdir = made.json()["worker"]["workdir"]
+        assert workdir.startswith("wd-")  # made of the workspace repository
+        assert "bash" in made.json()["worker"]["tools"]
+
         first = the_child(workspace)
         token, argv = token_and_argv(first)
         assert len(token) >= 32
@@ -204,7 +211,9 @@ async def test_the_local_runtime_serves_workers_comes_back_after_a_kill_and_ends
         assert second != first
         assert await transcript_of(http, LOCAL, "w-here") == talk
         listed = (await http.get(f"/api/workers?runtime_id={LOCAL}")).json()["workers"]
-        assert [w["worker_id"] for w in listed] == ["w-here"]
+        assert sorted(w["worker_id"] for w in listed) == ["w-code", "w-here"]
+        again = (await http.get(f"/api/runtimes/{LOCAL}/workers/w-code")).json()["worker"]
+        assert (again["workdir"], "bash" in again["tools"]) == (workdir, True)
         body = (await http.get("/api/runtimes")).text
         assert token.decode() not in body
     await exited(second)
