@@ -130,7 +130,8 @@ async def test_unknown_and_malformed_ids_are_404_and_400(held: Held) -> None:
         ),
         max_leaves=6,
     ),
-    approval_id=st.text(max_size=12),
+    # An empty or dot segment is another path (the router redirects or normalises it).
+    approval_id=st.text(min_size=1, max_size=12).filter(lambda text: text not in {".", ".."}),
 )
 async def test_any_answer_is_an_ack_or_a_typed_error(
     held: Held, body: object, approval_id: str
