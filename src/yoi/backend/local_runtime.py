@@ -150,14 +150,9 @@ class LocalRuntime(RuntimeSource):
 
     @bundle.setter
     def bundle(self, value: ConfigBundleRef | None) -> None:
+        # Only RuntimeSource's constructor sets it here (to None, before any run).
         if self._current is not None:
             self._current.bundle = value
-
-    @property
-    def pid(self) -> int | None:
-        """The child's process id while one runs."""
-        process = self._process
-        return None if process is None or process.returncode is not None else process.pid
 
     # -- lifecycle -------------------------------------------------------------
 
