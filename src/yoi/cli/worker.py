@@ -3,7 +3,8 @@
 Each command parses, makes one call through :class:`~yoi.client.backend.BackendClient`,
 and prints: ``--json`` gives the API's JSON object, otherwise a compact
 table or lines. A worker is named by its id and ``--runtime`` (the backend's
-embedded runtime by default).
+embedded runtime by default). What is printed lives in :mod:`yoi.cli.worker_output`;
+which runtime a new worker lands on, in :mod:`yoi.cli.worker_create`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,22 @@ import click
 from yoi.cli.backend_address import check_workspace, connect, locate
 from yoi.cli.backend_chat import BackendConversation
 from yoi.cli.render import ReplyRenderer
+from yoi.cli.worker_create import (
+    DEFAULT_RUNTIME,
+    Created,
+    Order,
+    grant_request,
+    place_and_create,
+    workdir_spec,
+)
+from yoi.cli.worker_output import (
+    WatchRenderer,
+    describe_worker,
+    grant_text,
+    listing_notes,
+    transcript_lines,
+    worker_table,
+)
 from yoi.runtime import (
     AssistantIntent,
     CapabilityRequest,
@@ -28,27 +45,13 @@ from yoi.runtime import (
     OnBusy,
     RoleIntent,
     TaskIntent,
-    TranscriptEntry,
-    WorkerDetail,
     WorkerStatus,
-)
-from yoi.runtime.events import (
-    EventBody,
-    InputAccepted,
-    RunFinished,
-    Snapshot,
-    TextDeltaEvent,
-    WorkerStoppedEvent,
 )
 
 if TYPE_CHECKING:
-    from yoi.client.backend import BackendClient, WorkerListing
+    from yoi.client.backend import BackendClient
 
-__all__ = ["DEFAULT_RUNTIME", "WatchRenderer", "worker"]
-
-DEFAULT_RUNTIME = "backend-internal"
-"""The backend's embedded runtime (``yoi.backend.EMBEDDED_RUNTIME_ID``)."""
-_CLIP = 80
+__all__ = ["DEFAULT_RUNTIME", "worker"]
 
 T = TypeVar("T")
 
@@ -147,7 +150,10 @@ def show(backend_url: str | None, worker_id: str, runtime_id: str, as_json: bool
 
 
 @_command()
-@_holder
+@_runtime_option(
+    help="Where to create it (default: for a coder, a reviewer or a --workdir, the backend's "
+    "local runtime when it is available; else backend-internal)."
+)
 @click.option("--id", "worker_id", metavar="WORKER_ID", help="The new worker's id.")
 @click.option("--name", "display_name", help="A label for people.")
 @click.option(
@@ -158,11 +164,31 @@ def show(backend_url: str | None, worker_id: str, runtime_id: str, as_json: bool
 @click.option("--purpose", help="What an assistant (or a role) is for.")
 @click.option("--capability", "capabilities", multiple=True, help="Ask for a capability.")
 @click.option("--input", "initial_input", metavar="TEXT", help="A first input to start on.")
+@click.option(
+    "--workdir",
+    metavar="new|WORKDIR_ID",
+    help="Work in a new workdir of the runtime's repository, or in an existing one.",
+)
+@click.option("--base", metavar="REF", help="What a new workdir starts from (default HEAD).")
+@click.option("--branch", metavar="NAME", help="A new branch for a new workdir (default detached).")
+@click.option(
+    "--grant",
+    "grant_bits",
+    metavar="BITS",
+    help="Fewer capability bits than the profile grants, e.g. read,glob,grep.",
+)
+@click.option(
+    "--grant-path",
+    "grant_paths",
+    multiple=True,
+    metavar="PATH",
+    help="Only this part of the workdir (repeatable).",
+)
 @_json
 @click.pass_obj
 def create(
     backend_url: str | None,
-    runtime_id: str,
+    runtime_id: str | None,
     worker_id: str | None,
     display_name: str | None,
     profile: str | None,
@@ -171,26 +197,35 @@ def create(
     purpose: str | None,
     capabilities: tuple[str, ...],
     initial_input: str | None,
+    workdir: str | None,
+    base: str | None,
+    branch: str | None,
+    grant_bits: str | None,
+    grant_paths: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Create a worker and print its id."""
-    intent = intent_of(task, role, purpose)
-    detail = _call(
-        backend_url,
-        lambda client: client.create_worker(
-            runtime_id,
-            worker_id=worker_id,
-            display_name=display_name,
-            profile=profile,
-            intent=intent,
-            capabilities=[CapabilityRequest(name) for name in capabilities],
-            initial_input=initial_input,
-        ),
+    """Create a worker and print its id; its runtime, workdir and grant follow on stderr.
+
+    `--profile coder --workdir new` makes a workdir and a coder working in it.
+    """
+    order = Order(
+        runtime_id=runtime_id,
+        worker_id=worker_id,
+        display_name=display_name,
+        profile=profile,
+        intent=intent_of(task, role, purpose),
+        capabilities=tuple(CapabilityRequest(name) for name in capabilities),
+        initial_input=initial_input,
+        workdir=workdir_spec(workdir, base, branch),
+        grant=grant_request(grant_bits, grant_paths),
     )
+    created = _call(backend_url, lambda client: place_and_create(client, order))
     if as_json:
-        _print_json({"worker": detail.to_dict()})
+        _print_json({"worker": created.detail.to_dict()})
     else:
-        click.echo(detail.worker_id)
+        click.echo(created.detail.worker_id)
+    for line in created_notes(created):
+        _say(line)
 
 
 @_command()
@@ -363,6 +398,18 @@ def _call(backend_url: str | None, action: Callable[[BackendClient], Awaitable[T
     return asyncio.run(session())
 
 
+def created_notes(created: Created) -> list[str]:
+    """Where a new worker is, when that is not the default, and what it may do there."""
+    detail = created.detail
+    notes = list(created.notes)
+    if detail.runtime_id != DEFAULT_RUNTIME:
+        notes.append(f"on runtime {detail.runtime_id}: name it with --runtime {detail.runtime_id}")
+    if detail.workdir is not None:
+        grant = "" if detail.grant is None else f"; grant: {grant_text(detail.grant)}"
+        notes.append(f"workdir {detail.workdir}{grant}")
+    return notes
+
+
 def intent_of(task: str | None, role: str | None, purpose: str | None) -> Intent | None:
     if task is not None and role is not None:
         raise click.UsageError("--task and --role do not go together")
@@ -375,118 +422,7 @@ def intent_of(task: str | None, role: str | None, purpose: str | None) -> Intent
     return None if purpose is None else AssistantIntent(purpose=purpose)
 
 
-# -- what people read -----------------------------------------------------------------------
-
-
-def worker_table(workers: Iterable[WorkerDetail]) -> list[str]:
-    """One aligned row per worker, under a header; nothing at all for no workers."""
-    rows = [
-        (item.runtime_id, item.worker_id, str(item.status), item.profile, item.display_name)
-        for item in workers
-    ]
-    if not rows:
-        return []
-    header = ("RUNTIME", "WORKER", "STATUS", "PROFILE", "NAME")
-    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(4)]
-    return [
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[4]])
-        for row in (header, *rows)
-    ]
-
-
-def listing_notes(listing: WorkerListing) -> list[str]:
-    notes = [
-        f"runtime {problem.runtime_id}: {problem.code}: {problem.message}"
-        for problem in listing.diagnostics
-    ]
-    if not listing.workers:
-        notes.append("no workers")
-    if listing.next_after is not None:
-        notes.append(f"more workers: --after {listing.next_after}")
-    return notes
-
-
-def describe_worker(detail: WorkerDetail) -> list[str]:
-    fields = [
-        ("worker", detail.worker_id),
-        ("runtime", detail.runtime_id),
-        ("name", detail.display_name),
-        ("status", str(detail.status)),
-        ("profile", detail.profile),
-        ("model", detail.model),
-        ("intent", _intent_text(detail.intent)),
-        ("tools", ", ".join(detail.tools) or "none"),
-        ("runs", str(detail.runs)),
-        ("transcript", f"{detail.transcript_total} entries"),
-        ("queued", f"{detail.queued_inputs} inputs"),
-    ]
-    if detail.run is not None:
-        tools = ", ".join(detail.run.tools_in_flight)
-        fields.append(("run", detail.run.run_id + (f" (tools: {tools})" if tools else "")))
-    return [f"{name:<11}{value}" for name, value in fields]
-
-
-def _intent_text(intent: Intent) -> str:
-    match intent:
-        case TaskIntent(objective=objective):
-            return f"task: {objective}"
-        case RoleIntent(role=role, purpose=purpose):
-            return f"role: {role}" + (f" ({purpose})" if purpose else "")
-        case AssistantIntent(purpose=purpose):
-            return "assistant" + (f": {purpose}" if purpose else "")
-
-
-def transcript_lines(entry: TranscriptEntry) -> list[str]:
-    """``#N role: content``, a tool entry on one line, further lines indented; a reply
-    its run cut short says how (``#N assistant (cancelled): ...``)."""
-    tool = entry.tool
-    if tool is None:
-        cut = f" ({entry.cut})" if entry.cut else ""
-        head, text = f"#{entry.sequence} {entry.role}{cut}: ", entry.content
-    elif not tool.result:
-        head, text = f"#{entry.sequence} tool call {tool.name}: ", _clip(entry.content)
-    else:
-        outcome = "failed" if tool.is_error else "result"
-        head, text = f"#{entry.sequence} tool {outcome} {tool.name}: ", _clip(entry.content)
-    first, *rest = text.split("\n")
-    return [head + first, *(f"    {line}" if line else "" for line in rest)]
-
-
-class WatchRenderer:
-    """A worker's events as they arrive: reply text on ``out`` as it streams, and one line
-    on ``err`` for the rest (where the worker stands, inputs, tool calls, errors, run ends)."""
-
-    def __init__(self, renderer: ReplyRenderer, *, resuming: bool) -> None:
-        self._renderer = renderer
-        self._resuming = resuming
-
-    def show(self, body: EventBody) -> None:
-        match body:
-            case Snapshot(worker=worker, run=run):
-                self._snapshot(worker, run)
-            case InputAccepted(content=content, queued=queued):
-                self._renderer.note(f"[input] {_clip(content)}" + (" (queued)" if queued else ""))
-            case RunFinished(result="completed"):
-                self._renderer.end_line()
-            case RunFinished(result=result, error=error):
-                problem = "" if error is None else f": {error.get('code')}: {error.get('message')}"
-                self._renderer.note(f"[run] {result}{problem}")
-            case WorkerStoppedEvent(reason=reason):
-                self._renderer.note("[stopped]" + (f" {reason}" if reason else ""))
-            case _:
-                self._renderer.render(body)
-
-    def end(self) -> None:
-        self._renderer.end_line()
-
-    def _snapshot(self, worker: dict[str, object], run: dict[str, object] | None) -> None:
-        name = worker.get("display_ref") or worker.get("worker_id")
-        self._renderer.note(f"watching {name} ({worker.get('status')})")
-        if run is None or self._resuming:
-            return  # when resuming, the events after the cursor carry the run's text
-        text, run_id = run.get("text"), run.get("run_id")
-        if isinstance(text, str) and isinstance(run_id, str):
-            self._renderer.render(TextDeltaEvent(run_id, text))  # the reply so far
+# -- printing -------------------------------------------------------------------------------
 
 
 def _renderer() -> ReplyRenderer:
@@ -505,8 +441,3 @@ def _print_lines(lines: Iterable[str]) -> None:
 
 def _say(line: str) -> None:
     click.echo(f"yoi: {line}", err=True)
-
-
-def _clip(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _CLIP else flat[: _CLIP - 3] + "..."

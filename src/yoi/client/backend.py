@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from yoi.client.http import JsonApi, query
 from yoi.client.observation import RemoteSubscription, connect_stream
-from yoi.errors import RuntimeUnavailable
+from yoi.errors import InvalidRequest, RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
     ApprovalAck,
@@ -26,8 +26,10 @@ from yoi.runtime import (
     CancelAck,
     CapabilityRequest,
     Diagnostic,
+    GrantRequest,
     InputAck,
     Intent,
+    NewWorkdir,
     OnBusy,
     StopAck,
     TranscriptPage,
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 _PEER = "backend"
+_KINDS = ("embedded", "remote", "local")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ class RuntimeInfo:
 
     runtime_id: str
     display_name: str
-    kind: Literal["embedded", "remote"]
+    kind: Literal["embedded", "remote", "local"]
     status: Literal["available", "unavailable"]
     capabilities: tuple[str, ...]
     worker_count: int | None
@@ -136,7 +139,7 @@ class RuntimeInfo:
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> RuntimeInfo:
         kind, status = raw["kind"], raw["status"]
-        if kind not in ("embedded", "remote") or status not in ("available", "unavailable"):
+        if kind not in _KINDS or status not in ("available", "unavailable"):
             raise ValueError("not a runtime view")
         return cls(
             runtime_id=read_str(raw["runtime_id"]),
@@ -298,9 +301,13 @@ class BackendClient(JsonApi):
         intent: Intent | None = None,
         capabilities: Sequence[CapabilityRequest] = (),
         initial_input: str | None = None,
+        workdir: str | NewWorkdir | None = None,
+        grant: GrantRequest | None = None,
     ) -> WorkerDetail:
         """Create a worker; ``profile`` names a workspace profile (``default`` when None)
-        or ``builtin:<name>``."""
+        or ``builtin:<name>``. ``workdir`` is an existing workdir's id or a new one of the
+        runtime's own repository (its ``repository`` must be None: the backend names no
+        paths); ``grant`` narrows the profile's grant on it."""
         payload: dict[str, object] = {}
         if worker_id is not None:
             payload["worker_id"] = validate_id(worker_id, field="worker_id")
@@ -314,6 +321,10 @@ class BackendClient(JsonApi):
             payload["requested_capabilities"] = [asdict(item) for item in capabilities]
         if initial_input is not None:
             payload["initial_input"] = initial_input
+        if workdir is not None:
+            payload["workdir"] = _workdir_body(workdir)
+        if grant is not None:
+            payload["grant"] = _grant_body(grant)
         path = f"{_runtime_path(runtime_id)}/workers"
         body = await self._call("POST", path, json=payload)
         return self._read(wire.read_worker, body, "worker")
@@ -392,3 +403,24 @@ def _runtime_path(runtime_id: str) -> str:
 
 def _worker_path(runtime_id: str, worker_id: str) -> str:
     return f"{_runtime_path(runtime_id)}/workers/{validate_id(worker_id, field='worker_id')}"
+
+
+def _workdir_body(workdir: str | NewWorkdir) -> object:
+    if isinstance(workdir, str):
+        return validate_id(workdir, field="workdir")
+    if workdir.repository is not None:
+        raise InvalidRequest(
+            "a backend makes workdirs of its runtime's own repository: it takes no path",
+            details={"field": "workdir"},
+        )
+    made: dict[str, object] = {"base": workdir.base}
+    if workdir.branch is not None:
+        made["branch"] = workdir.branch
+    return made
+
+
+def _grant_body(grant: GrantRequest) -> dict[str, object]:
+    body: dict[str, object] = {"paths": list(grant.paths)}
+    if grant.capabilities is not None:
+        body["capabilities"] = list(grant.capabilities)
+    return body
