@@ -31,7 +31,10 @@ from yoi.cli.worker_create import (
     workdir_spec,
 )
 from yoi.cli.worker_output import (
+    Answering,
     WatchRenderer,
+    approval_lines,
+    as_asked,
     describe_worker,
     grant_text,
     listing_notes,
@@ -328,7 +331,8 @@ def watch(backend_url: str | None, worker_id: str, runtime_id: str, cursor: str 
 
     On leaving it prints the cursor to resume from with --cursor.
     """
-    view = WatchRenderer(_renderer(), resuming=cursor is not None)
+    answering = Answering(worker_id, runtime_id, backend_url)
+    view = WatchRenderer(_renderer(), answering, resuming=cursor is not None)
     last: str | None = None
 
     async def follow(client: BackendClient) -> None:
@@ -379,6 +383,63 @@ def cancel(backend_url: str | None, worker_id: str, runtime_id: str, as_json: bo
         click.echo(
             f"cancelled the run of {worker_id}" if ack.cancelled else f"{worker_id} was not running"
         )
+
+
+@_command()
+@click.argument("worker_id")
+@_holder
+@_json
+@click.pass_obj
+def approvals(backend_url: str | None, worker_id: str, runtime_id: str, as_json: bool) -> None:
+    """List a worker's tool calls that wait for your answer, with the commands that answer them."""
+    detail = _call(backend_url, lambda client: client.get_worker(runtime_id, worker_id))
+    if as_json:
+        _print_json({"approvals": [approval.to_dict() for approval in detail.approvals]})
+        return
+    answering = Answering(worker_id, runtime_id, backend_url)
+    for approval in detail.approvals:
+        _print_lines(approval_lines(as_asked(approval), answering))
+    if not detail.approvals:
+        _say(f"no approvals waiting for {worker_id}")
+
+
+@_command()
+@click.argument("worker_id")
+@click.argument("approval_id")
+@_holder
+@_json
+@click.pass_obj
+def allow(
+    backend_url: str | None, worker_id: str, approval_id: str, runtime_id: str, as_json: bool
+) -> None:
+    """Let a tool call that an `ask` rule holds run."""
+    _answer(backend_url, Answering(worker_id, runtime_id), approval_id, "allow", as_json)
+
+
+@_command()
+@click.argument("worker_id")
+@click.argument("approval_id")
+@_holder
+@_json
+@click.pass_obj
+def deny(
+    backend_url: str | None, worker_id: str, approval_id: str, runtime_id: str, as_json: bool
+) -> None:
+    """Refuse a tool call that an `ask` rule holds: the worker is told it was denied."""
+    _answer(backend_url, Answering(worker_id, runtime_id), approval_id, "deny", as_json)
+
+
+def _answer(
+    backend_url: str | None, who: Answering, approval_id: str, decision: str, as_json: bool
+) -> None:
+    ack = _call(
+        backend_url,
+        lambda client: client.answer_approval(who.runtime_id, who.worker_id, approval_id, decision),
+    )
+    if as_json:
+        _print_json({"ack": ack.to_dict()})
+    else:
+        click.echo(f"{'allowed' if ack.decision == 'allow' else 'denied'} {ack.approval_id}")
 
 
 # -- calling the backend --------------------------------------------------------------------

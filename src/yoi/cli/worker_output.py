@@ -1,12 +1,16 @@
 """What ``yoi worker`` prints: worker tables and details, transcript lines, and a watched
-worker's events."""
+worker's events, pending approvals with the exact commands that answer them among them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shlex
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from yoi.cli.render import ReplyRenderer
+from yoi.cli.worker_create import DEFAULT_RUNTIME
 from yoi.runtime import (
     AssistantIntent,
     Intent,
@@ -15,13 +19,17 @@ from yoi.runtime import (
     TranscriptEntry,
     WorkerDetail,
 )
+from yoi.runtime.approvals import Approval
 from yoi.runtime.events import (
+    ApprovalRequested,
+    ApprovalResolved,
     EventBody,
     InputAccepted,
     RunFinished,
     Snapshot,
     TextDeltaEvent,
     WorkerStoppedEvent,
+    format_time,
 )
 from yoi.tools.scope import Grant
 
@@ -29,15 +37,41 @@ if TYPE_CHECKING:
     from yoi.client.backend import WorkerListing
 
 __all__ = [
+    "Answering",
     "WatchRenderer",
+    "approval_lines",
+    "as_asked",
     "describe_worker",
     "grant_text",
     "listing_notes",
+    "resolution_line",
     "transcript_lines",
     "worker_table",
 ]
 
 _CLIP = 80
+_ARGUMENTS_CLIP = 240
+"""How much of a held call's arguments a terminal shows: enough to decide, not a screenful."""
+_APPROVAL_FIELDS = ("run_id", "approval_id", "call_id", "tool", "arguments", "rule", "expires_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """The worker whose approvals are shown, and the backend the answer must reach."""
+
+    worker_id: str
+    runtime_id: str = DEFAULT_RUNTIME
+    backend: str | None = None
+    """The ``--backend`` to repeat in the commands (None: the one found by default)."""
+
+    def command(self, verb: str, approval_id: str) -> str:
+        """``yoi worker allow|deny WORKER APPROVAL`` with the options that reach this worker."""
+        words = ["yoi", "worker", verb, self.worker_id, approval_id]
+        if self.runtime_id != DEFAULT_RUNTIME:
+            words += ["--runtime", self.runtime_id]
+        if self.backend is not None:
+            words += ["--backend", self.backend]
+        return shlex.join(words)
 
 
 def worker_table(workers: Iterable[WorkerDetail]) -> list[str]:
@@ -82,6 +116,9 @@ def describe_worker(detail: WorkerDetail) -> list[str]:
     ]
     if detail.grant is not None:
         fields.append(("grant", grant_text(detail.grant)))
+    if detail.approvals:
+        waiting = ", ".join(approval.approval_id for approval in detail.approvals)
+        fields.append(("approvals", f"{waiting} (yoi worker approvals {detail.worker_id})"))
     fields += [
         ("runs", str(detail.runs)),
         ("transcript", f"{detail.transcript_total} entries"),
@@ -125,13 +162,71 @@ def transcript_lines(entry: TranscriptEntry) -> list[str]:
     return [head + first, *(f"    {line}" if line else "" for line in rest)]
 
 
+def approval_lines(asked: ApprovalRequested, answering: Answering) -> list[str]:
+    """A held tool call as a person decides on it: what would run, by which rule, until when,
+    and the two commands that answer it."""
+    approval = asked.approval_id
+    return [
+        f"[approval] {approval}: {_shown(asked.tool, _CLIP)} waits for your answer",
+        f"    arguments: {_shown(asked.arguments, _ARGUMENTS_CLIP)}",
+        f"    rule:      {_shown(asked.rule, _CLIP)}",
+        f"    expires:   {_shown(asked.expires_at, _CLIP)} (no answer by then denies it)",
+        f"    allow:     {answering.command('allow', approval)}",
+        f"    deny:      {answering.command('deny', approval)}",
+    ]
+
+
+def as_asked(approval: Approval) -> ApprovalRequested:
+    """A pending approval of a worker's detail, as the event that asked for it."""
+    return ApprovalRequested(
+        run_id=approval.run_id,
+        approval_id=approval.approval_id,
+        call_id=approval.call_id,
+        tool=approval.tool,
+        arguments=approval.arguments,
+        rule=approval.rule,
+        expires_at=format_time(approval.expires_at),
+    )
+
+
+def resolution_line(resolved: ApprovalResolved) -> str:
+    outcome = "allowed" if resolved.decision == "allow" else "denied"
+    match resolved.by:
+        case "timeout":
+            why = ": no one answered before it expired"
+        case "cancelled":
+            why = ": its run ended while it waited"
+        case _:
+            why = ""
+    return f"[approval] {resolved.approval_id} {outcome}{why}"
+
+
+def pending_approvals(raw: object) -> list[ApprovalRequested]:
+    """The pending approvals of a worker's JSON view (a snapshot's ``worker``), as the events
+    that asked for them; anything malformed is skipped rather than shown wrong."""
+    if not isinstance(raw, list):
+        return []
+    return [found for item in raw if (found := _approval(item)) is not None]
+
+
+def _approval(item: object) -> ApprovalRequested | None:
+    if not isinstance(item, Mapping):
+        return None
+    fields = {name: item.get(name) for name in _APPROVAL_FIELDS}
+    texts = {name: value for name, value in fields.items() if isinstance(value, str)}
+    return ApprovalRequested(**texts) if len(texts) == len(fields) else None
+
+
 class WatchRenderer:
     """A worker's events as they arrive: reply text on ``out`` as it streams, and one line
-    on ``err`` for the rest (where the worker stands, inputs, tool calls, errors, run ends)."""
+    on ``err`` for the rest (where the worker stands, inputs, tool calls, approvals, errors,
+    run ends)."""
 
-    def __init__(self, renderer: ReplyRenderer, *, resuming: bool) -> None:
+    def __init__(self, renderer: ReplyRenderer, answering: Answering, *, resuming: bool) -> None:
         self._renderer = renderer
+        self._answering = answering
         self._resuming = resuming
+        self._asked: set[str] = set()
 
     def show(self, body: EventBody) -> None:
         match body:
@@ -139,6 +234,10 @@ class WatchRenderer:
                 self._snapshot(worker, run)
             case InputAccepted(content=content, queued=queued):
                 self._renderer.note(f"[input] {_clip(content)}" + (" (queued)" if queued else ""))
+            case ApprovalRequested():
+                self._ask(body)
+            case ApprovalResolved():
+                self._renderer.note(resolution_line(body))
             case RunFinished(result="completed"):
                 self._renderer.end_line()
             case RunFinished(result=result, error=error):
@@ -152,9 +251,18 @@ class WatchRenderer:
     def end(self) -> None:
         self._renderer.end_line()
 
+    def _ask(self, asked: ApprovalRequested) -> None:
+        if asked.approval_id in self._asked:
+            return  # a snapshot showed it already
+        self._asked.add(asked.approval_id)
+        for line in approval_lines(asked, self._answering):
+            self._renderer.note(line)
+
     def _snapshot(self, worker: dict[str, object], run: dict[str, object] | None) -> None:
         name = worker.get("display_ref") or worker.get("worker_id")
         self._renderer.note(f"watching {name} ({worker.get('status')})")
+        for asked in pending_approvals(worker.get("approvals")):
+            self._ask(asked)
         if run is None or self._resuming:
             return  # when resuming, the events after the cursor carry the run's text
         text, run_id = run.get("text"), run.get("run_id")
@@ -165,3 +273,17 @@ class WatchRenderer:
 def _clip(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= _CLIP else flat[: _CLIP - 3] + "..."
+
+
+def _shown(text: str, limit: int) -> str:
+    """``text`` on one line, its control and format characters escaped, cut at ``limit``: what
+    a model wrote cannot move the cursor, recolour or hide part of what a person approves."""
+    flat = " ".join(text.split())
+    safe = "".join(_escaped(char) for char in flat)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+def _escaped(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs"):
+        return f"\\u{ord(char):04x}"
+    return char
