@@ -130,8 +130,11 @@ async def test_unknown_and_malformed_ids_are_404_and_400(held: Held) -> None:
         ),
         max_leaves=6,
     ),
-    # An empty or dot segment is another path (the router redirects or normalises it).
-    approval_id=st.text(min_size=1, max_size=12).filter(lambda text: text not in {".", ".."}),
+    # The router decodes %2F before matching, and an empty or dot segment is another path:
+    # those reach other routes (or the trailing-slash redirect), never this one.
+    approval_id=st.text(
+        st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=12
+    ).filter(lambda text: text not in {".", ".."}),
 )
 async def test_any_answer_is_an_ack_or_a_typed_error(
     held: Held, body: object, approval_id: str
