@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 from tests.web.rig import ARTIFACTS, DEADLINE, EMBEDDED, Record, launch, watch
 
 from yoi.backend import Backend, ModelLabel, create_backend_app
 from yoi.engine import Tool, ToolResult
 from yoi.providers.script import Turn
-from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime
+from yoi.runtime import BUILTIN_PROFILES, ConfigBundle, Runtime, RuntimeLimits
 from yoi.server.listen import listening
 from yoi.testing import ScriptedModel
 from yoi.web import ASSETS
@@ -71,6 +71,7 @@ def _bundle(profile: Mapping[str, object]) -> ConfigBundle:
 @dataclass
 class ToolConsole:
     page: Page
+    browser: Browser
     url: str
     http: httpx.AsyncClient
     record: Record
@@ -92,10 +93,18 @@ class ToolConsole:
     async def goto(self, hash_route: str) -> None:
         await self.page.goto(f"{self.url}/{hash_route}")
 
-    async def screenshot(self, name: str) -> Path:
+    async def new_page(self, hash_route: str) -> Page:
+        """Another page on ``hash_route``, watched like the first."""
+        page = await self.browser.new_page(viewport=self.page.viewport_size)
+        page.set_default_timeout(DEADLINE * 1000)
+        watch(page, self.record)
+        await page.goto(f"{self.url}/{hash_route}")
+        return page
+
+    async def screenshot(self, name: str, page: Page | None = None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        await self.page.screenshot(path=str(path), full_page=True)
+        await (page or self.page).screenshot(path=str(path), full_page=True)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
         return path
 
@@ -106,12 +115,13 @@ async def open_tool_console(
     tools: Sequence[Tool],
     *,
     profile: Mapping[str, Any] | None = None,
+    limits: RuntimeLimits | None = None,
     viewport: tuple[int, int] = (1280, 900),
 ) -> AsyncIterator[ToolConsole]:
     """The stack and a page on the board; ``profile`` adds settings to ``toolsmith``'s
     (which grants every tool in ``tools``). The script must be played out by the end."""
     model = ScriptedModel(turns)
-    runtime = Runtime(runtime_id=EMBEDDED, model=model, tools=tools)
+    runtime = Runtime(runtime_id=EMBEDDED, model=model, tools=tools, limits=limits)
     granted = {"tools": [tool.name for tool in tools], **(profile or {})}
     label = ModelLabel(model.name, offline=False)
     record = Record()
@@ -126,7 +136,7 @@ async def open_tool_console(
             page = await browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.set_default_timeout(DEADLINE * 1000)
             watch(page, record)
-            console = ToolConsole(page, server.url, http, record)
+            console = ToolConsole(page, browser, server.url, http, record)
             await console.goto("#/board")
             yield console
         finally:

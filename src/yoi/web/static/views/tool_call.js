@@ -7,6 +7,7 @@
 // show their first lines, with a button for the rest; no text is shown past
 // MAX_SHOWN characters (the entry says how many more there were).
 import { errorLine, h } from "../lib/dom.js";
+import { Approvals } from "./approval.js";
 import { entryItem } from "./entries.js";
 
 const PREVIEW_LINES = 10;
@@ -14,7 +15,73 @@ const PREVIEW_CHARS = 800;
 const MAX_SHOWN = 100_000;
 const STATE_TEXT = { running: "running…", done: "done", error: "failed" };
 
-/** A tool call, running until `setToolResult`. */
+/**
+ * The tool calls drawn in one transcript, by call id, with their pending approvals.
+ * `add(li)` puts a call's new entry at the end of the conversation;
+ * `decide(approvalId, decision)` sends a person's decision on an approval.
+ */
+export class ToolCalls {
+  constructor({ add, decide }) {
+    this.add = add;
+    this.calls = new Map();
+    this.approvals = new Approvals(decide);
+  }
+
+  reset() {
+    this.calls.clear();
+    this.approvals.reset();
+  }
+
+  get(callId) {
+    return this.calls.get(callId);
+  }
+
+  /** A call's entry, kept so its result finds it; the caller puts it in place. */
+  make(callId, name, runId, at) {
+    const li = toolItem(callId, name, { runId, at });
+    this.calls.set(callId, li);
+    return li;
+  }
+
+  /** The call's entry; made at the end of the conversation when nothing drew it yet. */
+  entry(callId, name, runId, at) {
+    if (this.calls.has(callId)) return this.calls.get(callId);
+    const li = this.make(callId, name, runId, at);
+    this.add(li);
+    return li;
+  }
+
+  /** A `tool_call_started` event; returns the call's entry. */
+  started(event, at) {
+    const li = this.entry(event.call_id, event.name, event.run_id, at);
+    setToolArguments(li, event.arguments);
+    return li;
+  }
+
+  /** A `tool_call_finished` event; returns the call's entry. */
+  finished(event, at) {
+    const li = this.entry(event.call_id, event.name, event.run_id, at);
+    const { is_error: isError, summary, truncated } = event;
+    setToolResult(li, { isError, summary, truncated });
+    return li;
+  }
+
+  /** A pending approval, at its call (drawn from the approval when nothing drew the call). */
+  approval(approval, at) {
+    if (this.approvals.has(approval.approval_id)) return;
+    const known = this.calls.has(approval.call_id);
+    const li = this.entry(approval.call_id, approval.tool, approval.run_id, at);
+    if (!known) setToolArguments(li, approval.arguments);
+    this.approvals.show(approval, li);
+  }
+
+  /** An `approval_resolved` event. */
+  resolved(event) {
+    this.approvals.resolve(event);
+  }
+}
+
+/** A tool call, running until `setToolResult`; pending approvals go in its `.tool-approvals`. */
 export function toolItem(callId, name, { runId, at }) {
   const li = entryItem("tool", { runId, at });
   li.dataset.callId = callId;
@@ -30,6 +97,7 @@ export function toolItem(callId, name, { runId, at }) {
         h("span", { class: "tool-truncated", text: "output truncated", hidden: true }),
       ),
       h("div", { class: "tool-arguments", hidden: true }),
+      h("div", { class: "tool-approvals" }),
       h("p", { class: "tool-summary", hidden: true }),
     ),
   );
@@ -50,7 +118,9 @@ export function showToolEntry(li, item, readWhole = null) {
   }
   const part = item.tool.result ? "output" : "arguments";
   li.querySelector(`.tool-read-whole[data-part="${part}"]`)?.remove();
-  if (item.truncated && readWhole) li.querySelector(".tool-call").append(readWholeButton(li, part, readWhole));
+  if (item.truncated && readWhole) {
+    li.querySelector(".tool-call").append(readWholeButton(li, part, readWhole));
+  }
 }
 
 /** What the transcript says of a call that its events did not: its output. */
@@ -87,7 +157,8 @@ export function setToolResult(li, { isError, summary, truncated = false, output 
   if (output === null || output === undefined || output === "" || output === summary) return;
   let details = call.querySelector(".tool-output");
   if (!details) {
-    details = h("details", { class: "tool-output" }, h("summary"), h("div", { class: "tool-text-box" }));
+    const box = h("div", { class: "tool-text-box" });
+    details = h("details", { class: "tool-output" }, h("summary"), box);
     call.append(details);
   }
   details.querySelector("summary").textContent = `Output (${sizeText(output)})`;
@@ -180,8 +251,10 @@ function readWholeButton(li, part, readWhole) {
   return button;
 }
 
+/** `raw` (text, or a value an approval carried) as pretty JSON; as it is when it is not JSON. */
 function prettyJson(raw) {
-  const text = typeof raw === "string" ? raw : raw === null || raw === undefined ? "" : JSON.stringify(raw);
+  if (raw === null || raw === undefined) return "";
+  const text = typeof raw === "string" ? raw : JSON.stringify(raw);
   try {
     return JSON.stringify(JSON.parse(text), null, 2);
   } catch {

@@ -17,8 +17,12 @@
 // Replies are Markdown: they stream as plain text and, once done, show the
 // backend's rendering (`?render=html`), at the same text size.
 //
+// A pending approval (`approval_requested`, and the snapshot's worker
+// `approvals`) is drawn at its tool call until `approval_resolved` ends it.
+//
 // The entries themselves are built by views/entries.js, tool calls by
-// views/tool_call.js; older pages are read by views/transcript_paging.js.
+// views/tool_call.js, approvals by views/approval.js; older pages are read
+// by views/transcript_paging.js.
 import { api, workerPath } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { WorkerStream } from "../lib/socket.js";
@@ -36,14 +40,7 @@ import {
   textItem,
   thinkingOf,
 } from "./entries.js";
-import {
-  fillInTool,
-  setToolArguments,
-  setToolResult,
-  settleCalls,
-  showToolEntry,
-  toolItem,
-} from "./tool_call.js";
+import { fillInTool, settleCalls, showToolEntry, ToolCalls } from "./tool_call.js";
 import { OlderPages } from "./transcript_paging.js";
 
 const CHECK_PAGE = 200;
@@ -81,6 +78,11 @@ class Transcript {
     };
     this.stream = null;
     this.generation = 0;
+    this.calls = new ToolCalls({
+      add: (li) => this.add(li),
+      decide: (id, decision) =>
+        api.post(this.path(`/approvals/${encodeURIComponent(id)}`), { decision }),
+    });
     this.older = new OlderPages({
       read: (start, limit) => this.readItems(start, limit),
       show: (items) => this.prepend(items),
@@ -125,7 +127,7 @@ class Transcript {
     this.generation += 1;
     this.known = new Map(); // sequence -> the <li> showing it
     this.runs = new Map(); // run id -> {user, finished, result}
-    this.tools = new Map(); // call id -> the <li> showing the call
+    this.calls.reset();
     this.live = null; // the assistant entry being streamed
     this.currentRun = null;
     this.total = 0; // the highest entry the events or the snapshot named
@@ -192,6 +194,7 @@ class Transcript {
     this.total = this.checked = tail.length ? tail[tail.length - 1].sequence : 0;
     this.renderReplies(tail);
     if (event.run) this.showRun(event.run);
+    for (const approval of worker.approvals || []) this.calls.approval(approval, null);
     this.settleTools();
     this.handlers.onWorker(worker);
     this.handlers.onStatus(worker.status);
@@ -231,6 +234,12 @@ class Transcript {
         break;
       case "tool_call_finished":
         this.toolFinished(event, frame.at);
+        break;
+      case "approval_requested":
+        this.calls.approval(event, frame.at);
+        break;
+      case "approval_resolved":
+        this.calls.resolved(event);
         break;
       case "run_finished":
         this.runFinished(event);
@@ -309,18 +318,12 @@ class Transcript {
 
   toolStarted(event, at) {
     this.endLive();
-    const li = this.toolFor(event.call_id, event.name, event.run_id, at);
-    setToolArguments(li, event.arguments);
-    this.place(li, event.transcript_sequence);
+    this.place(this.calls.started(event, at), event.transcript_sequence);
   }
 
   toolFinished(event, at) {
-    const li = this.toolFor(event.call_id, event.name, event.run_id, at);
-    const { is_error: isError, summary, truncated } = event;
-    setToolResult(li, { isError, summary, truncated });
-    this.place(li, event.transcript_sequence, "resultSequence");
+    this.place(this.calls.finished(event, at), event.transcript_sequence, "resultSequence");
   }
-
 
   runFinished(event) {
     const run = this.run(event.run_id);
@@ -388,7 +391,7 @@ class Transcript {
       return li;
     }
     if (item.role === "tool" && item.tool) {
-      const li = this.tools.get(item.tool.call_id);
+      const li = this.calls.get(item.tool.call_id);
       const key = item.tool.result ? "resultSequence" : "sequence";
       if (!li || li.dataset[key]) return null;
       this.place(li, item.sequence, key);
@@ -410,21 +413,6 @@ class Transcript {
 
   assistantName() {
     return this.assistantLabel || this.workerName || "Assistant";
-  }
-
-  /** A tool call's entry, kept by its call id so its result finds it. */
-  newToolItem(callId, name, runId, at) {
-    const li = toolItem(callId, name, { runId, at });
-    this.tools.set(callId, li);
-    return li;
-  }
-
-  /** The call's entry; made at the bottom when no event or entry drew it yet. */
-  toolFor(callId, name, runId, at) {
-    if (this.tools.has(callId)) return this.tools.get(callId);
-    const li = this.newToolItem(callId, name, runId, at);
-    this.add(li);
-    return li;
   }
 
   liveFor(runId, at) {
@@ -476,8 +464,8 @@ class Transcript {
   /** A call and its result share one <li>; returns it only when it is new. */
   renderTool(item) {
     const { call_id: callId, name } = item.tool;
-    const existing = this.tools.get(callId);
-    const li = existing || this.newToolItem(callId, name, item.run_id, item.at);
+    const existing = this.calls.get(callId);
+    const li = existing || this.calls.make(callId, name, item.run_id, item.at);
     showToolEntry(li, item, () => this.readEntry(item.sequence));
     this.learn(item.sequence, li);
     return existing ? null : li;
