@@ -22,6 +22,7 @@ VIEW_KEYS = {
     "status",
     "capabilities",
     "tools",
+    "requestable_tools",
     "worker_count",
     "busy_count",
     "model",

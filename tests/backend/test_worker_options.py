@@ -45,6 +45,7 @@ async def test_the_runtime_view_lists_the_tools_a_worker_may_ask_for(
 ) -> None:
     (view,) = (await http.get("/api/runtimes")).json()["runtimes"]
     assert view["tools"] == ["echo", "submit_report", "submit_review"]
+    assert view["requestable_tools"] == ["echo"]
     created = await http.post(
         f"/api/runtimes/{EMBEDDED}/workers",
         json={"display_name": "Echoer", "requested_capabilities": [{"name": "echo"}]},
@@ -56,7 +57,7 @@ async def test_the_runtime_view_lists_the_tools_a_worker_may_ask_for(
     )
     error = error_of(refused, 501)
     assert error["code"] == "unsupported_operation"
-    assert error["details"]["offered"] == ["echo"]  # only named tools are asked for by name
+    assert error["details"]["offered"] == view["requestable_tools"]
 
 
 async def test_workers_name_their_profile_as_a_create_request_does(

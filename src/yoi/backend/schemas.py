@@ -107,6 +107,9 @@ class RuntimeViewBody(BaseModel):
     status: Literal["available", "unavailable"]
     capabilities: list[str]
     tools: list[str] = Field(description="the tools this runtime offers its workers")
+    requestable_tools: list[str] = Field(
+        description="what a create request may ask for by name as requested_capabilities"
+    )
     worker_count: int | None
     busy_count: int | None
     model: str | None

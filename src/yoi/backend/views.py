@@ -37,7 +37,9 @@ class RuntimeView:
     status: Availability
     capabilities: tuple[str, ...]
     tools: tuple[str, ...]
-    """The tools a new worker there may be granted (its requested capabilities)."""
+    """The tools the runtime offers its workers (by grant, profile or request)."""
+    requestable_tools: tuple[str, ...]
+    """The tools a create request may ask for by name (its requested capabilities)."""
     worker_count: int | None
     """None while the runtime has never answered."""
     busy_count: int | None
@@ -62,6 +64,7 @@ class RuntimeView:
             status=status,
             capabilities=summary.capabilities if summary else (),
             tools=summary.tools if summary else (),
+            requestable_tools=summary.requestable_tools if summary else (),
             worker_count=summary.worker_count if summary else None,
             busy_count=summary.busy_count if summary else None,
             model=summary.model if summary else None,
@@ -76,6 +79,7 @@ class RuntimeView:
             "status": self.status,
             "capabilities": list(self.capabilities),
             "tools": list(self.tools),
+            "requestable_tools": list(self.requestable_tools),
             "worker_count": self.worker_count,
             "busy_count": self.busy_count,
             "model": self.model,

@@ -134,6 +134,8 @@ class RuntimeInfo:
     model: str | None
     diagnostics: tuple[Diagnostic, ...]
     tools: tuple[str, ...] = ()
+    """The tools the runtime offers its workers; empty from an older backend."""
+    requestable_tools: tuple[str, ...] = ()
     """What a new worker there may ask for as capabilities; empty from an older backend."""
 
     @classmethod
@@ -152,12 +154,14 @@ class RuntimeInfo:
             model=read_optional_str(raw["model"]),
             diagnostics=tuple(wire.read_diagnostic(item) for item in raw["diagnostics"]),
             tools=tuple(read_str(name) for name in raw.get("tools", ())),
+            requestable_tools=tuple(read_str(name) for name in raw.get("requestable_tools", ())),
         )
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
         body["capabilities"] = list(self.capabilities)
         body["tools"] = list(self.tools)
+        body["requestable_tools"] = list(self.requestable_tools)
         body["diagnostics"] = [item.to_dict() for item in self.diagnostics]
         return body
 

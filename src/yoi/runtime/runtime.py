@@ -254,6 +254,7 @@ class Runtime:
             version=yoi.__version__,
             tools=self._toolbox.offered(),
             sandbox=self._toolbox.sandbox_view(),
+            requestable_tools=tuple(sorted(tool.name for tool in self._toolbox.named)),
         )
 
     async def diagnostics(self) -> list[Diagnostic]:

@@ -214,11 +214,14 @@ class RuntimeSummary:
     """The tools this runtime offers its workers (by grant, profile or request)."""
     sandbox: SandboxView | None = None
     """How ``bash`` runs here; ``None`` when this runtime runs no commands at all."""
+    requestable_tools: tuple[str, ...] = ()
+    """The tools a create request may ask for by name (``requested_capabilities``)."""
 
     def to_dict(self) -> dict[str, object]:
         body = asdict(self)
         body["capabilities"] = list(self.capabilities)
         body["tools"] = list(self.tools)
+        body["requestable_tools"] = list(self.requestable_tools)
         return body
 
 

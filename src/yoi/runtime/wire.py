@@ -205,6 +205,7 @@ def read_runtime_summary(raw: Raw) -> RuntimeSummary:
         version=read_str(raw["version"]),
         tools=tuple(read_str(name) for name in raw.get("tools", ())),
         sandbox=_sandbox(raw.get("sandbox")),
+        requestable_tools=tuple(read_str(name) for name in raw.get("requestable_tools", ())),
     )
 
 

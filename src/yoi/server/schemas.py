@@ -310,6 +310,10 @@ class RuntimeSummaryBody(BaseModel):
     sandbox: SandboxBody | None = Field(
         default=None, description="how bash runs here; null when this runtime runs no commands"
     )
+    requestable_tools: list[str] = Field(
+        default_factory=list,
+        description="the tools a create request may ask for by name (requested_capabilities)",
+    )
 
 
 class RuntimeBody(BaseModel):

@@ -2,7 +2,7 @@
 //
 // The profiles, with what each is for, are the workspace's (`/api/workspace`);
 // the capabilities offered are the tools the chosen runtime lists
-// (`runtime.tools`), so nothing is offered that the runtime would refuse.
+// (`runtime.requestable_tools`), so nothing is offered that the runtime would refuse.
 //
 // On success the page moves to the new worker's console; a refusal (an
 // unknown profile, a capability the runtime does not offer, a runtime that
@@ -102,7 +102,7 @@ async function create(values) {
 /** The tools the runtime `runtimeId` offers, as checklist options. */
 function toolsOf(runtimes, runtimeId) {
   const runtime = runtimes.find((item) => item.runtime_id === runtimeId);
-  return (runtime?.tools ?? []).map((name) => ({ value: name, label: name }));
+  return (runtime?.requestable_tools ?? []).map((name) => ({ value: name, label: name }));
 }
 
 function defaultProfile(profiles) {
