@@ -103,6 +103,7 @@ async def test_tool_calls_and_results_become_transcript_entries() -> None:
         "result": True,
         "is_error": False,
         "summary": "upper-cased 2 characters",
+        "truncated": False,
     }
 
 
@@ -194,3 +195,23 @@ async def test_text_done_and_tool_events_name_the_transcript_entry_they_became(
     async with reopened as runtime:  # and the same after a restart
         logged = (await runtime.events(worker_id, limit=500)).events
     assert [e.event for e in logged if e.event in named] == named
+
+
+async def test_a_result_cut_to_the_output_bound_is_marked_so_after_a_restart_too(
+    tmp_path: Path,
+) -> None:
+    model = ScriptedModel([[Call("upper", {"text": "x" * 40_000}, id="c1")], [Text("done")]])
+    profiles = ProfileCatalog([Profile("default", "default.md", frozenset({"upper"}))])
+    request = CreateWorkerRequest(requested_capabilities=(CapabilityRequest("upper"),))
+    async with Runtime(
+        model=model, tools=[Upper()], profiles=profiles, store=FsStore(tmp_path)
+    ) as runtime:
+        worker = await runtime.create_worker(request)
+        await run_to_end(runtime, worker.worker_id, "shout")
+    async with Runtime(tools=[Upper()], profiles=profiles, store=FsStore(tmp_path)) as runtime:
+        page = await runtime.transcript(worker.worker_id)
+    call, result = (item.tool for item in page.items if item.tool is not None)
+    assert call is not None
+    assert result is not None
+    assert (call.truncated, result.truncated) == (False, True)
+    assert page.items[2].content.endswith("more characters]")

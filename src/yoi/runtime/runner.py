@@ -141,7 +141,7 @@ def _apply(worker: Worker, run_id: str, event: EngineEvent) -> None:
             )
         case ToolCallFinished(call=call, result=result, truncated=truncated):
             live.tools.pop(call.id, None)
-            tool = ToolEntry(call.id, call.name, True, result.is_error, result.summary)
+            tool = ToolEntry(call.id, call.name, True, result.is_error, result.summary, truncated)
             entry, _ = worker.record_entry(Role.TOOL, result.text, run_id, tool)
             worker.emit(
                 ToolCallFinishedEvent(

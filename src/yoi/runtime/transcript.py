@@ -34,6 +34,8 @@ class ToolEntry:
     result: bool
     is_error: bool = False
     summary: str | None = None
+    truncated: bool = False
+    """A result cut to the engine's output bound (its content ends with the marker)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class TranscriptEntry:
                 "result": self.tool.result,
                 "is_error": self.tool.is_error,
                 "summary": self.tool.summary,
+                "truncated": self.tool.truncated,
             }
         if self.cut is not None:
             body["cut"] = self.cut

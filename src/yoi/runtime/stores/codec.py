@@ -150,7 +150,8 @@ def encode_transcript(entry: TranscriptEntry, worker_id: str) -> bytes:
         "run_id": entry.run_id,
         "tool": None
         if tool is None
-        else [tool.call_id, tool.name, tool.result, tool.is_error, tool.summary],
+        else [tool.call_id, tool.name, tool.result, tool.is_error, tool.summary]
+        + ([True] if tool.truncated else []),  # five fields, as in older records, unless cut
     }
     if entry.cut is not None:  # absent, as in records older than the field
         record["cut"] = entry.cut
@@ -178,11 +179,12 @@ def decode_transcript(line: bytes, worker_id: str) -> TranscriptEntry:
 
 
 def _tool(value: object) -> ToolEntry:
-    if not isinstance(value, list) or len(value) != 5:
+    if not isinstance(value, list) or len(value) not in (5, 6):
         raise TypeError("tool")
-    call_id, name, result, is_error, summary = value
+    call_id, name, result, is_error, summary = value[:5]
+    truncated = len(value) == 6 and value[5] is True
     return ToolEntry(
-        _str(call_id), _str(name), bool(result), bool(is_error), _optional_str(summary)
+        _str(call_id), _str(name), bool(result), bool(is_error), _optional_str(summary), truncated
     )
 
 
