@@ -382,6 +382,20 @@ def test_any_repository_list_is_its_paths_in_order_or_refused_naming_the_field(
             ServeSettings.from_mapping(values, base=base)
         assert refused.value.details == {"field": "repositories"}
         return
-    expected = [base / Path(str(entry)).expanduser() for entry in entries]
+    try:
+        expected = [base / Path(str(entry)).expanduser() for entry in entries]
+    except RuntimeError:  # ~user of a user with no home: refused, never a crash
+        with pytest.raises(InvalidRequest) as refused:
+            ServeSettings.from_mapping(values, base=base)
+        assert refused.value.details == {"field": "repositories"}
+        return
     settings = ServeSettings.from_mapping(values, base=base)
     assert list(settings.repositories) == list(dict.fromkeys(expected))
+
+
+@pytest.mark.parametrize("key", ["repositories", "token_file"])
+def test_a_home_of_a_user_that_does_not_exist_is_refused_naming_its_key(key: str) -> None:
+    value: object = ["~no-such-user-here/repo"] if key == "repositories" else "~no-such-user-here/t"
+    with pytest.raises(InvalidRequest) as refused:
+        ServeSettings.from_mapping({key: value}, base=Path("/base"))
+    assert refused.value.details == {"field": key}

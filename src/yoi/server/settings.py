@@ -93,7 +93,9 @@ class ServeSettings:
             bind=_optional_str(values, "bind") or DEFAULT_BIND,
             store=StoreSettings.from_mapping(values, base=base),
             token_env=_optional_str(values, "token_env"),
-            token_file=None if token_file is None else base / Path(token_file).expanduser(),
+            token_file=None
+            if token_file is None
+            else base / _expanded(Path(token_file), "token_file"),
             model=_optional_str(values, "model"),
             ping_interval=_seconds(values.get("ping_interval", 20.0)),
             repositories=_repositories(values.get("repositories", []), base=base),
@@ -201,8 +203,19 @@ def _repositories(value: object, *, base: Path) -> tuple[Path, ...]:
             raise InvalidRequest(
                 "repositories must not hold an empty path", details={"field": "repositories"}
             )
-        paths.append(base / Path(entry).expanduser())
+        paths.append(base / _expanded(Path(entry), "repositories"))
     return tuple(dict.fromkeys(paths))
+
+
+def _expanded(path: Path, field: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; a user with no home is refused."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise InvalidRequest(
+            f"{field}: {path} names a home directory that does not exist",
+            details={"field": field},
+        ) from None
 
 
 def _sandbox(value: object) -> SandboxMode:
