@@ -55,3 +55,11 @@ def test_bad_settings_name_their_key(values: dict[str, object], field: str, tmp_
     with pytest.raises(InvalidRequest) as caught:
         StoreSettings.from_mapping(values, base=tmp_path)
     assert caught.value.details["field"] == field
+
+
+def test_a_store_root_in_the_home_of_no_user_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        StoreSettings.from_mapping(
+            {"store": "fs", "store_root": "~no-such-user-here/rt"}, base=Path("/base")
+        )
+    assert refused.value.details == {"field": "store_root"}

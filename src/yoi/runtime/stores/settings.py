@@ -59,9 +59,16 @@ class StoreSettings:
                 "store_retain_event_bytes must be a positive integer",
                 details={"field": "store_retain_event_bytes"},
             )
+        try:
+            chosen = None if root is None else base / Path(root).expanduser()
+        except RuntimeError:  # ~user of a user that has no home
+            raise InvalidRequest(
+                f"store_root {root} names a home directory that does not exist",
+                details={"field": "store_root"},
+            ) from None
         return cls(
             kind="fs" if kind == "fs" else "memory",
-            root=None if root is None else base / Path(root).expanduser(),
+            root=chosen,
             retain_event_bytes=retain,
         )
 
