@@ -175,6 +175,7 @@ FRONT_DOORS = {
         "SandboxStatus",
         "ArgumentError",
         "Arguments",
+        "BlockingTool",
     ],
     "yoi.testing": [
         "Call",

@@ -13,9 +13,6 @@ thread, as the tickets API's do.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-
-import anyio.to_thread
 
 from yoi.backend.workspace_tools_text import (
     Hit,
@@ -27,15 +24,16 @@ from yoi.backend.workspace_tools_text import (
     ready_text,
     snippet,
 )
+from yoi.engine.model import ToolSpec
 from yoi.engine.tool import Tool, ToolResult
-from yoi.errors import TicketUnreadable, YoiError
+from yoi.errors import TicketUnreadable
 from yoi.tickets import State, TicketStore, TicketSummary
 from yoi.tickets import inputs as ticket_inputs
 from yoi.tickets.folder import TicketFolder
 from yoi.tickets.ids import ticket_id as canonical_id
 from yoi.tickets.lifecycle import Graph
 from yoi.tickets.views import ready_of
-from yoi.tools import Arguments
+from yoi.tools import Arguments, BlockingTool
 
 __all__ = ["COMPANION_AUTHOR", "workspace_tools"]
 
@@ -54,12 +52,12 @@ def workspace_tools(store: TicketStore, author: str = COMPANION_AUTHOR) -> tuple
     """The six tools over ``store``; what they write is signed by ``author``."""
     workspace = _Workspace(store, ticket_inputs.line(author, "author"))
     return (
-        _TicketTool(LIST_TICKETS, workspace.listing),
-        _TicketTool(SHOW_TICKET, workspace.show),
-        _TicketTool(SEARCH_TICKETS, workspace.search),
-        _TicketTool(READY_TICKETS, workspace.ready),
-        _TicketTool(CREATE_TICKET, workspace.create),
-        _TicketTool(COMMENT_TICKET, workspace.comment),
+        _ticket_tool(LIST_TICKETS, workspace.listing),
+        _ticket_tool(SHOW_TICKET, workspace.show),
+        _ticket_tool(SEARCH_TICKETS, workspace.search),
+        _ticket_tool(READY_TICKETS, workspace.ready),
+        _ticket_tool(CREATE_TICKET, workspace.create),
+        _ticket_tool(COMMENT_TICKET, workspace.comment),
     )
 
 
@@ -181,47 +179,12 @@ def _searched(query: str, hits: list[Hit], *, more: bool, skipped: int) -> ToolR
     return ToolResult(summary, hits_text(hits, more, skipped))
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    name: str
-    description: str
-    parameters: Mapping[str, object]
+def _ticket_tool(spec: ToolSpec, body: Callable[[Arguments], ToolResult]) -> Tool:
+    return BlockingTool(spec, body, refusal=_refused)
 
 
-class _TicketTool:
-    """One tool: its spec, and a synchronous body run in a worker thread."""
-
-    def __init__(self, spec: _Spec, body: Callable[[Arguments], ToolResult]) -> None:
-        self._spec = spec
-        self._body = body
-
-    @property
-    def name(self) -> str:
-        return self._spec.name
-
-    @property
-    def description(self) -> str:
-        return self._spec.description
-
-    @property
-    def parameters(self) -> Mapping[str, object]:
-        return self._spec.parameters
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        return await anyio.to_thread.run_sync(self.call_now, arguments)
-
-    def call_now(self, arguments: Mapping[str, object]) -> ToolResult:
-        """The call, in this thread: every failure becomes an error result."""
-        try:
-            return self._body(Arguments(arguments))
-        except YoiError as error:
-            return self._refused(error.message)
-        except OSError as error:  # what the store did not convert: a read of a ticket file
-            return self._refused(error.strerror or type(error).__name__)
-
-    def _refused(self, message: str) -> ToolResult:
-        text = f"{self.name}: {message}"
-        return ToolResult(one_line(text, 300), clip(text, MAX_MESSAGE), is_error=True)
+def _refused(text: str) -> ToolResult:
+    return ToolResult(one_line(text, 300), clip(text, MAX_MESSAGE), is_error=True)
 
 
 def _object(properties: Mapping[str, object], *required: str) -> Mapping[str, object]:
@@ -241,12 +204,12 @@ def _limit(default: int, most: int) -> Mapping[str, object]:
     return {"type": "integer", "minimum": 1, "maximum": most, "description": f"Default {default}."}
 
 
-LIST_TICKETS = _Spec(
+LIST_TICKETS = ToolSpec(
     "list_tickets",
     "List the workspace's tickets, newest first: id, state, last update and title.",
     _object({"state": _STATE, "limit": _limit(50, MAX_LIST)}),
 )
-SHOW_TICKET = _Spec(
+SHOW_TICKET = ToolSpec(
     "show_ticket",
     "Show one ticket: its fields, what it waits for, its relations, its body and the "
     "last events of its thread.",
@@ -263,7 +226,7 @@ SHOW_TICKET = _Spec(
         "id",
     ),
 )
-SEARCH_TICKETS = _Spec(
+SEARCH_TICKETS = ToolSpec(
     "search_tickets",
     "Find tickets whose title, id, body or thread holds a text (ignoring case), newest "
     "first, with the line that matched.",
@@ -276,13 +239,13 @@ SEARCH_TICKETS = _Spec(
         "query",
     ),
 )
-READY_TICKETS = _Spec(
+READY_TICKETS = ToolSpec(
     "ready_tickets",
     "The orchestrator's queue and why each ticket in it starts or waits, then the tickets "
     "in ready that a person could queue and what queueing each would meet.",
     _object({"limit": _limit(50, MAX_LIST)}),
 )
-CREATE_TICKET = _Spec(
+CREATE_TICKET = ToolSpec(
     "create_ticket",
     "Create a ticket in planning, signed by the Companion. It never becomes ready or "
     "queued by this: a person does that.",
@@ -294,7 +257,7 @@ CREATE_TICKET = _Spec(
         "title",
     ),
 )
-COMMENT_TICKET = _Spec(
+COMMENT_TICKET = ToolSpec(
     "comment_ticket",
     "Add a comment, signed by the Companion, to a ticket's thread.",
     _object({"id": _ID, "body": {"type": "string", "minLength": 1}}, "id", "body"),

@@ -34,7 +34,6 @@ from yoi.cli.worker_output import (
     Answering,
     WatchRenderer,
     approval_lines,
-    as_asked,
     describe_worker,
     grant_text,
     listing_notes,
@@ -398,7 +397,7 @@ def approvals(backend_url: str | None, worker_id: str, runtime_id: str, as_json:
         return
     answering = Answering(worker_id, runtime_id, backend_url)
     for approval in detail.approvals:
-        _print_lines(approval_lines(as_asked(approval), answering))
+        _print_lines(approval_lines(approval.requested(), answering))
     if not detail.approvals:
         _say(f"no approvals waiting for {worker_id}")
 

@@ -19,7 +19,6 @@ from yoi.runtime import (
     TranscriptEntry,
     WorkerDetail,
 )
-from yoi.runtime.approvals import Approval
 from yoi.runtime.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -29,7 +28,6 @@ from yoi.runtime.events import (
     Snapshot,
     TextDeltaEvent,
     WorkerStoppedEvent,
-    format_time,
 )
 from yoi.tools.scope import Grant
 
@@ -40,7 +38,6 @@ __all__ = [
     "Answering",
     "WatchRenderer",
     "approval_lines",
-    "as_asked",
     "describe_worker",
     "grant_text",
     "listing_notes",
@@ -174,19 +171,6 @@ def approval_lines(asked: ApprovalRequested, answering: Answering) -> list[str]:
         f"    allow:     {answering.command('allow', approval)}",
         f"    deny:      {answering.command('deny', approval)}",
     ]
-
-
-def as_asked(approval: Approval) -> ApprovalRequested:
-    """A pending approval of a worker's detail, as the event that asked for it."""
-    return ApprovalRequested(
-        run_id=approval.run_id,
-        approval_id=approval.approval_id,
-        call_id=approval.call_id,
-        tool=approval.tool,
-        arguments=approval.arguments,
-        rule=approval.rule,
-        expires_at=format_time(approval.expires_at),
-    )
 
 
 def resolution_line(resolved: ApprovalResolved) -> str:

@@ -46,6 +46,18 @@ class Approval:
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "expires_at": format_time(self.expires_at)}
 
+    def requested(self) -> ApprovalRequested:
+        """The event that asked for this approval."""
+        return ApprovalRequested(
+            run_id=self.run_id,
+            approval_id=self.approval_id,
+            call_id=self.call_id,
+            tool=self.tool,
+            arguments=self.arguments,
+            rule=self.rule,
+            expires_at=format_time(self.expires_at),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ApprovalAck:
@@ -150,7 +162,7 @@ class Approvals:
         answer: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
         self._waiting[approval.approval_id] = _Waiting(approval, run, answer)
         run.approvals[approval.approval_id] = approval
-        self._host.emit(_requested(approval))
+        self._host.emit(approval.requested())
         try:
             # Shielded: only _resolve settles the answer, whoever gets there first.
             async with asyncio.timeout(self._timeout):
@@ -180,15 +192,3 @@ class Approvals:
             case _:
                 why = "its run ended while it waited for approval"
         return f"{tool} was not run: {why} (rule {rule})"
-
-
-def _requested(approval: Approval) -> ApprovalRequested:
-    return ApprovalRequested(
-        run_id=approval.run_id,
-        approval_id=approval.approval_id,
-        call_id=approval.call_id,
-        tool=approval.tool,
-        arguments=approval.arguments,
-        rule=approval.rule,
-        expires_at=format_time(approval.expires_at),
-    )

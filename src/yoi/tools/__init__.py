@@ -1,6 +1,7 @@
 """Tools a worker may use, each confined by a :class:`Scope` to its workdir and grant."""
 
 from yoi.tools._arguments import ArgumentError, Arguments
+from yoi.tools.blocking import BlockingTool
 from yoi.tools.files import FileTools, ReadLedger
 from yoi.tools.git import git_tools
 from yoi.tools.git_runner import GitSettings
@@ -28,4 +29,4 @@ __all__ += [
     "parse_report",
 ]
 __all__ += ["BashTool", "Sandbox", "SandboxMode", "SandboxStatus"]
-__all__ += ["ArgumentError", "Arguments"]
+__all__ += ["ArgumentError", "Arguments", "BlockingTool"]

@@ -8,20 +8,21 @@ edit never silently clobbers a change the model has not seen.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from yoi.engine.model import ToolSpec
 from yoi.engine.tool import Tool, ToolResult
-from yoi.errors import InvalidRequest, YoiError
+from yoi.errors import InvalidRequest
 from yoi.tools._arguments import Arguments
+from yoi.tools.blocking import BlockingTool
 from yoi.tools.scope import Capability, Scope
 
 __all__ = ["FileTools", "ReadLedger"]
@@ -83,9 +84,9 @@ class FileTools:
     def __init__(self, scope: Scope, ledger: ReadLedger | None = None) -> None:
         self.scope = scope
         self.ledger = ledger or ReadLedger()
-        self.read_file: Tool = _FileTool(READ_FILE, self._read)
-        self.write_file: Tool = _FileTool(WRITE_FILE, self._write)
-        self.edit_file: Tool = _FileTool(EDIT_FILE, self._edit)
+        self.read_file: Tool = _file_tool(READ_FILE, self._read)
+        self.write_file: Tool = _file_tool(WRITE_FILE, self._write)
+        self.edit_file: Tool = _file_tool(EDIT_FILE, self._edit)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -182,45 +183,6 @@ class FileTools:
                 "include more context to make it unique, or set replace_all"
             )
         return text.replace(old, new), stat.S_IMODE(info.st_mode), found
-
-
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    name: str
-    description: str
-    parameters: Mapping[str, object]
-
-
-class _FileTool:
-    """One tool: its spec, and a synchronous body run off the event loop."""
-
-    def __init__(self, spec: _Spec, body: Callable[[Arguments], ToolResult]) -> None:
-        self._spec = spec
-        self._body = body
-
-    @property
-    def name(self) -> str:
-        return self._spec.name
-
-    @property
-    def description(self) -> str:
-        return self._spec.description
-
-    @property
-    def parameters(self) -> Mapping[str, object]:
-        return self._spec.parameters
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        return await asyncio.to_thread(self.call_now, arguments)
-
-    def call_now(self, arguments: Mapping[str, object]) -> ToolResult:
-        """The call, in this thread: every failure becomes an error result."""
-        try:
-            return self._body(Arguments(arguments, quote_names=False, null_is_absent=False))
-        except YoiError as error:
-            return _error(f"{self.name}: {error.message}")
-        except OSError as error:
-            return _error(f"{self.name}: {error.strerror or type(error).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,12 +301,16 @@ def _shown(path: PurePosixPath) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def _file_tool(spec: ToolSpec, body: Callable[[Arguments], ToolResult]) -> Tool:
+    return BlockingTool(spec, body, quote_names=False, null_is_absent=False)
+
+
 def _error(summary: str) -> ToolResult:
     return ToolResult(summary, is_error=True)
 
 
 _PATH = {"type": "string", "description": "A path relative to the workdir."}
-READ_FILE = _Spec(
+READ_FILE = ToolSpec(
     "read_file",
     "Read a text file of the workdir as numbered lines (`     1\\tline`), a page at a time. "
     "Reports the total line count; refuses directories and binary files.",
@@ -359,7 +325,7 @@ READ_FILE = _Spec(
         "additionalProperties": False,
     },
 )
-WRITE_FILE = _Spec(
+WRITE_FILE = ToolSpec(
     "write_file",
     "Create a file, or replace the whole of one you have read, atomically.",
     {
@@ -369,7 +335,7 @@ WRITE_FILE = _Spec(
         "additionalProperties": False,
     },
 )
-EDIT_FILE = _Spec(
+EDIT_FILE = ToolSpec(
     "edit_file",
     "Replace old_string by new_string in a file you have read. old_string must match "
     "exactly once, unless replace_all is true.",
