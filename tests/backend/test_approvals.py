@@ -6,15 +6,15 @@ The profile comes from the workspace (``.yoi/profiles/guarded.md``), so its
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from tests.backend.rig import Stack, open_stack
+from tests.deploy_tool import Deploy
 from tests.server.asgi import error_of
 
-from yoi.engine import ToolResult
 from yoi.testing import Call, Text
 
 GUARDED = """+++
@@ -23,19 +23,6 @@ permissions = ['deploy: "*production*" -> ask']
 +++
 You deploy when asked.
 """
-
-
-class Deploy:
-    name = "deploy"
-    description = "deploys"
-    parameters: Mapping[str, object] = {"type": "object"}
-
-    def __init__(self) -> None:
-        self.calls: list[Mapping[str, object]] = []
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        self.calls.append(arguments)
-        return ToolResult("deployed")
 
 
 @pytest.fixture(params=["embedded", "remote"])

@@ -21,6 +21,7 @@ import httpx
 from tests.backend.test_process import converse, text_of, transcript_of
 from tests.git_repo import tagged_repo
 from tests.isolation import isolated_env
+from tests.pids import exited as pid_exited
 
 from yoi.backend.process import ServeOptions, serve_backend
 from yoi.runtime.stores.fs.files import RootLock
@@ -97,25 +98,8 @@ def the_child(workspace: Workspace) -> int:
 
 
 async def exited(pid: int) -> None:
-    """Return once ``pid`` has exited (its pidfd reads ready, zombie or reaped)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    gone: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not gone.done():
-            gone.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        async with asyncio.timeout(DEADLINE):
-            await gone
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    async with asyncio.timeout(DEADLINE):
+        await pid_exited(pid)
 
 
 async def local_view(http: httpx.AsyncClient, until: Callable[[Body], bool]) -> Body:

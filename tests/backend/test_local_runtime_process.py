@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.git_repo import tagged_repo
+from tests.pids import exited as pid_exited
 
 from yoi.backend.config import LocalRuntimeSettings
 from yoi.backend.local_runtime import LocalLaunch, Restarts
@@ -31,25 +32,8 @@ def program(text: str) -> list[str]:
 
 
 async def exited(pid: int) -> None:
-    """Return once ``pid`` (not necessarily a child) has exited."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    gone: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not gone.done():
-            gone.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        async with asyncio.timeout(DEADLINE):
-            await gone
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    async with asyncio.timeout(DEADLINE):
+        await pid_exited(pid)
 
 
 async def test_a_child_that_floods_stderr_still_gets_to_say_where_it_listens() -> None:

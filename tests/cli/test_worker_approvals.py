@@ -9,15 +9,15 @@ import json
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.cli.rig import DEADLINE, cli_env, run_yoi
 from tests.cli.worker_rig import TOKEN, Served, served
+from tests.deploy_tool import Deploy
 
 from yoi.cli.worker_output import Answering, approval_lines
-from yoi.engine import ToolResult
 from yoi.providers.script import Turn
 from yoi.runtime import RuntimeLimits
 from yoi.runtime.events import ApprovalRequested
@@ -30,19 +30,6 @@ permissions = ['deploy: "*production*" -> ask']
 You deploy when asked.
 """
 RULE = 'deploy: "*production*" -> ask'
-
-
-class Deploy:
-    name = "deploy"
-    description = "deploys"
-    parameters: Mapping[str, object] = {"type": "object"}
-
-    def __init__(self) -> None:
-        self.calls: list[Mapping[str, object]] = []
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        self.calls.append(arguments)
-        return ToolResult("deployed")
 
 
 class Watching:

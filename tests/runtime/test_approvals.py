@@ -4,13 +4,14 @@ end of its run, and the log and the worker's views say so."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from tests.deploy_tool import Deploy
 
-from yoi.engine import ToolResult, ToolResultMessage
+from yoi.engine import ToolResultMessage
 from yoi.errors import ApprovalNotFound, InvalidRequest
 from yoi.providers.script import Call, Stall, Text
 from yoi.providers.scripted import ScriptedModel
@@ -32,21 +33,6 @@ from yoi.runtime.subscription import Subscription
 from yoi.testing.observe import all_events, event_types, until
 
 ARGUMENTS = {"target": "production"}
-
-
-class Deploy:
-    """A tool that records its calls."""
-
-    name = "deploy"
-    description = "deploys"
-    parameters: Mapping[str, object] = {"type": "object"}
-
-    def __init__(self) -> None:
-        self.calls: list[Mapping[str, object]] = []
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        self.calls.append(arguments)
-        return ToolResult("deployed")
 
 
 def guarded_bundle(*rules: str) -> ConfigBundle:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -10,9 +10,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.deploy_tool import Deploy
 from tests.server.asgi import app_client, assert_envelope, error_of
 
-from yoi.engine import ToolResult
 from yoi.runtime import (
     CapabilityRequest,
     ConfigBundle,
@@ -23,20 +23,6 @@ from yoi.runtime import (
 from yoi.runtime.events import ApprovalRequested
 from yoi.testing import Call, ScriptedModel, Text
 from yoi.testing.observe import until
-
-
-class Deploy:
-    name = "deploy"
-    description = "deploys"
-    parameters: Mapping[str, object] = {"type": "object"}
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
-        self.calls += 1
-        return ToolResult("deployed")
-
 
 BUNDLE = ConfigBundle.from_mapping(
     {
@@ -104,7 +90,7 @@ async def test_a_bad_body_is_refused_and_decides_nothing(
 ) -> None:
     response = await held.http.post(held.path(), json=body)
     assert error_of(response, status)["code"] == code
-    assert held.tool.calls == 0
+    assert held.tool.calls == []
     shown = await held.http.get(f"/v1/workers/{held.worker_id}")
     assert len(shown.json()["worker"]["approvals"]) == 1
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tests.pids import exited, readable
 
 from yoi.errors import InvalidRequest
 from yoi.tools import Capability, Grant, Scope
@@ -84,32 +85,6 @@ async def until_gone(marker: str, seconds: float) -> list[int]:
             for pid in alive(marker):
                 await exited(pid)
     return alive(marker)
-
-
-async def exited(pid: int) -> None:
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        await readable(fd)  # a pidfd turns readable when its process ends
-    finally:
-        os.close(fd)
-
-
-async def readable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
 
 
 async def lines_from(fifo: Path, count: int, seconds: float) -> list[str]:
