@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.backend.test_local_runtime import Announced, local_view, status_is
+from tests.backend.test_local_runtime import local_view, status_is
+from tests.backend.test_local_runtime import served as served_by
 from tests.backend.test_process import finished, frame_of, frames_until, stream_url
 from tests.git_repo import git, tagged_repo
 from tests.isolation import isolated_env
 from websockets.asyncio.client import connect
 
-from yoi.backend.process import ServeOptions, serve_backend
 from yoi.providers.script import Call, Text, Turn
 from yoi.testing import FakeOpenAIServer
 from yoi.workspace import Workspace
@@ -35,23 +35,12 @@ async def served(
     block starts once the local runtime is available."""
     async with FakeOpenAIServer(turns) as fake:
         env = isolated_env(OPENAI_API_KEY="sk-test-local", OPENAI_BASE_URL=fake.base_url)
-        out, stop = Announced(), asyncio.Event()
-        options = ServeOptions(workspace, listen="127.0.0.1:0", model="openai:gpt-test")
-        serving = asyncio.create_task(serve_backend(options, env, out, stop=stop))
-        try:
-            async with asyncio.timeout(DEADLINE):
-                await asyncio.wait(
-                    [serving, asyncio.create_task(out.ready.wait())],
-                    return_when="FIRST_COMPLETED",
-                )
-            if serving.done():
-                serving.result()
-            async with httpx.AsyncClient(base_url=out.url, timeout=DEADLINE) as http:
-                await local_view(http, status_is("available"))
-                yield http, out.url, fake
-        finally:
-            stop.set()
-            await serving
+        async with (
+            served_by(workspace, model="openai:gpt-test", env=env) as out,
+            httpx.AsyncClient(base_url=out.url, timeout=DEADLINE) as http,
+        ):
+            await local_view(http, status_is("available"))
+            yield http, out.url, fake
         fake.assert_consumed()
 
 

@@ -9,7 +9,6 @@ answers, polled with a short pause inside an overall deadline.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.backend.test_no_leak import Announced
 from tests.backend.test_process import converse, text_of, transcript_of
 from tests.git_repo import tagged_repo
 from tests.isolation import isolated_env
@@ -35,32 +35,21 @@ TOKEN_ENV = "YOI_LOCAL_RUNTIME_TOKEN"
 Body = dict[str, Any]
 
 
-class Announced(io.StringIO):
-    """What ``serve_backend`` prints; ``ready`` once it says where it listens."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ready = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        written = super().write(text)
-        if "listening on" in self.getvalue():
-            self.ready.set()
-        return written
-
-    @property
-    def url(self) -> str:
-        return self.getvalue().split("listening on ", 1)[1].strip()
-
-
 @asynccontextmanager
-async def served(workspace: Workspace, config: str = "") -> AsyncIterator[Announced]:
+async def served(
+    workspace: Workspace,
+    config: str = "",
+    *,
+    model: str = "scripted:offline",
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[Announced]:
     """``yoi serve`` of ``workspace`` in this process, until the block ends."""
     workspace.dot.mkdir(exist_ok=True)
     workspace.config.write_text(config, encoding="utf-8")
     out, stop = Announced(), asyncio.Event()
-    options = ServeOptions(workspace, listen="127.0.0.1:0", model="scripted:offline")
-    serving = asyncio.create_task(serve_backend(options, isolated_env(), out, stop=stop))
+    options = ServeOptions(workspace, listen="127.0.0.1:0", model=model)
+    environment = isolated_env() if env is None else env
+    serving = asyncio.create_task(serve_backend(options, environment, out, stop=stop))
     try:
         async with asyncio.timeout(DEADLINE):
             await asyncio.wait(

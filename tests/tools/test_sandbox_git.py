@@ -3,13 +3,13 @@ it cannot leave in git's metadata anything host git would later run or follow.""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tests.git_repo import git, tagged_repo
+from tests.tools.test_sandbox import run
 
 from yoi.tools.sandbox import Confinement, GitAuthor, Sandbox
 
@@ -49,24 +49,6 @@ def worktree(tmp_path: Path) -> Worktree:
     (tmp_path / "wd" / ".yoi-scratch" / "home").mkdir(parents=True)
     common = repo / ".git"
     return Worktree(repo, tmp_path / "wd", common, common / "worktrees" / "wd")
-
-
-async def run(sandbox: Sandbox, confinement: Confinement, command: str) -> tuple[int, str]:
-    launch = sandbox.launch(confinement, command)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *launch.argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=dict(launch.env),
-            cwd=launch.cwd,
-        )
-        async with asyncio.timeout(30):
-            output, _ = await process.communicate()
-    finally:
-        if launch.cgroup is not None:
-            await launch.cgroup.stop()
-    return process.returncode or 0, output.decode()
 
 
 def metadata(worktree: Worktree) -> dict[str, bytes | None]:
