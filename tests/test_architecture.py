@@ -10,7 +10,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "yoi"
 
 # An arrow means "may import": errors, ids <- engine, providers, tools, tickets <- runtime
-# <- server, client <- backend <- orchestrator, web, tui, cli (and the public test kit).
+# <- server, client, orchestrator <- backend <- web, tui, cli (and the public test kit).
+# The orchestrator never imports the backend: it defines the protocol it needs.
 RANK = {
     "errors": 0,
     "ids": 0,
@@ -24,7 +25,7 @@ RANK = {
     "server": 3,
     "client": 3,
     "backend": 4,
-    "orchestrator": 5,
+    "orchestrator": 3,
     "web": 5,
     "tui": 5,
     "cli": 5,
