@@ -5,6 +5,7 @@ from yoi.tools.blocking import BlockingTool
 from yoi.tools.files import FileTools, ReadLedger
 from yoi.tools.git import git_tools
 from yoi.tools.git_runner import GitSettings
+from yoi.tools.intent import IntakeReport, IntentPacket, SubmitIntent
 from yoi.tools.reports import (
     ImplementationReport,
     ReviewReport,
@@ -28,5 +29,6 @@ __all__ += [
     "SubmitReview",
     "parse_report",
 ]
+__all__ += ["IntakeReport", "IntentPacket", "SubmitIntent"]
 __all__ += ["BashTool", "Sandbox", "SandboxMode", "SandboxStatus"]
 __all__ += ["ArgumentError", "Arguments", "BlockingTool"]

@@ -1,7 +1,8 @@
 """Report tools: structured results a worker hands back instead of prose.
 
-``submit_report`` (a coder's implementation report) and ``submit_review`` (a reviewer's
-verdict and findings) change nothing. They validate their arguments strictly (unknown
+``submit_report`` (a coder's implementation report), ``submit_review`` (a reviewer's
+verdict and findings) and ``submit_intent`` (an intake worker's IntentPacket, in
+:mod:`yoi.tools.intent`) change nothing. They validate their arguments strictly (unknown
 fields, wrong types and oversized values are refused) and answer with the canonical JSON
 of the validated report, so the orchestrator can read the same value back later from the
 recorded tool call with :func:`parse_report`.
@@ -18,8 +19,14 @@ from typing import TypeVar
 from yoi.engine.messages import ToolCall
 from yoi.engine.tool import ToolResult
 from yoi.errors import InvalidRequest
+from yoi.tools import _report_fields as read
+from yoi.tools._report_fields import MAX_EXIT_CODE, MAX_ITEMS, MAX_REPORT_CHARS
+from yoi.tools.intent import IntakeReport, SubmitIntent, intake_json, intake_report
 
 __all__ = [
+    "MAX_EXIT_CODE",
+    "MAX_ITEMS",
+    "MAX_REPORT_CHARS",
     "CommandRun",
     "Finding",
     "ImplementationReport",
@@ -36,11 +43,7 @@ __all__ = [
 
 MAX_TEXT = 8_000
 MAX_FIELD = 1_000
-MAX_ITEMS = 200
 MAX_LINE = 10_000_000
-MAX_EXIT_CODE = 2**31 - 1
-# Above this the answer would be cut by the tool runner's output bound and no longer parse.
-MAX_REPORT_CHARS = 24_000
 
 
 class Verdict(StrEnum):
@@ -84,7 +87,7 @@ class ReviewReport:
     findings: tuple[Finding, ...]
 
 
-Report = ImplementationReport | ReviewReport
+Report = ImplementationReport | ReviewReport | IntakeReport
 
 
 def _text(limit: int) -> dict[str, object]:
@@ -175,16 +178,16 @@ class SubmitReview:
 
 def implementation_report(arguments: Mapping[str, object]) -> ImplementationReport:
     """The validated report, or :class:`InvalidRequest` saying what is wrong."""
-    fields = _fields(arguments, required={"summary", "files", "commands"}, optional=set())
+    fields = read.fields(arguments, required={"summary", "files", "commands"}, optional=set())
     report = ImplementationReport(
-        summary=_string(fields["summary"], "summary", MAX_TEXT),
+        summary=read.string(fields["summary"], "summary", MAX_TEXT),
         files=tuple(
-            _string(item, f"files[{i}]", MAX_FIELD)
-            for i, item in enumerate(_array(fields["files"], "files"))
+            read.string(item, f"files[{i}]", MAX_FIELD)
+            for i, item in enumerate(read.array(fields["files"], "files"))
         ),
         commands=tuple(
             _command(item, f"commands[{i}]")
-            for i, item in enumerate(_array(fields["commands"], "commands"))
+            for i, item in enumerate(read.array(fields["commands"], "commands"))
         ),
     )
     return _bounded(report)
@@ -192,13 +195,13 @@ def implementation_report(arguments: Mapping[str, object]) -> ImplementationRepo
 
 def review_report(arguments: Mapping[str, object]) -> ReviewReport:
     """The validated review, or :class:`InvalidRequest` saying what is wrong."""
-    fields = _fields(arguments, required={"verdict", "summary", "findings"}, optional=set())
+    fields = read.fields(arguments, required={"verdict", "summary", "findings"}, optional=set())
     review = ReviewReport(
-        verdict=_choice(fields["verdict"], "verdict", Verdict),
-        summary=_string(fields["summary"], "summary", MAX_TEXT),
+        verdict=read.choice(fields["verdict"], "verdict", Verdict),
+        summary=read.string(fields["summary"], "summary", MAX_TEXT),
         findings=tuple(
             _finding(item, f"findings[{i}]")
-            for i, item in enumerate(_array(fields["findings"], "findings"))
+            for i, item in enumerate(read.array(fields["findings"], "findings"))
         ),
     )
     blockers = sum(finding.severity is Severity.BLOCKER for finding in review.findings)
@@ -212,12 +215,14 @@ def review_report(arguments: Mapping[str, object]) -> ReviewReport:
 
 def report_json(report: Report) -> str:
     """The canonical JSON of a report: sorted keys, no spaces, absent optionals left out."""
-    return json.dumps(_plain(report), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(report, IntakeReport):
+        return intake_json(report)
+    return read.canonical_json(_plain(report))
 
 
 def parse_report(call: ToolCall) -> Report:
-    """Read a report back from a recorded ``submit_report`` or ``submit_review`` call,
-    validated exactly as the tool validated it."""
+    """Read a report back from a recorded ``submit_report``, ``submit_review`` or
+    ``submit_intent`` call, validated exactly as the tool validated it."""
     try:
         arguments = json.loads(call.arguments)
     except json.JSONDecodeError as error:
@@ -228,10 +233,12 @@ def parse_report(call: ToolCall) -> Report:
         return implementation_report(arguments)
     if call.name == SubmitReview.name:
         return review_report(arguments)
+    if call.name == SubmitIntent.name:
+        return intake_report(arguments)
     raise InvalidRequest(f"{call.name!r} is not a report tool")
 
 
-def _plain(report: Report) -> dict[str, object]:
+def _plain(report: ImplementationReport | ReviewReport) -> dict[str, object]:
     if isinstance(report, ImplementationReport):
         return {
             "summary": report.summary,
@@ -264,93 +271,35 @@ _R = TypeVar("_R", ImplementationReport, ReviewReport)
 
 
 def _bounded(report: _R) -> _R:
-    size = len(report_json(report))
-    if size > MAX_REPORT_CHARS:
-        raise InvalidRequest(
-            f"the report is {size} characters of JSON; at most {MAX_REPORT_CHARS} fit: shorten it"
-        )
+    read.within_bound(report_json(report))
     return report
 
 
 def _command(value: object, where: str) -> CommandRun:
-    fields = _fields(value, required={"command"}, optional={"exit_code", "outcome"}, where=where)
+    fields = read.fields(
+        value, required={"command"}, optional={"exit_code", "outcome"}, where=where
+    )
     exit_code = fields.get("exit_code")
     outcome = fields.get("outcome")
     return CommandRun(
-        command=_string(fields["command"], f"{where}.command", MAX_FIELD),
-        exit_code=None if exit_code is None else _integer(exit_code, f"{where}.exit_code"),
-        outcome=None if outcome is None else _string(outcome, f"{where}.outcome", MAX_FIELD),
+        command=read.string(fields["command"], f"{where}.command", MAX_FIELD),
+        exit_code=None if exit_code is None else read.integer(exit_code, f"{where}.exit_code"),
+        outcome=None if outcome is None else read.string(outcome, f"{where}.outcome", MAX_FIELD),
     )
 
 
 def _finding(value: object, where: str) -> Finding:
-    fields = _fields(
+    fields = read.fields(
         value, required={"severity", "file", "message"}, optional={"line"}, where=where
     )
     line = fields.get("line")
     if line is not None:
-        line = _integer(line, f"{where}.line")
+        line = read.integer(line, f"{where}.line")
         if not 1 <= line <= MAX_LINE:
             raise InvalidRequest(f"{where}.line must be between 1 and {MAX_LINE}")
     return Finding(
-        severity=_choice(fields["severity"], f"{where}.severity", Severity),
-        file=_string(fields["file"], f"{where}.file", MAX_FIELD),
-        message=_string(fields["message"], f"{where}.message", MAX_TEXT),
+        severity=read.choice(fields["severity"], f"{where}.severity", Severity),
+        file=read.string(fields["file"], f"{where}.file", MAX_FIELD),
+        message=read.string(fields["message"], f"{where}.message", MAX_TEXT),
         line=line,
     )
-
-
-def _fields(
-    value: object, *, required: set[str], optional: set[str], where: str = "arguments"
-) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        raise InvalidRequest(f"{where} must be an object")
-    unknown = sorted(str(key) for key in value if key not in required | optional)
-    if unknown:
-        raise InvalidRequest(f"{where} has unknown fields: {', '.join(map(repr, unknown))}")
-    missing = sorted(required - set(value))
-    if missing:
-        raise InvalidRequest(f"{where} lacks required fields: {', '.join(missing)}")
-    return value
-
-
-def _string(value: object, where: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{where} must be a string")
-    if not value.strip():
-        raise InvalidRequest(f"{where} must not be empty")
-    if len(value) > limit:
-        raise InvalidRequest(f"{where} is {len(value)} characters; at most {limit}")
-    if "\x00" in value:
-        raise InvalidRequest(f"{where} must not contain a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest(f"{where} holds a lone surrogate, which is not text") from None
-    return value
-
-
-def _integer(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{where} must be an integer")
-    if abs(value) > MAX_EXIT_CODE:
-        raise InvalidRequest(f"{where} is out of range")
-    return value
-
-
-_E = TypeVar("_E", Verdict, Severity)
-
-
-def _choice(value: object, where: str, kind: type[_E]) -> _E:
-    allowed = [member.value for member in kind]
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidRequest(f"{where} must be one of {', '.join(allowed)}")
-    return kind(value)
-
-
-def _array(value: object, where: str) -> list[object]:
-    if not isinstance(value, list):
-        raise InvalidRequest(f"{where} must be an array")
-    if len(value) > MAX_ITEMS:
-        raise InvalidRequest(f"{where} has {len(value)} items; at most {MAX_ITEMS}")
-    return value
