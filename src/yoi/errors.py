@@ -52,7 +52,8 @@ and never carry secrets, URLs with credentials or tracebacks.
     │   ├── StoreCorrupt              store_corrupt
     │   ├── StoreMissing              store_missing
     │   ├── StoreLocked               store_locked
-    │   └── StoreFull                 store_full
+    │   ├── StoreFull                 store_full
+    │   └── StoreTooNew               store_too_new
     ├── ModelUnavailable              model_unavailable
     ├── ScriptError                   script_error
     ├── ScopeError                    scope_denied
@@ -114,6 +115,7 @@ __all__ = [
     "StoreFull",
     "StoreLocked",
     "StoreMissing",
+    "StoreTooNew",
     "TicketBlocked",
     "TicketNotFound",
     "TicketUnreadable",
@@ -389,6 +391,13 @@ class StoreFull(StoreError):
     """The disk (or a quota) has no room for a write; it works again once space is freed."""
 
     code = "store_full"
+
+
+class StoreTooNew(StoreError):
+    """The store was written by a newer yoi, in a format this one does not know; upgrade yoi
+    to open it. ``details`` names the store's ``version`` and the ``supported`` one."""
+
+    code = "store_too_new"
 
 
 class ModelUnavailable(YoiError):

@@ -73,6 +73,7 @@ STATUS: Mapping[str, int] = {
     "store_error": 500,
     "store_corrupt": 500,
     "store_missing": 500,
+    "store_too_new": 500,
     "workdir_failed": 500,
     "unsupported_operation": 501,
     "runtime_auth_failed": 502,

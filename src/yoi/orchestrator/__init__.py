@@ -1,0 +1,1 @@
+"""The orchestrator: queued tickets taken through coder and reviewer workers to ``done``."""

@@ -1,0 +1,312 @@
+"""The orchestrator's durable state: its runs and the log of their steps, in SQLite.
+
+The database lives at ``.yoi/state/orchestrator.db`` (:func:`state_path`). It holds only
+orchestration state — the tickets stay files in git — and every write is one transaction
+committed to disk before the call returns (:mod:`.database`).
+
+Each side effect of a run (make a workdir, start a worker, send an input, merge, move a
+ticket) is an operation with an id made from its ticket, attempt, kind and round
+(:mod:`.operations`). :meth:`OrchestratorState.once` runs an effect only if its operation
+is not recorded as done, and records its result, so a restart does not do a step twice.
+
+What a crash leaves
+    An operation recorded ``done`` happened, and its result is the one recorded. An
+    operation recorded ``started`` but not ``done`` may or may not have happened: the
+    process died between beginning it and recording its end. :meth:`~OrchestratorState.once`
+    runs such an effect again, so **every effect must be checkable or idempotent**: look
+    before acting (the worker, the worktree, the merge commit already there) or act in a way
+    that doing twice does once. The state cannot make an effect outside SQLite atomic with
+    its record; it makes sure the record itself is never half written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from yoi.errors import InvalidRequest, InvalidTransition, StateConflict, StoreCorrupt, YoiError
+from yoi.orchestrator.database import Database
+from yoi.orchestrator.fields import checked_ticket
+from yoi.orchestrator.migrations import migrate
+from yoi.orchestrator.operations import (
+    Operation,
+    OperationKey,
+    OperationStatus,
+    checked_result,
+)
+from yoi.orchestrator.run_record import Run
+
+__all__ = ["Effect", "OrchestratorState", "state_path"]
+
+Effect = Callable[[], Awaitable[Mapping[str, object]]]
+"""A side effect: an async call returning the JSON object to record as its result."""
+
+_RUN_FIELDS = (
+    "ticket_id",
+    "attempt",
+    "phase",
+    "workdir_id",
+    "branch",
+    "coder_worker_id",
+    "reviewer_worker_id",
+    "base_commit",
+    "head_commit",
+    "approved_commit",
+    "review_round",
+    "fix_rounds",
+    "phase_deadline",
+    "run_deadline",
+    "started_at",
+    "updated_at",
+    "stop_reason",
+)
+_SAVE_RUN = (
+    f"INSERT INTO runs ({', '.join(_RUN_FIELDS)}) VALUES ({', '.join('?' * len(_RUN_FIELDS))}) "
+    "ON CONFLICT (ticket_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _RUN_FIELDS[1:])
+)
+_SELECT_RUNS = f"SELECT {', '.join(_RUN_FIELDS)} FROM runs"
+_STEP_FIELDS = "op_id, ticket_id, attempt, kind, round, status, result, error, at"
+
+
+def state_path(workspace_root: Path) -> Path:
+    """Where a workspace keeps the orchestrator's state (``.yoi/state/`` is never tracked)."""
+    return workspace_root / ".yoi" / "state" / "orchestrator.db"
+
+
+class OrchestratorState:
+    """The runs and the step log of one workspace. Use it as a context manager, or close it.
+
+    Errors are the store errors of :mod:`yoi.errors`: ``store_corrupt`` for a file that is
+    not a sound orchestrator database, ``store_too_new`` for one a newer yoi wrote,
+    ``store_locked``, ``store_full``; bad values are ``invalid_request``.
+    """
+
+    def __init__(self, database: Database, clock: Callable[[], float]) -> None:
+        self._database = database
+        self._clock = clock
+
+    @classmethod
+    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> OrchestratorState:
+        """Open the state at ``path``, making it when missing and migrating it when older."""
+        database = Database.connect(path)
+        try:
+            migrate(database)
+        except BaseException:
+            database.close()
+            raise
+        return cls(database, clock)
+
+    def close(self) -> None:
+        self._database.close()
+
+    def __enter__(self) -> OrchestratorState:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Runs
+
+    def run(self, ticket_id: str) -> Run | None:
+        """The ticket's current run, or None if it never had one."""
+        with self._database.reading("cannot read a run") as connection:
+            row = connection.execute(
+                f"{_SELECT_RUNS} WHERE ticket_id = ?", (checked_ticket(ticket_id),)
+            ).fetchone()
+        return None if row is None else _run_from(row)
+
+    def runs(self, *, active_only: bool = False) -> list[Run]:
+        """Every run (only those not over, if ``active_only``), oldest first."""
+        with self._database.reading("cannot read the runs") as connection:
+            rows = connection.execute(f"{_SELECT_RUNS} ORDER BY started_at, ticket_id").fetchall()
+        runs = [_run_from(row) for row in rows]
+        return [run for run in runs if not run.phase.over] if active_only else runs
+
+    def save(self, run: Run) -> None:
+        """Insert or replace the ticket's run, in one transaction."""
+        with self._database.writing("cannot save a run") as connection:
+            connection.execute(_SAVE_RUN, _run_row(run))
+
+    # Operations
+
+    def get(self, key: OperationKey) -> Operation | None:
+        """The operation as last recorded, or None if it was never begun."""
+        with self._database.reading("cannot read an operation") as connection:
+            return _latest(connection, key)
+
+    def steps(self, ticket_id: str) -> list[Operation]:
+        """The ticket's step log in the order it was written, over all its attempts."""
+        with self._database.reading("cannot read the step log") as connection:
+            rows = connection.execute(
+                f"SELECT {_STEP_FIELDS} FROM steps WHERE ticket_id = ? ORDER BY seq",
+                (checked_ticket(ticket_id),),
+            ).fetchall()
+        return [_operation_from(row) for row in rows]
+
+    def begin(self, key: OperationKey) -> Operation:
+        """Record that the operation starts, and return it as recorded.
+
+        Idempotent: an operation already started or done is returned as it is. One that
+        failed is begun again (a new try). The ticket must have a run at ``key.attempt``
+        (``state_conflict`` otherwise: a step of an older attempt is stale).
+        """
+        with self._database.writing("cannot begin an operation") as connection:
+            _check_attempt(connection, key)
+            latest = _latest(connection, key)
+            if latest is not None and latest.status is not OperationStatus.FAILED:
+                return latest
+            return _append(connection, Operation(key, OperationStatus.STARTED, self._clock()))
+
+    def finish(
+        self, key: OperationKey, result: Mapping[str, object], *, run: Run | None = None
+    ) -> Operation:
+        """Record the operation done with ``result`` — and save ``run`` in the same
+        transaction, when given, so the step and what it changed commit together.
+
+        Finishing a done operation again with the same result changes nothing.
+        """
+        done = Operation(key, OperationStatus.DONE, self._clock(), checked_result(result))
+        with self._database.writing("cannot finish an operation") as connection:
+            latest = _latest(connection, key)
+            if latest is not None and latest.status is OperationStatus.DONE:
+                if latest.result != done.result:
+                    raise StateConflict(f"operation {key.op_id} is done with another result")
+                return latest
+            _expect_started(key, latest, "finish")
+            _append(connection, done)
+            _save_with(connection, key, run)  # refused after the append: both roll back
+            return done
+
+    def fail(self, key: OperationKey, message: str, *, run: Run | None = None) -> Operation:
+        """Record that the operation's effect failed, saying why (and save ``run`` with it)."""
+        failed = Operation(key, OperationStatus.FAILED, self._clock(), error=message)
+        with self._database.writing("cannot record a failed operation") as connection:
+            latest = _latest(connection, key)
+            _expect_started(key, latest, "fail")
+            _append(connection, failed)
+            _save_with(connection, key, run)
+            return failed
+
+    async def once(self, key: OperationKey, effect: Effect) -> dict[str, object]:
+        """The operation's result: the recorded one if it is done, else ``effect``'s.
+
+        Otherwise the operation is begun, ``effect`` awaited and its result recorded. When
+        the effect raises, the failure is recorded (its ``YoiError`` message, or the
+        exception's type) and the exception goes on; a cancelled effect stays ``started``.
+        See the module for what a crash between begin and finish means for ``effect``.
+        """
+        begun = self.begin(key)
+        if begun.status is OperationStatus.DONE:
+            return begun.result
+        try:
+            result = await effect()
+        except YoiError as error:
+            self.fail(key, error.message)
+            raise
+        except Exception as error:
+            self.fail(key, f"the effect raised {type(error).__name__}")
+            raise
+        return self.finish(key, result).result
+
+
+def _run_row(run: Run) -> tuple[object, ...]:
+    return tuple(
+        str(getattr(run, name)) if name == "phase" else getattr(run, name) for name in _RUN_FIELDS
+    )
+
+
+def _run_from(row: sqlite3.Row | tuple[object, ...]) -> Run:
+    values = dict(zip(_RUN_FIELDS, row, strict=True))
+    try:
+        return Run(**values)
+    except InvalidRequest as error:
+        raise _corrupt(f"a stored run is not valid: {error.message}") from None
+
+
+def _check_attempt(connection: sqlite3.Connection, key: OperationKey) -> None:
+    row = connection.execute(
+        "SELECT attempt, phase FROM runs WHERE ticket_id = ?", (key.ticket_id,)
+    ).fetchone()
+    if row is None:
+        raise StateConflict(
+            f"{key.ticket_id} has no run: save its run before its steps",
+            details={"ticket_id": key.ticket_id},
+        )
+    if row[0] != key.attempt:
+        raise StateConflict(
+            f"the run of {key.ticket_id} is at attempt {row[0]}: operation {key.op_id} is stale",
+            details={"ticket_id": key.ticket_id, "attempt": row[0]},
+        )
+
+
+def _latest(connection: sqlite3.Connection, key: OperationKey) -> Operation | None:
+    row = connection.execute(
+        f"SELECT {_STEP_FIELDS} FROM steps WHERE op_id = ? ORDER BY seq DESC LIMIT 1",
+        (key.op_id,),
+    ).fetchone()
+    return None if row is None else _operation_from(row)
+
+
+def _expect_started(key: OperationKey, latest: Operation | None, doing: str) -> None:
+    if latest is None or latest.status is not OperationStatus.STARTED:
+        found = "never begun" if latest is None else str(latest.status)
+        raise InvalidTransition(
+            f"cannot {doing} operation {key.op_id}: it is {found}",
+            details={"op_id": key.op_id},
+        )
+
+
+def _save_with(connection: sqlite3.Connection, key: OperationKey, run: Run | None) -> None:
+    if run is None:
+        return
+    if run.ticket_id != key.ticket_id:
+        raise InvalidRequest(
+            f"operation {key.op_id} cannot save the run of {run.ticket_id}",
+            details={"field": "run"},
+        )
+    connection.execute(_SAVE_RUN, _run_row(run))
+
+
+def _append(connection: sqlite3.Connection, operation: Operation) -> Operation:
+    key = operation.key
+    connection.execute(
+        f"INSERT INTO steps ({_STEP_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key.op_id,
+            key.ticket_id,
+            key.attempt,
+            key.kind,
+            key.round,
+            str(operation.status),
+            json.dumps(operation.result, allow_nan=False),
+            operation.error,
+            operation.at,
+        ),
+    )
+    return operation
+
+
+def _operation_from(row: tuple[object, ...]) -> Operation:
+    op_id, ticket_id, attempt, kind, round_, status, result, error, at = row
+    try:
+        key = OperationKey(ticket_id, attempt, kind, round_)  # type: ignore[arg-type]
+        if key.op_id != op_id:
+            raise _corrupt(f"a step's id {op_id!r} does not match its fields")
+        decoded = json.loads(result) if isinstance(result, str) else None
+        return Operation(key, OperationStatus(status), at, decoded, error)  # type: ignore[arg-type]
+    except (InvalidRequest, ValueError, RecursionError) as problem:
+        raise _corrupt(f"a stored step is not valid ({type(problem).__name__})") from None
+
+
+def _corrupt(message: str) -> StoreCorrupt:
+    return StoreCorrupt(message, details={"file": "orchestrator.db"})
