@@ -238,6 +238,21 @@ def test_a_step_needs_its_run_at_the_same_attempt(tmp_path: Path) -> None:
         assert state.steps(TICKET) == []
 
 
+def test_a_step_finished_after_a_retry_cannot_overwrite_the_new_run(tmp_path: Path) -> None:
+    key = OperationKey(TICKET, 1, "create_coder")
+    with open_state(tmp_path) as state:
+        state.save(a_run())
+        state.begin(key)
+        retried = a_run(attempt=2)
+        state.save(retried)  # a person pressed Retry while the step was under way
+        with pytest.raises(StateConflict, match="stale"):
+            state.finish(key, {}, run=a_run(phase=Phase.IMPLEMENTING))
+        with pytest.raises(InvalidRequest, match="at attempt 2"):
+            state.finish(key, {}, run=a_run(attempt=2, phase=Phase.IMPLEMENTING))
+        assert state.run(TICKET) == retried
+        assert state.finish(key, {"worker_id": "late"}).status is OperationStatus.DONE
+
+
 def test_a_refused_write_leaves_nothing_behind(tmp_path: Path) -> None:
     key = OperationKey(TICKET, 1, "accept")
     with open_state(tmp_path) as state:

@@ -17,6 +17,10 @@ What a crash leaves
     before acting (the worker, the worktree, the merge commit already there) or act in a way
     that doing twice does once. The state cannot make an effect outside SQLite atomic with
     its record; it makes sure the record itself is never half written.
+
+The methods are synchronous: each is one short transaction (a commit waits for one
+fsync). The loop may call them from the event loop or through ``asyncio.to_thread``; the
+threads of one process share the connection under a lock.
 """
 
 from __future__ import annotations
@@ -269,11 +273,13 @@ def _expect_started(key: OperationKey, latest: Operation | None, doing: str) -> 
 def _save_with(connection: sqlite3.Connection, key: OperationKey, run: Run | None) -> None:
     if run is None:
         return
-    if run.ticket_id != key.ticket_id:
+    if (run.ticket_id, run.attempt) != (key.ticket_id, key.attempt):
         raise InvalidRequest(
-            f"operation {key.op_id} cannot save the run of {run.ticket_id}",
+            f"operation {key.op_id} cannot save the run of {run.ticket_id} at attempt "
+            f"{run.attempt}",
             details={"field": "run"},
         )
+    _check_attempt(connection, key)  # a retry since the step began: its run is not ours
     connection.execute(_SAVE_RUN, _run_row(run))
 
 
