@@ -38,6 +38,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkdirNotFound               workdir_not_found
     ├── WorkdirUnmerged               workdir_unmerged
     ├── WorkdirFailed                 workdir_failed
+    ├── IntegrationBranchBusy         integration_branch_busy
     ├── ApprovalNotFound              approval_not_found
     ├── WorkspaceMismatch             workspace_mismatch
     ├── CursorExpired                 cursor_expired
@@ -82,6 +83,7 @@ __all__ = [
     "DuplicateWorker",
     "ForbiddenHost",
     "ForbiddenOrigin",
+    "IntegrationBranchBusy",
     "InvalidCursor",
     "InvalidProfile",
     "InvalidRequest",
@@ -308,6 +310,13 @@ class WorkdirFailed(YoiError):
     """Git could not make or remove a workdir's worktree; the message carries git's reason."""
 
     code = "workdir_failed"
+
+
+class IntegrationBranchBusy(YoiError):
+    """The orchestrator's integration branch is checked out in a worktree other than its own
+    (a person's checkout, say); the orchestrator would move it under them, so it refuses."""
+
+    code = "integration_branch_busy"
 
 
 class ApprovalNotFound(YoiError):

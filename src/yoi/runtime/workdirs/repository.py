@@ -7,6 +7,7 @@ reaches git only after ``--end-of-options`` or as the value of a check git makes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,15 +108,123 @@ class Repository:
             raise WorkdirFailed(output.failure("counting the workdir's unmerged commits failed"))
         return int(output.text.strip() or "0")
 
+    # -- for an integration branch and its worktree -----------------------------
+
+    async def branch_tip(self, branch: str) -> str | None:
+        """The commit ``branch`` points at; ``None`` when there is no such branch."""
+        found = await self._run(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"refs/heads/{branch}^{{commit}}",
+        )
+        return (found.text.strip() or None) if found.code == 0 else None
+
+    async def branches(self, prefix: str) -> dict[str, str]:
+        """Every branch under ``prefix`` (``work/``), with the commit it points at."""
+        output = await self._run(
+            "for-each-ref", "--format=%(refname)%00%(objectname)", f"refs/heads/{prefix}",
+            limit=_LIST_LIMIT,
+        )  # fmt: skip
+        if output.code != 0 or output.truncated:
+            raise WorkdirFailed(output.failure("git for-each-ref failed"))
+        found: dict[str, str] = {}
+        for line in output.text.splitlines():
+            ref, _, commit = line.partition("\0")
+            found[ref.removeprefix("refs/heads/")] = commit
+        return found
+
+    async def attach(self, path: Path, branch: str) -> None:
+        """A worktree at ``path`` with the existing ``branch`` checked out."""
+        await self._ok("worktree add", "worktree", "add", str(path), branch)
+
+    async def parents(self, commit: str) -> tuple[str, ...]:
+        found = await self._run("rev-list", "--parents", "-n", "1", "--end-of-options", commit)
+        if found.code != 0:
+            raise WorkdirFailed(found.failure(f"git cannot read commit {commit}"))
+        return tuple(found.text.split()[1:])
+
+    async def is_ancestor(self, commit: str, of: str) -> bool:
+        """Whether ``commit`` is ``of`` or one of its ancestors."""
+        found = await self._run("merge-base", "--is-ancestor", "--end-of-options", commit, of)
+        if found.code not in (0, 1):
+            raise WorkdirFailed(found.failure("git merge-base failed"))
+        return found.code == 0
+
+    async def merges(self, tip: str, most: int) -> list[tuple[str, ...]]:
+        """The last ``most`` merges of ``tip``'s first-parent line, each with its parents."""
+        output = await self._run(
+            "rev-list", "--first-parent", "--merges", "--parents", f"--max-count={most}",
+            "--end-of-options", tip, limit=_LIST_LIMIT,
+        )  # fmt: skip
+        if output.code != 0:
+            raise WorkdirFailed(output.failure("git rev-list failed"))
+        return [tuple(line.split()) for line in output.text.splitlines() if line]
+
+    async def move_branch(self, branch: str, new: str, old: str) -> bool:
+        """Point ``branch`` at ``new`` only while it still points at ``old``; whether it moved."""
+        output = await self._run("update-ref", f"refs/heads/{branch}", new, old)
+        return output.code == 0
+
+    async def switch(self, branch: str | None) -> None:
+        """Check out ``branch`` here, discarding changes to tracked files (``None``: detach
+        HEAD where it is)."""
+        where = ["--detach"] if branch is None else ["--force", branch]
+        await self._ok("checkout", "checkout", "--quiet", "--no-recurse-submodules", *where)
+
+    async def merge(self, commit: str, message: str) -> GitOutput:
+        """Merge ``commit`` into HEAD as a merge commit, authored as the settings say."""
+        settings = self._settings
+        author = {
+            f"GIT_{role}_{key}": value
+            for role in ("AUTHOR", "COMMITTER")
+            for key, value in (("NAME", settings.author_name), ("EMAIL", settings.author_email))
+        }
+        return await self._run(
+            "merge", "--no-ff", "--no-edit", "--no-rerere-autoupdate", "--no-verify",
+            "-m", message, "--end-of-options", commit, env=author,
+        )  # fmt: skip
+
+    async def unmerged_paths(self) -> tuple[str, ...]:
+        """The paths the index holds in conflict, each once, in order."""
+        output = await self._run("ls-files", "--unmerged", "-z", limit=_LIST_LIMIT)
+        if output.code != 0:
+            raise WorkdirFailed(output.failure("git ls-files failed"))
+        entries = output.stdout.decode("utf-8", "surrogateescape").split("\0")
+        paths = (entry.partition("\t")[2] for entry in entries if "\t" in entry)
+        return tuple(dict.fromkeys(paths))
+
+    async def abort_merge(self) -> None:
+        """Give up a merge in progress, if there is one."""
+        merging = await self._run("rev-parse", "--verify", "--quiet", "MERGE_HEAD")
+        if merging.code == 0:
+            await self._ok("merge --abort", "merge", "--abort")
+
+    async def tidy(self) -> None:
+        """Make the worktree match HEAD: tracked files reset, untracked ones removed (ignored
+        ones stay: caches a validation command keeps)."""
+        await self._ok("reset", "reset", "--quiet", "--hard", "HEAD")
+        await self._ok("clean", "clean", "-ffdq")
+
+    async def changes(self) -> tuple[str, ...]:
+        """``git status --porcelain`` entries of what is not committed here."""
+        output = await self._run("status", "--porcelain", "-z", "--untracked-files=all")
+        if output.code != 0:
+            raise WorkdirFailed(output.failure("git status failed"))
+        return tuple(entry for entry in output.text.split("\0") if entry)
+
     async def _ok(self, what: str, *args: str) -> None:
         output = await self._run(*args)
         if output.code != 0:
             raise WorkdirFailed(output.failure(f"git {what} failed"))
 
-    async def _run(self, *args: str, limit: int | None = None) -> GitOutput:
+    async def _run(
+        self, *args: str, limit: int | None = None, env: Mapping[str, str] | None = None
+    ) -> GitOutput:
         try:
             with Scope.open(self.root, Grant(frozenset())) as scope:
-                return await GitRunner(scope, self._settings).run(*args, limit=limit)
+                return await GitRunner(scope, self._settings).run(*args, limit=limit, env=env)
         except ScopeError:
             raise WorkdirFailed("the repository cannot be opened") from None
         except GitFailed as error:
