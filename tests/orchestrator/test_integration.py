@@ -342,3 +342,49 @@ async def test_the_sweep_removes_finished_work_and_keeps_what_would_be_lost(
     assert all(work.path.is_dir() for work in (unmerged, dirty, active))
     assert stray.is_dir()
     assert (await integration.sweep({active.branch})).removed == ()
+
+
+async def test_the_persons_checkout_and_its_changes_are_never_touched(repo: Path) -> None:
+    (repo / "app.py").write_text("print('mine, not committed')\n")
+    (repo / "notes.txt").write_text("untracked\n")
+    git(repo, "add", "notes.txt")
+    (repo / "scratch.txt").write_text("untracked too\n")
+    before = (status(repo), rev(repo, "HEAD"), git(repo, "symbolic-ref", "HEAD"))
+    integration = Integration(repo)
+    await integration.ensure()
+    alpha = await merged_ticket(integration, ALPHA, "a.txt")
+    await integration.remove_ticket(alpha.path, alpha.branch)
+    await integration.sweep(())
+    assert (status(repo), rev(repo, "HEAD"), git(repo, "symbolic-ref", "HEAD")) == before
+    assert (repo / "app.py").read_text() == "print('mine, not committed')\n"
+    assert git(repo, "diff", "--cached", "--name-only") == "notes.txt\n"
+
+
+async def test_a_restart_between_moving_the_branch_and_checking_it_out_finishes_the_move(
+    integration: Integration, repo: Path
+) -> None:
+    alpha = await integration.prepare_ticket(ALPHA, "Alpha")
+    merged = await integration.merge(commit_file(alpha.path, "a.txt", "a\n"), "merge: alpha")
+    assert isinstance(merged, Merged)
+    git(repo, "update-ref", "refs/heads/orchestration", merged.commit, merged.previous)
+
+    restarted = Integration(repo)
+    assert await restarted.ensure() == merged.commit
+    assert await restarted.pending() is None
+    assert git(restarted.path, "symbolic-ref", "HEAD").strip() == "refs/heads/orchestration"
+    await restarted.advance(merged)
+    assert await restarted.head() == merged.commit
+
+
+async def test_a_rewritten_git_file_does_not_point_the_merge_elsewhere(
+    integration: Integration, repo: Path, tmp_path: Path
+) -> None:
+    other = tagged_repo(tmp_path / "other")
+    alpha = await integration.prepare_ticket(ALPHA, "Alpha")
+    commit = commit_file(alpha.path, "a.txt", "a\n")
+    (integration.path / ".git").write_text(f"gitdir: {other / '.git'}\n")
+    merged = await integration.merge(commit, "merge: alpha")
+    assert isinstance(merged, Merged)
+    assert git(repo, "cat-file", "-t", merged.commit).strip() == "commit"
+    assert rev(other, "HEAD") == rev(other, "v1")
+    assert git(other, "rev-list", "--all", "--count").strip() == "1"
