@@ -89,16 +89,21 @@ async def test_a_long_log_keeps_its_head_and_tail(sandbox: Sandbox, tree: Path) 
     assert len(log) < 1100
 
 
-async def test_the_commands_cannot_move_a_branch(tree: Path) -> None:
+async def test_the_commands_read_git_but_cannot_move_a_branch(tree: Path) -> None:
     sandbox = await Sandbox.probe(SandboxMode.BWRAP)
     first = git(tree, "rev-parse", "HEAD").strip()
     (tree / "app.py").write_text("print('two')\n")
     git(tree, "commit", "-q", "-am", "Second")
     git(tree, "worktree", "add", "-q", "--detach", str(tree.parent / "merged"))
     second = git(tree, "rev-parse", "main").strip()
-    command = f"git update-ref refs/heads/main {first}"
-    result = await run_validation([command], tree.parent / "merged", 30, sandbox)
-    assert not result.passed
+    commands = ["git log --format=%s", f"git update-ref refs/heads/main {first}"]
+    result = await run_validation(
+        commands, tree.parent / "merged", 30, sandbox, git_common_dir=tree / ".git"
+    )
+    assert result.results[0].log == "Second\nFirst\n"
+    assert result.failure is not None
+    assert result.failure.command == commands[1]
+    assert "Read-only file system" in result.failure.log
     assert git(tree, "rev-parse", "main").strip() == second
 
 

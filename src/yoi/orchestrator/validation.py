@@ -3,10 +3,11 @@ with its own timeout, stopping at the first that fails.
 
 A command runs as ``bash -c`` through :class:`~yoi.tools.sandbox.Sandbox` exactly as a worker's
 ``bash`` does (read-only system, writable tree, private ``/tmp``, no network unless asked, a
-cleared environment), but git's own directory stays read-only: a validated tree's code cannot
-move a branch. When a command outlives its timeout, its process group (and pids cgroup, when
-there is one) is killed, and with bwrap the whole PID namespace with it. The merged output is
-kept bounded (its head and tail) and returned for the caller to store as a ticket artifact.
+cleared environment), but git's own directory is read-only whole: a validated tree's code can
+read the history and cannot move a branch. When a command outlives its timeout, its process
+group (and pids cgroup, when there is one) is killed, and with bwrap the whole PID namespace
+with it. The merged output is kept bounded (its head and tail) and returned for the caller to
+store as a ticket artifact.
 """
 
 from __future__ import annotations
@@ -83,11 +84,14 @@ async def run_validation(
     sandbox: Sandbox,
     *,
     network: bool = False,
+    git_common_dir: Path | None = None,
     log_limit: int = LOG_LIMIT,
 ) -> ValidationResult:
     """Run ``commands`` in the tree at ``cwd`` until one fails, each for at most
     ``command_timeout`` seconds. A sandbox that cannot run here is ``unsupported_operation``
-    (a runtime configured ``sandbox = "none"`` probes one that runs unconfined)."""
+    (a runtime configured ``sandbox = "none"`` probes one that runs unconfined).
+    ``git_common_dir`` (the repository's git directory) is bound read-only, so git in the
+    tree works wherever the repository lives while nothing can be committed or moved."""
     if command_timeout <= 0:
         raise InvalidRequest(
             "the validation timeout must be positive", details={"field": "command_timeout"}
@@ -98,7 +102,14 @@ async def run_validation(
     if not sandbox.status.available:
         raise UnsupportedOperation(f"validation cannot run: {sandbox.status.diagnostic}")
     root, home = _prepare(cwd)
-    confinement = Confinement(workdir=root, cwd=root, home=home, network=network)
+    confinement = Confinement(
+        workdir=root,
+        cwd=root,
+        home=home,
+        network=network,
+        git_common_dir=git_common_dir,
+        git_read_only=True,
+    )
     results: list[CommandResult] = []
     for index, command in enumerate(commands):
         result = await _run(
@@ -143,11 +154,11 @@ class _Log:
         del self._tail[: max(0, len(self._tail) - self._half)]
 
     def text(self) -> str:
+        omitted = self.total - len(self._head) - len(self._tail)
+        if omitted <= 0:  # decoded whole: a character may straddle head and tail
+            return (self._head + self._tail).decode("utf-8", "replace")
         head = self._head.decode("utf-8", "replace")
         tail = self._tail.decode("utf-8", "replace")
-        omitted = self.total - len(self._head) - len(self._tail)
-        if omitted <= 0:
-            return head + tail
         return f"{head}\n[… {omitted:,} bytes omitted of {self.total:,}]\n{tail}"
 
 

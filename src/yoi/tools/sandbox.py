@@ -92,6 +92,9 @@ class Confinement:
     network: bool = False
     git_common_dir: Path | None = None
     author: GitAuthor | None = None
+    git_read_only: bool = False
+    """Bind ``git_common_dir`` read-only whole: the command reads the repository's history
+    but writes none of it (a validation command, not a coder's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,9 @@ def bwrap_arguments(
     """bwrap's arguments up to and including ``--``; the command follows them."""
     arguments = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     arguments += ["--tmpfs", "/tmp", "--bind", str(confinement.workdir), str(confinement.workdir)]
-    arguments += _git_binds(confinement.workdir, confinement.git_common_dir)
+    arguments += _git_binds(
+        confinement.workdir, confinement.git_common_dir, read_only=confinement.git_read_only
+    )
     arguments += ["--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL"]
     if not confinement.network:
         arguments.append("--unshare-net")
@@ -136,14 +141,16 @@ def bwrap_arguments(
     return arguments
 
 
-def _git_binds(workdir: Path, common: Path | None) -> list[str]:
+def _git_binds(workdir: Path, common: Path | None, *, read_only: bool = False) -> list[str]:
     """bwrap's binds for git's metadata: what of it a command may write, and what it may
     only read. They follow the workdir's bind, so they cover parts of it; they look at the
     host to learn what exists."""
     dotgit = workdir / ".git"
     binds: list[str] = []
     if common is not None and not common.is_relative_to(workdir) and common.is_dir():
-        binds += _common_binds(common, _own_gitdir(dotgit, common))
+        binds += (
+            _read_only(common) if read_only else _common_binds(common, _own_gitdir(dotgit, common))
+        )
     if dotgit.is_file():
         binds += _read_only(dotgit)
     elif dotgit.is_dir():
