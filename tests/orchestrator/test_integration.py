@@ -75,6 +75,7 @@ async def test_ensure_makes_the_branch_from_head_in_its_own_worktree(repo: Path)
     exclude = Path(git(repo, "rev-parse", "--git-path", "info/exclude").strip())
     assert "/.worktree/" in (repo / exclude).read_text().splitlines()
     assert not (repo / ".gitignore").exists()
+    assert await integration.git_common_dir() == repo / ".git"
 
 
 async def test_ensure_is_idempotent(repo: Path) -> None:

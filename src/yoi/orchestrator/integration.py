@@ -156,6 +156,12 @@ class Integration:
         """The integration branch's commit: validated work only."""
         return await self._tip()
 
+    async def git_common_dir(self) -> Path:
+        """The repository's git directory: what validation binds read-only."""
+        if self._common is None:
+            self._common = await self._repository.common_dir()
+        return self._common
+
     async def pending(self) -> Merged | None:
         """The merge waiting in the integration worktree for its validation, if any."""
         async with self._lock:
@@ -456,9 +462,7 @@ class Integration:
         return await self._pinned(self.path)
 
     async def _pinned(self, path: Path) -> Repository:
-        if self._common is None:
-            self._common = await self._repository.common_dir()
-        gitdir = await asyncio.to_thread(_gitdir_of, self._common, path)
+        gitdir = await asyncio.to_thread(_gitdir_of, await self.git_common_dir(), path)
         if gitdir is None:
             raise WorkdirFailed(f"{FOLDER}/{path.name} is no worktree of the repository")
         settings = GitSettings(
@@ -470,7 +474,7 @@ class Integration:
         return Repository(path, settings)
 
     async def _exclude_folder(self) -> None:
-        exclude = await self._repository.common_dir() / "info" / "exclude"
+        exclude = await self.git_common_dir() / "info" / "exclude"
         await asyncio.to_thread(_add_line, exclude, _EXCLUDE_LINE)
 
 
