@@ -17,6 +17,8 @@ from yoi.errors import (
 )
 from yoi.orchestrator.integration import Integration, MergeConflict, Merged, TicketWorkdir
 from yoi.orchestrator.integration_names import merge_message
+from yoi.orchestrator.validation import run_validation
+from yoi.tools.sandbox import Sandbox
 
 ALPHA = "01KAAAAAAAAAA"
 BETA = "01KBBBBBBBBBB"
@@ -389,3 +391,28 @@ async def test_a_rewritten_git_file_does_not_point_the_merge_elsewhere(
     assert git(repo, "cat-file", "-t", merged.commit).strip() == "commit"
     assert rev(other, "HEAD") == rev(other, "v1")
     assert git(other, "rev-list", "--all", "--count").strip() == "1"
+
+
+async def test_a_red_validation_undoes_the_merge_and_a_fixed_commit_lands(
+    integration: Integration, repo: Path
+) -> None:
+    sandbox = await Sandbox.probe()
+    common = await integration.git_common_dir()
+    check = ["git diff --quiet HEAD^1 HEAD -- app.py", "! grep -q broken a.txt"]
+    alpha = await integration.prepare_ticket(ALPHA, "Alpha")
+    broken = await integration.merge(commit_file(alpha.path, "a.txt", "broken\n"), "merge: a")
+    assert isinstance(broken, Merged)
+    red = await run_validation(check, integration.path, 30, sandbox, git_common_dir=common)
+    assert red.failure is not None
+    assert red.failure.command == check[1]
+    assert await integration.undo(broken.commit)
+
+    fixed = await integration.merge(commit_file(alpha.path, "a.txt", "fixed\n"), "merge: a")
+    assert isinstance(fixed, Merged)
+    assert fixed.previous == broken.previous
+    green = await run_validation(check, integration.path, 30, sandbox, git_common_dir=common)
+    assert green.passed
+    await integration.advance(fixed)
+    assert git(repo, "rev-list", "--count", "--merges", "orchestration").strip() == "1"
+    assert git(repo, "show", "orchestration:a.txt") == "fixed\n"
+    assert status(integration.path) == ""  # validation's scratch is ignored or cleaned
