@@ -75,7 +75,11 @@ def _original(ticket: str, kind: str, holding: str) -> str:
 
 def _labels(body: str) -> list[str]:
     """The skeleton of a body: its label lines, a routing line cut to its prefix."""
-    lines = [line for line in body.split("\n") if line.endswith(":") or "decision:" in line]
+    lines = [
+        line
+        for line in body.split("\n")
+        if not line.startswith(("- ", "  ")) and (line.endswith(":") or "decision:" in line)
+    ]
     return [line.split(": ")[0] + ":" if ": " in line else line for line in lines]
 
 
@@ -183,7 +187,7 @@ def test_a_review_opens_as_the_original_did() -> None:
     ours = render_review(review, "b" * 40, "yoi-reviewer-T", 2)
     assert ours.split("\n")[0] == original.split("\n")[0] == "Review result: request_changes"
     assert _labels(ours) == ["Summary:", "Blockers:", "Major findings:", "Notes:"]
-    assert "- `src/a.py:12`: off by one\n  see the loop" in ours
+    assert "- `src/a.py:12`:\n  > off by one\n  > see the loop" in ours
     assert f"- Reviewed commit: `{'b' * 40}`" in ours
     assert "- Round: 2" in ours
 

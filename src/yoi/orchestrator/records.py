@@ -36,6 +36,7 @@ from yoi.orchestrator.records_work import (
     ConflictReport,
     IntegrationReport,
     Kickoff,
+    StopReport,
     check_claims,
     render_cleanup,
     render_implementation,
@@ -43,6 +44,7 @@ from yoi.orchestrator.records_work import (
     render_kickoff,
     render_merge_conflict,
     render_review,
+    render_stop,
     review_status,
 )
 from yoi.tickets import EventKind, Meta, PlanKind, State, ThreadEvent, TicketStore
@@ -143,6 +145,11 @@ class TicketRecorder:
     def merge_conflict(self, ticket_id: str, conflict: ConflictReport) -> ThreadEvent:
         body = render_merge_conflict(conflict)
         return self._comment(ticket_id, body, EventKind.IMPLEMENTATION_REPORT)
+
+    def stopped(self, ticket_id: str, stop: StopReport) -> ThreadEvent:
+        """Say on the ticket that its run stopped, and why; the ticket stays in progress for
+        a person to retry, stop or return to planning."""
+        return self._comment(ticket_id, render_stop(stop), EventKind.IMPLEMENTATION_REPORT)
 
     def cleanup(self, ticket_id: str, cleanup: Cleanup) -> ThreadEvent:
         return self._comment(ticket_id, render_cleanup(cleanup), EventKind.IMPLEMENTATION_REPORT)

@@ -41,7 +41,9 @@ def code(text: str) -> str:
     text = shown(text)
     longest = max((len(run) for run in _TICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    ticked = text.startswith("`") or text.endswith("`")
+    spaced = text.startswith(" ") and text.endswith(" ") and bool(text.strip(" "))
+    pad = " " if ticked or spaced else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Kickoff",
     "ConflictReport",
     "ValidationRun",
+    "StopReport",
     "check_claims",
     "render_cleanup",
     "render_implementation",
@@ -33,6 +34,7 @@ __all__ = [
     "render_kickoff",
     "render_merge_conflict",
     "render_review",
+    "render_stop",
     "review_status",
 ]
 
@@ -113,6 +115,22 @@ class Cleanup:
     branches: tuple[str, ...]
     kept: tuple[str, ...] = ()
     """What was left in place, and why (a branch holding unmerged commits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """A run that ends without a merge: ``code`` names why (``review_rounds_exhausted``)."""
+
+    code: str
+    reason: tuple[str, ...]
+    next_action: tuple[str, ...] = ()
+
+
+def render_stop(stop: StopReport) -> str:
+    parts = [f"Run stopped: {shown(stop.code)}", labelled("Reason", map(shown, stop.reason))]
+    if stop.next_action:
+        parts.append(labelled("Next action", map(shown, stop.next_action)))
+    return "\n\n".join(parts)
 
 
 def render_kickoff(kickoff: Kickoff) -> str:
@@ -284,9 +302,11 @@ def _validation(run: ValidationRun) -> str:
 
 
 def _finding(finding: Finding) -> str:
+    """One bullet; a message of several lines is quoted under it, so that none of its lines
+    can open a code fence or pose as a label of the review."""
     where = finding.file if finding.line is None else f"{finding.file}:{finding.line}"
     message = finding.message.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    first, *rest = message.split("\n")
-    lines = [f"- {code(where)}: {first}".rstrip()]
-    lines += [f"  {line}".rstrip() for line in rest]
-    return "\n".join(lines)
+    if "\n" not in message:
+        return f"- {code(where)}: {message}".rstrip()
+    indented = "\n".join(f"  {line}" for line in quoted(message).split("\n"))
+    return f"- {code(where)}:\n{indented}"
