@@ -332,6 +332,8 @@ async def test_the_sweep_removes_finished_work_and_keeps_what_would_be_lost(
     git(repo, "worktree", "remove", "--force", str(gone.path))
     stray = repo / ".worktree" / "stray"
     stray.mkdir()
+    elsewhere = repo.parent / "elsewhere"  # a work branch someone checked out outside
+    git(repo, "worktree", "add", "-q", "-b", "work/elsewhere", str(elsewhere))
 
     report = await integration.sweep({active.branch})
 
@@ -340,7 +342,9 @@ async def test_the_sweep_removes_finished_work_and_keeps_what_would_be_lost(
     assert kept == {unmerged.branch: (1, 0), dirty.branch: (0, 1)}
     assert report.strays == ("stray",)
     branches = git(repo, "branch", "--list", "work/*", "--format=%(refname:short)").split()
-    assert sorted(branches) == sorted([unmerged.branch, dirty.branch, active.branch])
+    assert sorted(branches) == sorted(
+        [unmerged.branch, dirty.branch, active.branch, "work/elsewhere"]
+    )
     assert not done.path.exists()
     assert all(work.path.is_dir() for work in (unmerged, dirty, active))
     assert stray.is_dir()

@@ -288,16 +288,24 @@ class Integration:
                 for key, tree in listed.items()
                 if Path(key).parent == self.folder and Path(key) != self.path
             }
-            claimed = {tree.branch for tree in mine.values()}
+            claimed = {tree.branch for tree in listed.values()}  # checked out: not a leftover
             removed: list[str] = []
             kept: list[KeptWork] = []
-            for path, tree in sorted(mine.items()):
-                if tree.branch is not None and not tree.branch.startswith(WORK_PREFIX):
-                    continue
-                if tree.branch not in active:
-                    await self._sweep_one(tree, path, tree.branch, removed, kept)
-            for branch in sorted(set(branches) - claimed - set(active)):
-                await self._sweep_one(None, None, branch, removed, kept)
+            leftovers: list[tuple[Worktree | None, Path | None, str | None]] = [
+                (tree, path, tree.branch)
+                for path, tree in sorted(mine.items())
+                if tree.branch is None
+                or (tree.branch.startswith(WORK_PREFIX) and tree.branch not in active)
+            ]
+            leftovers += [
+                (None, None, branch) for branch in sorted(set(branches) - claimed - set(active))
+            ]
+            for tree, path, branch in leftovers:
+                outcome = await self._sweep_one(tree, path, branch)
+                if isinstance(outcome, KeptWork):
+                    kept.append(outcome)
+                else:
+                    removed.append(outcome)
             strays = self._strays(set(mine) | {self.path})
         return SweepReport(tuple(removed), tuple(kept), strays)
 
@@ -413,25 +421,19 @@ class Integration:
         return RemovedTicket(removed, deleted)
 
     async def _sweep_one(
-        self,
-        tree: Worktree | None,
-        path: Path | None,
-        branch: str | None,
-        removed: list[str],
-        kept: list[KeptWork],
-    ) -> None:
+        self, tree: Worktree | None, path: Path | None, branch: str | None
+    ) -> KeptWork | str:
+        """Remove one leftover (its name), or keep it when that would lose work."""
         unmerged = await self._unmerged(tree, branch)
-        uncommitted = 0
-        if tree is not None and path is not None and not tree.prunable:
-            uncommitted = len(await (await self._pinned(path)).changes())
+        present = tree is not None and path is not None and not tree.prunable
+        uncommitted = len(await (await self._pinned(path)).changes()) if present and path else 0
         if unmerged or uncommitted:
-            kept.append(KeptWork(branch, path, unmerged, uncommitted))
-            return
-        if tree is not None and path is not None and not tree.prunable:
+            return KeptWork(branch, path, unmerged, uncommitted)
+        if present and path is not None:
             await self._repository.remove(path)
         if branch is not None:
             await self._repository.delete_branch(branch)
-        removed.append(branch or (path.name if path is not None else ""))
+        return branch or (path.name if path is not None else "")
 
     def _strays(self, known: Iterable[Path]) -> tuple[str, ...]:
         try:
