@@ -133,6 +133,18 @@ async def test_a_bad_target_branch_is_an_invalid_request(repo: Path, branch: str
     assert refused.value.details == {"field": "target_branch"}
 
 
+async def test_a_repository_without_a_commit_is_an_invalid_request(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q", "-b", "main")
+    with pytest.raises(InvalidRequest) as refused:
+        await Integration(empty).ensure()
+    assert (
+        refused.value.message == "the repository has no commit to start branch orchestration from"
+    )
+    assert not (empty / ".worktree").exists()
+
+
 # -- tickets and merges ---------------------------------------------------------------
 
 

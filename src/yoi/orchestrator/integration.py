@@ -332,7 +332,12 @@ class Integration:
                 "move it away so the integration worktree can be made there"
             )
         if await self._repository.branch_tip(self.branch) is None:
-            head = await self._repository.resolve("HEAD")
+            try:
+                head = await self._repository.resolve("HEAD")
+            except InvalidRequest:
+                raise InvalidRequest(
+                    f"the repository has no commit to start branch {self.branch} from"
+                ) from None
             await self._repository.add(self.path, head, self.branch)
         else:
             await self._repository.attach(self.path, self.branch)
