@@ -9,9 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tickets.rig import Clock, make, new_store
 
+from yoi.errors import InvalidRequest
 from yoi.orchestrator.branch_facts import BranchFacts, Commit, FileChange
+from yoi.orchestrator.policy_decision import Routing
 from yoi.orchestrator.records import TicketRecorder
-from yoi.orchestrator.records_decision import read_decision
+from yoi.orchestrator.records_decision import (
+    DecisionRecord,
+    parse_decision,
+    read_decision,
+    render_decision,
+)
 from yoi.orchestrator.records_markdown import code, shown
 from yoi.orchestrator.records_work import (
     StopReport,
@@ -21,6 +28,7 @@ from yoi.orchestrator.records_work import (
 )
 from yoi.tickets import State
 from yoi.tickets.thread import LINE_BREAKS, parse_thread, render_event
+from yoi.tools.intent import SECTION_TITLES, intake_report
 from yoi.tools.reports import (
     CommandRun,
     Finding,
@@ -134,3 +142,48 @@ def test_a_stopped_run_says_so_on_the_ticket(tmp_path: Path) -> None:
         "Run stopped: review_rounds_exhausted\n\nReason:\n- 3 review rounds asked for changes"
     )
     assert store.get(ticket).meta.state is State.INPROGRESS
+
+
+def test_a_branch_with_thousands_of_paths_still_fits_on_the_ticket(tmp_path: Path) -> None:
+    store = new_store(tmp_path, Clock())
+    ticket = make(store, State.INPROGRESS)
+    long = "d/" * 2_000
+    facts = BranchFacts(
+        base="a" * 40,
+        head="b" * 40,
+        commits=tuple(Commit("b" * 40, f"commit {n} " + "x" * 5_000) for n in range(1_000)),
+        changes=tuple(FileChange(f"{long}{n}.py", 1, 0) for n in range(20_000)),
+        dirty=tuple(f"?? {long}{n}" for n in range(20_000)),
+    )
+    report = ImplementationReport("Done.", tuple(f"{long}{n}" for n in range(200)), ())
+    check = TicketRecorder(store).implementation(ticket, report, facts)
+    assert not check.believed
+    body = store.get(ticket).events[-1].body
+    assert "- … and 19970 more" in body
+    assert "- … and 970 more" in body
+    assert len(body.encode("utf-8")) < 200_000
+
+
+# Mostly text the tool takes (padded or not), some it refuses: whatever it takes, a
+# decision takes too.
+PACKET_ITEM = st.text(st.characters(exclude_categories=["Cc", "Cs", "Zl", "Zp"]), max_size=30)
+PACKET_ITEM = PACKET_ITEM.filter(str.strip) | PACKET_ITEM.filter(str.strip) | st.text(max_size=9)
+SECTIONS = st.fixed_dictionaries(
+    {
+        name: st.lists(PACKET_ITEM, min_size=name in ("intent", "requirements"), max_size=2)
+        for name in SECTION_TITLES
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sections=SECTIONS)
+def test_any_packet_the_tool_accepts_reads_back_from_an_acceptance(
+    sections: dict[str, list[str]],
+) -> None:
+    try:
+        answer = intake_report({**sections, "implementation_ready": True})
+    except InvalidRequest:
+        return
+    decision = DecisionRecord(Routing.IMPLEMENTATION_READY, ("ready",), intent=answer.packet)
+    assert parse_decision(_one_event(render_decision(decision))) == decision

@@ -9,7 +9,7 @@ names, paths and commands are code spans, shown on one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,8 @@ __all__ = [
     "review_status",
 ]
 
+MAX_LISTED = 30
+MAX_SHOWN = 300
 _SEVERITY_LABELS = {
     Severity.BLOCKER: "Blockers",
     Severity.MAJOR: "Major findings",
@@ -157,7 +159,7 @@ def check_claims(report: ImplementationReport, facts: BranchFacts) -> Check:
         problems.append(f"the branch holds no commit after its base {code(facts.base[:12])}")
     unclaimed = facts.unclaimed_by_git(report.files)
     if unclaimed and facts.commits:
-        names = ", ".join(code(path) for path in unclaimed)
+        names = ", ".join(_span(path) for path in _most(unclaimed))
         problems.append(f"the report names files no commit changes: {names}")
     if not facts.clean:
         problems.append(f"the worktree has uncommitted changes ({len(facts.dirty)} paths)")
@@ -166,14 +168,15 @@ def check_claims(report: ImplementationReport, facts: BranchFacts) -> Check:
 
 def render_implementation(report: ImplementationReport, facts: BranchFacts, check: Check) -> str:
     parts = ["Implementation report:", "Coder's summary:\n" + quoted(report.summary)]
-    parts.append(labelled("Commits", _commits(facts.commits) or ["none"]))
-    parts.append(labelled("Diffstat", [_change(change) for change in facts.changes] or ["none"]))
+    parts.append(labelled("Commits", _most(_commits(facts.commits)) or ["none"]))
+    changes = [_change(change) for change in facts.changes]
+    parts.append(labelled("Diffstat", _most(changes) or ["none"]))
     tree = "clean" if facts.clean else f"{len(facts.dirty)} uncommitted paths"
-    worktree = [f"Working tree: {tree}"] + [f"- {code(line)}" for line in facts.dirty]
+    worktree = [f"Working tree: {tree}"] + [f"- {line}" for line in _most(_spans(facts.dirty))]
     parts.append("\n".join(worktree))
     if not facts.complete:
         parts.append("Note: git said more than fits; the lists above hold what fit.")
-    parts.append(labelled("Files reported", [code(path) for path in report.files] or ["none"]))
+    parts.append(labelled("Files reported", _most(_spans(report.files)) or ["none"]))
     runs = [_reported_run(run.command, run.exit_code, run.outcome) for run in report.commands]
     parts.append(labelled("Validation", runs or ["none reported"]))
     if check.believed:
@@ -222,7 +225,9 @@ def render_integration(integration: IntegrationReport) -> str:
                 f"Merge commit: {merged}",
             ],
         ),
-        labelled("Included implementation commits", _commits(integration.commits) or ["none"]),
+        labelled(
+            "Included implementation commits", _most(_commits(integration.commits)) or ["none"]
+        ),
         labelled(
             "Validation in Orchestrator worktree",
             [_validation(run) for run in integration.validation]
@@ -246,7 +251,7 @@ def render_merge_conflict(conflict: ConflictReport) -> str:
             "Integration report:",
             f"Merging {code(conflict.branch)} into {code(conflict.target)} conflicts; the "
             "merge is aborted and the conflict goes back to the coder.",
-            labelled("Conflicting paths", [code(path) for path in conflict.paths] or ["unknown"]),
+            labelled("Conflicting paths", _most(_spans(conflict.paths)) or ["unknown"]),
         ]
     )
 
@@ -267,18 +272,39 @@ def render_cleanup(cleanup: Cleanup) -> str:
     return "\n\n".join(parts)
 
 
-def _codes(values: Iterable[str]) -> list[str]:
-    return [code(value) for value in values] or ["none"]
+def _most(items: Sequence[str]) -> list[str]:
+    """At most :data:`MAX_LISTED` items, then how many more there are: a ticket text is
+    bounded, and git may list thousands of paths."""
+    listed = list(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        listed.append(f"… and {len(items) - MAX_LISTED} more")
+    return listed
+
+
+def _spans(values: Iterable[str]) -> list[str]:
+    return [_span(value) for value in values]
+
+
+def _span(value: str) -> str:
+    return code(_clip(value))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}…"
+
+
+def _codes(values: Sequence[str]) -> list[str]:
+    return _most(_spans(values)) or ["none"]
 
 
 def _commits(commits: Iterable[Commit]) -> list[str]:
-    return [f"{code(commit.sha)} {shown(commit.subject)}".rstrip() for commit in commits]
+    return [f"{code(commit.sha)} {shown(_clip(commit.subject))}".rstrip() for commit in commits]
 
 
 def _change(change: FileChange) -> str:
     if change.added is None or change.deleted is None:
-        return f"{code(change.path)}: binary"
-    return f"{code(change.path)}: +{change.added} -{change.deleted}"
+        return f"{_span(change.path)}: binary"
+    return f"{_span(change.path)}: +{change.added} -{change.deleted}"
 
 
 def _reported_run(command: str, exit_code: int | None, outcome: str | None) -> str:
