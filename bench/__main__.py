@@ -29,6 +29,7 @@ BENCHMARKS = (
     "backend_stream",
     "backend_listing",
     "tickets",
+    "orchestrator_policy",
     "tools_files",
     "tools_grep",
     "tools_bash",

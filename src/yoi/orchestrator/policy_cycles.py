@@ -17,6 +17,8 @@ from yoi.tickets.model import Relation, RelationKind, State
 
 __all__ = ["Cycle", "deadlocks"]
 
+_WAITS = (RelationKind.DEPENDS_ON, RelationKind.BLOCKS)
+
 Cycle = tuple[str, ...]
 """The ids along a cycle, each waiting for the next and the last for the first."""
 
@@ -28,8 +30,11 @@ def deadlocks(
     live: dict[str, tuple[Relation, ...]] = {}
     edges: dict[str, set[str]] = {}
     backward: dict[str, set[str]] = {}
+    unfinished = {ticket_id for ticket_id, state in states.items() if not state.finished}
     for owner, owned in relations.items():
-        kept = tuple(r for r in owned if _live(r, states))
+        if owner not in unfinished:
+            continue
+        kept = tuple(r for r in owned if r.kind in _WAITS and r.target in unfinished)
         if kept:
             live[owner] = kept
         for relation in kept:
@@ -45,13 +50,6 @@ def deadlocks(
         for member in sorted(members):
             through[member] = _cycle_through(member, members, edges)
     return through, cycles
-
-
-def _live(relation: Relation, states: Mapping[str, State]) -> bool:
-    if relation.kind not in (RelationKind.DEPENDS_ON, RelationKind.BLOCKS):
-        return False
-    ends = (states.get(relation.ticket_id), states.get(relation.target))
-    return all(state is not None and not state.finished for state in ends)
 
 
 def _wait(relation: Relation) -> tuple[str, str]:

@@ -106,14 +106,10 @@ class Snapshot:
     ) -> Snapshot:
         """The snapshot of a catalog (a ticket whose ``item.md`` cannot be read is absent, as
         the ready view sees it); ``surfaces`` gives tickets' expected write surfaces."""
-        known = surfaces or {}
+        known = {i: surface_of(paths) for i, paths in (surfaces or {}).items()}
         tickets = {
             ticket_id: TicketFacts(
-                ticket_id,
-                meta.state,
-                meta.title,
-                meta.queued_at,
-                surface_of(known.get(ticket_id, ())),
+                ticket_id, meta.state, meta.title, meta.queued_at, known.get(ticket_id, ())
             )
             for ticket_id, meta in catalog.metas.items()
         }
