@@ -15,6 +15,8 @@ from yoi.errors import (
     StateConflict,
     StoreCorrupt,
     StoreError,
+    StoreFull,
+    StoreLocked,
     StoreTooNew,
 )
 from yoi.orchestrator.database import Database
@@ -396,3 +398,52 @@ def test_stored_text_that_is_not_utf8_is_corrupt_and_not_quoted(tmp_path: Path) 
     with open_state(tmp_path) as state, pytest.raises(StoreCorrupt) as refused:
         state.runs()
     assert "secret" not in refused.value.message
+
+
+def state_over(database: Database) -> OrchestratorState:
+    return OrchestratorState(database, Clock())
+
+
+def save_many(state: OrchestratorState, count: int) -> None:
+    for index in range(count):
+        state.save(a_run(f"00001KSKBP{index:03d}", stop_reason="x" * 4000))
+
+
+def test_a_full_disk_is_store_full_and_writes_work_again_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    path = state_path(tmp_path)
+    OrchestratorState.open(path).close()
+    database = Database.connect(path)
+    with database.reading("limit the file") as connection:  # SQLite's own way to be full
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages + 2}")
+    with state_over(database) as state:
+        with pytest.raises(StoreFull, match="once space is freed"):
+            save_many(state, 100)
+        kept = state.runs()
+        assert 0 < len(kept) < 100
+        with database.reading("lift the limit") as connection:
+            connection.execute("PRAGMA max_page_count = 1000000")
+        state.save(a_run(OTHER))
+        assert state.runs() == [*kept, a_run(OTHER)]
+    assert sql(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_write_lock_held_by_another_process_is_store_locked(tmp_path: Path) -> None:
+    path = state_path(tmp_path)
+    OrchestratorState.open(path).close()
+    database = Database.connect(path)
+    with database.reading("do not wait") as connection:
+        connection.execute("PRAGMA busy_timeout = 0")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with state_over(database) as state:
+            with pytest.raises(StoreLocked, match="another process"):
+                state.save(a_run())
+            holder.execute("COMMIT")
+            state.save(a_run())
+            assert state.run(TICKET) == a_run()
+    finally:
+        holder.close()
