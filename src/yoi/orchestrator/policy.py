@@ -125,11 +125,10 @@ class _Context:
         self._claim(facts.id, facts.write_surface)
 
     def decide(self, facts: TicketFacts, *, free: bool) -> Decision:
+        limit = self.snapshot.config.max_parallel
         reasons = self.blockers(facts.id) + self.holds(facts)
         if not reasons and not free:
-            limit = self.snapshot.config.max_parallel
             reasons = [Reason(ReasonCode.CAPACITY, None, f"all {limit} slots are taken")]
-        limit = self.snapshot.config.max_parallel
         return decision_of(facts.id, reasons, self.evidence(facts), max_parallel=limit)
 
     def blockers(self, ticket_id: str) -> list[Reason]:
