@@ -3,7 +3,8 @@ the runs in flight and the configuration, as plain values the loop hands in.
 
 The policy reads nothing else: no files, no clock, no database. :meth:`Snapshot.of` builds
 a snapshot from the tickets library's catalog; the plan records it needs are those of the
-queued and in-progress tickets (a record on any other ticket can hold nobody).
+queued tickets and of the running ones (in progress, or with a run in flight): a record on
+any other ticket holds nobody, so the loop need not read ten thousand plan files.
 """
 
 from __future__ import annotations
