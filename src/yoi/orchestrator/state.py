@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from yoi.errors import InvalidRequest, InvalidTransition, StateConflict, StoreCorrupt, YoiError
 from yoi.orchestrator.database import Database
@@ -229,8 +230,8 @@ def _run_row(run: Run) -> tuple[object, ...]:
     )
 
 
-def _run_from(row: sqlite3.Row | tuple[object, ...]) -> Run:
-    values = dict(zip(_RUN_FIELDS, row, strict=True))
+def _run_from(row: tuple[Any, ...]) -> Run:
+    values = dict(zip(_RUN_FIELDS, row, strict=True))  # Run checks every value
     try:
         return Run(**values)
     except InvalidRequest as error:
@@ -239,7 +240,7 @@ def _run_from(row: sqlite3.Row | tuple[object, ...]) -> Run:
 
 def _check_attempt(connection: sqlite3.Connection, key: OperationKey) -> None:
     row = connection.execute(
-        "SELECT attempt, phase FROM runs WHERE ticket_id = ?", (key.ticket_id,)
+        "SELECT attempt FROM runs WHERE ticket_id = ?", (key.ticket_id,)
     ).fetchone()
     if row is None:
         raise StateConflict(
@@ -307,7 +308,7 @@ def _operation_from(row: tuple[object, ...]) -> Operation:
     try:
         key = OperationKey(ticket_id, attempt, kind, round_)  # type: ignore[arg-type]
         if key.op_id != op_id:
-            raise _corrupt(f"a step's id {op_id!r} does not match its fields")
+            raise _corrupt("a stored step's id does not match its fields")
         decoded = json.loads(result) if isinstance(result, str) else None
         return Operation(key, OperationStatus(status), at, decoded, error)  # type: ignore[arg-type]
     except (InvalidRequest, ValueError, RecursionError) as problem:
