@@ -124,7 +124,7 @@ async def test_runtimes_are_listed_in_order_with_their_views(tmp_path: Path) -> 
         "kind": "embedded",
         "status": "available",
         "capabilities": list(CAPABILITIES),
-        "tools": ["submit_report", "submit_review"],
+        "tools": ["submit_intent", "submit_report", "submit_review"],
         "requestable_tools": [],
         "worker_count": 3,
         "busy_count": 0,

@@ -44,7 +44,7 @@ async def test_the_runtime_view_lists_the_tools_a_worker_may_ask_for(
     http: httpx.AsyncClient,
 ) -> None:
     (view,) = (await http.get("/api/runtimes")).json()["runtimes"]
-    assert view["tools"] == ["echo", "submit_report", "submit_review"]
+    assert view["tools"] == ["echo", "submit_intent", "submit_report", "submit_review"]
     assert view["requestable_tools"] == ["echo"]
     created = await http.post(
         f"/api/runtimes/{EMBEDDED}/workers",

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from tests.tickets.rig import Clock, new_store
 
-from yoi.backend.workspace_tools import COMPANION_AUTHOR, workspace_tools
+from yoi.backend.workspace_tools import (
+    COMPANION_AUTHOR,
+    READING,
+    reading_tools,
+    workspace_tools,
+)
+from yoi.orchestrator.submissions import read_submission
 from yoi.providers.script import Call, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import CreateWorkerRequest, Event, Runtime
@@ -14,6 +20,7 @@ from yoi.runtime.events import ToolCallFinishedEvent
 from yoi.testing.observe import run_to_end
 from yoi.tickets import State
 from yoi.tickets.ids import encode_id
+from yoi.tools import IntakeReport, parse_report
 
 NAMES = {
     "list_tickets",
@@ -81,3 +88,47 @@ async def test_a_default_worker_is_not_given_the_workspace_tools(tmp_path: Path)
     assert not {spec.name for spec in model.requests[0].tools} & NAMES
     assert finished(events) == [("create_ticket", "unknown tool 'create_ticket'", True)]
     assert store.listing().total == 0
+
+
+async def test_an_intake_worker_reads_tickets_and_answers_with_its_intent(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    store = new_store(tmp_path, clock)
+    made = store.create("Dark mode", "The console follows the system theme.", author="ann")
+    intent = {
+        "implementation_ready": True,
+        "intent": ["The console follows the system's light or dark theme."],
+        "binding_decisions": [],
+        "requirements": ["A dark palette applies when the system prefers dark."],
+        "implementation_latitude": ["The palette's exact colours."],
+        "escalate_if": [],
+        "validation": ["The console's browser tests pass."],
+        "reviewer_focus": ["Contrast of the dark palette."],
+    }
+    model = ScriptedModel(
+        [
+            [
+                Call("show_ticket", {"id": made.id}),
+                Call("comment_ticket", {"id": made.id, "body": "sneaking a note"}),
+            ],
+            [Call("submit_intent", intent)],
+            [Text("Accepted.")],
+        ]
+    )
+    tools = workspace_tools(store)
+    async with Runtime(
+        model=model, workspace_tools=tools, workspace_reading=reading_tools(tools)
+    ) as runtime:
+        intake = await runtime.create_worker(CreateWorkerRequest(profile="builtin:orchestrator"))
+        assert set(intake.tools) == READING | {"submit_intent"}
+        events = await run_to_end(runtime, intake.worker_id, f"accept ticket {made.id}")
+        answer = await read_submission(runtime, intake.worker_id, frozenset({"submit_intent"}))
+    model.assert_consumed()
+    results = {name: error for name, _, error in finished(events)}
+    assert results == {"show_ticket": False, "comment_ticket": True, "submit_intent": False}
+    assert answer is not None
+    report = parse_report(answer.call)
+    assert isinstance(report, IntakeReport)
+    assert report.implementation_ready
+    assert [str(event.kind) for event in store.get(made.id).events] == ["create"]

@@ -130,7 +130,7 @@ async def test_a_workdir_made_for_a_worker_that_is_not_created_is_removed(
 async def test_a_runtime_without_workdirs_offers_no_file_or_shell_tools() -> None:
     async with Runtime() as runtime:
         summary = await runtime.summary()
-        assert summary.tools == ("submit_report", "submit_review")
+        assert summary.tools == ("submit_intent", "submit_report", "submit_review")
         assert summary.sandbox is None
         plain = await runtime.create_worker(CreateWorkerRequest(profile="builtin:coder"))
         assert plain.tools == ("submit_report",)

@@ -37,7 +37,7 @@ from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.service import Backend
 from yoi.backend.sources import RuntimeSource
-from yoi.backend.workspace_tools import workspace_tools
+from yoi.backend.workspace_tools import reading_tools, workspace_tools
 from yoi.client import RuntimeClient
 from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
@@ -214,6 +214,7 @@ def _backend(
         client = RuntimeClient(entry.url, token=token, timeout=entry.timeout)
         remotes.append(RemoteSource(entry, client))
     tickets = _ticket_store(workspace)
+    ticket_tools = workspace_tools(tickets)
     # The embedded runtime holds no workdirs: no file, shell or git tool runs in this process.
     # Its Companion works on the tickets, in-process, and never queues one.
     runtime = Runtime(
@@ -221,7 +222,8 @@ def _backend(
         display_name=f"{workspace.name} (embedded)",
         store=FsStore(workspace.state / "runtime"),
         model=model,
-        workspace_tools=workspace_tools(tickets),
+        workspace_tools=ticket_tools,
+        workspace_reading=reading_tools(ticket_tools),
     )
     return Backend(
         runtime=runtime,

@@ -66,7 +66,7 @@ def workspace_bundle(workspace: Workspace) -> ConfigBundle:
             "max_turns": profile.model.max_turns,
             "description": profile.description,
             "grant": sorted(bit.value for bit in profile.grant),
-            "workspace": profile.workspace,
+            "workspace": profile.workspace.value,
             "report": profile.report,
             "permissions": profile.rules.lines(),
         }

@@ -35,7 +35,7 @@ from yoi.tickets.lifecycle import Graph
 from yoi.tickets.views import ready_of
 from yoi.tools import Arguments, BlockingTool
 
-__all__ = ["COMPANION_AUTHOR", "workspace_tools"]
+__all__ = ["COMPANION_AUTHOR", "READING", "reading_tools", "workspace_tools"]
 
 COMPANION_AUTHOR = "yoi-companion"
 """Who the Companion's tickets and comments are by, in ``thread.md``."""
@@ -59,6 +59,15 @@ def workspace_tools(store: TicketStore, author: str = COMPANION_AUTHOR) -> tuple
         _ticket_tool(CREATE_TICKET, workspace.create),
         _ticket_tool(COMMENT_TICKET, workspace.comment),
     )
+
+
+READING = frozenset({"list_tickets", "show_ticket", "search_tickets", "ready_tickets"})
+"""The tools that only read tickets: an intake worker holds these and nothing else."""
+
+
+def reading_tools(tools: tuple[Tool, ...]) -> tuple[Tool, ...]:
+    """The reading ones of :func:`workspace_tools`."""
+    return tuple(tool for tool in tools if tool.name in READING)
 
 
 class _Workspace:

@@ -25,7 +25,7 @@ from typing import Any
 
 from yoi.engine.permissions import Rules
 from yoi.errors import ConfigBundleDigestMismatch, InvalidProfile, InvalidRequest
-from yoi.runtime.profiles import ModelPreferences, Profile
+from yoi.runtime.profiles import ModelPreferences, Profile, WorkspaceAccess
 from yoi.runtime.secrets import refuse_leaks
 from yoi.tools.scope import Capability
 
@@ -56,7 +56,7 @@ _PROFILE_KEYS = {
     "report",
     "permissions",
 }
-_REPORTS = ("submit_report", "submit_review")
+_REPORTS = ("submit_report", "submit_review", "submit_intent")
 
 
 def check_digest(digest: object) -> str:
@@ -81,7 +81,7 @@ class BundleProfile:
     max_output_tokens: int | None = None
     description: str | None = None
     grant: frozenset[Capability] = frozenset()
-    workspace: bool = False
+    workspace: WorkspaceAccess = WorkspaceAccess.NONE
     report: str | None = None
     permissions: Rules = field(default_factory=Rules)
     """Kept in their order, which decides: the first rule that matches a call wins."""
@@ -114,8 +114,8 @@ class BundleProfile:
         # Written only when set, so a bundle without tool policy keeps its digest.
         if self.grant:
             found["grant"] = sorted(bit.value for bit in self.grant)
-        if self.workspace:
-            found["workspace"] = True
+        if self.workspace is not WorkspaceAccess.NONE:
+            found["workspace"] = self.workspace.value
         if self.report is not None:
             found["report"] = self.report
         if self.permissions.rules:
@@ -259,7 +259,7 @@ def _profile(name: object, body: object) -> BundleProfile:
         max_output_tokens=_optional_count(body.get("max_output_tokens"), where),
         description=_optional_text(body.get("description"), f"{where}.description"),
         grant=_grant(body.get("grant", []), f"{where}.grant"),
-        workspace=_flag(body.get("workspace", False), f"{where}.workspace"),
+        workspace=_workspace(body.get("workspace", "none"), f"{where}.workspace"),
         report=_report(body.get("report"), f"{where}.report"),
         permissions=_permissions(body.get("permissions", []), f"{where}.permissions"),
     )
@@ -286,10 +286,12 @@ def _grant(value: object, where: str) -> frozenset[Capability]:
     return frozenset(Capability(name) for name in value)
 
 
-def _flag(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"{where} is true or false", details={"field": where})
-    return value
+def _workspace(value: object, where: str) -> WorkspaceAccess:
+    try:
+        return WorkspaceAccess(value if isinstance(value, str) else "")
+    except ValueError:
+        known = ", ".join(access.value for access in WorkspaceAccess)
+        raise InvalidRequest(f"{where} is one of {known}", details={"field": where}) from None
 
 
 def _report(value: object, where: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 
 from yoi.engine.permissions import Rules
@@ -16,6 +17,7 @@ __all__ = [
     "ModelPreferences",
     "Profile",
     "ProfileCatalog",
+    "WorkspaceAccess",
     "load_prompt",
     "system_prompt",
 ]
@@ -28,6 +30,16 @@ class ModelPreferences:
     model: str | None = None
     max_turns: int = 24
     max_output_tokens: int | None = None
+
+
+class WorkspaceAccess(StrEnum):
+    """Which of the runtime's workspace (ticket) tools a profile's workers get."""
+
+    NONE = "none"
+    READ = "read"
+    """The tools that only read tickets."""
+    WRITE = "write"
+    """All of them: reading, creating and commenting (none of them queues)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +55,11 @@ class Profile:
     """One line for people choosing a profile."""
     grant: frozenset[Capability] = frozenset()
     """The capability bits its workers hold on their workdir (a request may narrow them)."""
-    workspace: bool = False
-    """Whether its workers get the runtime's workspace tools (the Companion's ticket tools)."""
+    workspace: WorkspaceAccess = WorkspaceAccess.NONE
+    """Which of the runtime's workspace tools (the tickets, in-process) its workers get."""
     report: str | None = None
-    """The report tool its workers finish with: ``submit_report`` or ``submit_review``."""
+    """The report tool its workers finish with: ``submit_report``, ``submit_review`` or
+    ``submit_intent``."""
     rules: Rules = field(default_factory=Rules)
     """Its permission rules, in order: which tool calls are allowed, denied or asked about."""
 
@@ -64,7 +77,7 @@ BUILTIN_PROFILES: tuple[Profile, ...] = (
         "companion",
         "companion.md",
         description="The workspace's Companion: shapes ideas into tickets, explains the workers.",
-        workspace=True,
+        workspace=WorkspaceAccess.WRITE,
     ),
     Profile(
         "coder",
@@ -93,7 +106,10 @@ BUILTIN_PROFILES: tuple[Profile, ...] = (
     Profile(
         "orchestrator",
         "orchestrator.md",
-        description="Takes queued tickets through coder and reviewer workers to a merge.",
+        description="Accepts a queued ticket for the orchestrator: writes its intent, or says "
+        "why it is not ready.",
+        workspace=WorkspaceAccess.READ,
+        report="submit_intent",
     ),
     Profile(
         "intake",

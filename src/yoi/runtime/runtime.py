@@ -104,18 +104,24 @@ class Runtime:
         workdirs: Workdirs | None = None,
         sandbox: Sandbox | None = None,
         workspace_tools: Sequence[Tool] = (),
+        workspace_reading: Sequence[Tool] = (),
     ) -> None:
         """``tools`` are offered by name (a request asks for them and its profile grants
         them); ``workdirs`` lets workers reach a repository through file, search, shell and git
         tools as far as their grant says; ``sandbox`` confines their ``bash``;
-        ``workspace_tools`` go to workers whose profile has ``workspace`` (the Companion)."""
+        ``workspace_tools`` go to workers whose profile's workspace access is ``write`` (the
+        Companion), ``workspace_reading`` (the ones that only read) to those with ``read``."""
         self._requested_id = None if runtime_id is None else validate_id(runtime_id)
         self._display_name = display_name
         self._store: Store = store if store is not None else MemoryStore()
         self._base_model: Model = model if model is not None else OfflineModel()
         self._model = RetryingModel(self._base_model, retry)
         self._toolbox = Toolbox(
-            workdirs=workdirs, sandbox=sandbox, workspace=workspace_tools, named=tools
+            workdirs=workdirs,
+            sandbox=sandbox,
+            workspace=workspace_tools,
+            workspace_reading=workspace_reading,
+            named=tools,
         )
         self._worker_tools: dict[str, WorkerTools] = {}
         self._profiles = profiles or ProfileCatalog()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from yoi.engine.tool import Tool
 from yoi.errors import InvalidRequest, UnsupportedOperation, YoiError
-from yoi.runtime.profiles import Profile
+from yoi.runtime.profiles import Profile, WorkspaceAccess
 from yoi.runtime.requests import NewWorkdir
 from yoi.runtime.views import SandboxView
 from yoi.runtime.workdirs import Placement, Workdirs
@@ -31,6 +31,7 @@ from yoi.tools import (
     ListFilesTool,
     Sandbox,
     Scope,
+    SubmitIntent,
     SubmitReport,
     SubmitReview,
     git_tools,
@@ -57,6 +58,11 @@ WORKDIR_TOOLS = tuple(_NEEDS)
 """Every tool a workdir can give, in the order a worker is offered them."""
 
 _AUTHOR = GitAuthor("yoi worker", "worker@yoi.invalid")
+_REPORTS: dict[str, type[SubmitReport] | type[SubmitReview] | type[SubmitIntent]] = {
+    SubmitReport.name: SubmitReport,
+    SubmitReview.name: SubmitReview,
+    SubmitIntent.name: SubmitIntent,
+}
 
 
 @dataclass(slots=True)
@@ -85,11 +91,16 @@ class Toolbox:
         workdirs: Workdirs | None = None,
         sandbox: Sandbox | None = None,
         workspace: Sequence[Tool] = (),
+        workspace_reading: Sequence[Tool] = (),
         named: Sequence[Tool] = (),
     ) -> None:
         self.workdirs = workdirs
         self.sandbox = sandbox
-        self.workspace = tuple(workspace)
+        self.workspace = {
+            WorkspaceAccess.NONE: (),
+            WorkspaceAccess.READ: tuple(workspace_reading),
+            WorkspaceAccess.WRITE: tuple(workspace),
+        }
         self.named = tuple(named)
 
     @property
@@ -99,8 +110,9 @@ class Toolbox:
 
     def offered(self) -> tuple[str, ...]:
         """Every tool name a worker here could be given."""
-        names = {tool.name for tool in (*self.named, *self.workspace)}
-        names |= {SubmitReport.name, SubmitReview.name}
+        workspace = (tool for tools in self.workspace.values() for tool in tools)
+        names = {tool.name for tool in (*self.named, *workspace)}
+        names |= {SubmitReport.name, SubmitReview.name, SubmitIntent.name}
         if self.workdirs is not None:
             names |= {name for name in WORKDIR_TOOLS if name != "bash"}
             if _runs_commands(self.sandbox):
@@ -153,7 +165,12 @@ class Toolbox:
         self, profile: Profile, grant: Grant, placement: Placement | None, named: Sequence[Tool]
     ) -> WorkerTools:
         return build_tools(
-            profile, grant, placement, sandbox=self.sandbox, workspace=self.workspace, named=named
+            profile,
+            grant,
+            placement,
+            sandbox=self.sandbox,
+            workspace=self.workspace[profile.workspace],
+            named=named,
         )
 
     def _workdirs(self) -> Workdirs:
@@ -174,8 +191,8 @@ def build_tools(
     named: Sequence[Tool] = (),
 ) -> WorkerTools:
     """The tools of a worker: ``named`` ones its create request asked for, its workdir's
-    tools as far as ``grant`` reaches, the workspace tools when its profile says so, and its
-    profile's report tool last."""
+    tools as far as ``grant`` reaches, the ``workspace`` tools its profile's access gives, and
+    its profile's report tool last."""
     tools: list[Tool] = list(named)
     notes: list[str] = []
     scope = None
@@ -186,12 +203,10 @@ def build_tools(
         if Capability.COMMAND in grant.capabilities and not _runs_commands(sandbox):
             reason = "no sandbox" if sandbox is None else sandbox.status.diagnostic
             notes.append(f"bash is unavailable: {reason}")
-    if profile.workspace:
-        tools += workspace
-    if profile.report == "submit_report":
-        tools.append(SubmitReport())
-    elif profile.report == "submit_review":
-        tools.append(SubmitReview())
+    tools += workspace
+    report = _REPORTS.get(profile.report or "")
+    if report is not None:
+        tools.append(report())
     return WorkerTools(tuple(tools), scope, tuple(notes))
 
 

@@ -180,8 +180,8 @@ class BundleProfileBody(_Strict):
     max_output_tokens: int | None = None
     description: str | None = None
     grant: list[str] = Field(default_factory=list)
-    workspace: bool = False
-    report: Literal["submit_report", "submit_review"] | None = None
+    workspace: Literal["none", "read", "write"] = "none"
+    report: Literal["submit_report", "submit_review", "submit_intent"] | None = None
     permissions: list[str] = Field(
         default_factory=list,
         description='permission rules in order, such as bash: "git push*" -> deny',
