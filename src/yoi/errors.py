@@ -306,6 +306,12 @@ class WorkdirUnmerged(YoiError):
     code = "workdir_unmerged"
 
 
+class WorkdirExists(YoiError):
+    """A create request named a workdir id the runtime already holds."""
+
+    code = "workdir_exists"
+
+
 class WorkdirFailed(YoiError):
     """Git could not make or remove a workdir's worktree; the message carries git's reason."""
 

@@ -58,6 +58,11 @@ class Workspace:
         return self.dot / "state"
 
     @property
+    def worktrees(self) -> Path:
+        """Where workdirs and the orchestrator's worktrees go (kept out of ``git status``)."""
+        return self.root / ".worktree"
+
+    @property
     def profiles(self) -> Path:
         return self.dot / "profiles"
 

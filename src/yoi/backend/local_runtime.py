@@ -106,8 +106,8 @@ class LocalLaunch:
             "--token-env", TOKEN_ENV,
             "--model", choice.reference,
         ]  # fmt: skip
-        if workspace.in_git:
-            argv += ["--repository", str(workspace.root)]
+        if workspace.in_git:  # workdirs go where the orchestrator's do: .worktree/
+            argv += ["--repository", str(workspace.root), "--worktrees", str(workspace.worktrees)]
         if settings.sandbox is not None:
             argv += ["--sandbox", settings.sandbox]
         passed = {name: value for name, value in env.items() if name not in withheld}

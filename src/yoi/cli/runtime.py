@@ -37,6 +37,11 @@ def runtime() -> None:
     help="A repository workers' workdirs may be made of (repeatable).",
 )
 @click.option(
+    "--worktrees",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where workdirs go, a folder shared with others (default: beside the store).",
+)
+@click.option(
     "--sandbox",
     type=click.Choice(["bwrap", "none"]),
     help="How bash is confined (default bwrap; none runs it unconfined, shown as a warning).",

@@ -228,7 +228,12 @@ def _create_body(request: CreateWorkerRequest | None) -> dict[str, object]:
         body["initial_input"] = request.initial_input
     workdir = request.workdir
     if isinstance(workdir, NewWorkdir):
-        made = {"base": workdir.base, "repository": workdir.repository, "branch": workdir.branch}
+        made = {
+            "base": workdir.base,
+            "repository": workdir.repository,
+            "branch": workdir.branch,
+            "workdir_id": workdir.workdir_id,
+        }
         body["workdir"] = {key: value for key, value in made.items() if value is not None}
     elif workdir is not None:
         body["workdir"] = workdir

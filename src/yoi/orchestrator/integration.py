@@ -22,9 +22,7 @@ the one the repository lists for it, never read from the worktree's ``.git`` fil
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from yoi.errors import (
     WorkdirUnmerged,
 )
 from yoi.orchestrator.integration_names import WORK_PREFIX, candidate_names, work_branch
+from yoi.runtime.workdirs.git_files import exclude_folder, gitdir_of
 from yoi.runtime.workdirs.repository import Repository, Worktree
 from yoi.tickets.ids import ticket_id as canonical_ticket_id
 from yoi.tools.git_runner import GitSettings
@@ -60,7 +59,6 @@ DEFAULT_BRANCH = "orchestration"
 FOLDER = ".worktree"
 AUTHOR = ("yoi-orchestrator", "yoi-orchestrator@localhost")
 MERGE_LOOKBACK = 1000  # merges on the branch searched for one that already holds a commit
-_EXCLUDE_LINE = f"/{FOLDER}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +467,7 @@ class Integration:
         return await self._pinned(self.path)
 
     async def _pinned(self, path: Path) -> Repository:
-        gitdir = await asyncio.to_thread(_gitdir_of, await self.git_common_dir(), path)
+        gitdir = await asyncio.to_thread(gitdir_of, await self.git_common_dir(), path)
         if gitdir is None:
             raise WorkdirFailed(f"{FOLDER}/{path.name} is no worktree of the repository")
         settings = GitSettings(
@@ -481,48 +479,8 @@ class Integration:
         return Repository(path, settings)
 
     async def _exclude_folder(self) -> None:
-        exclude = await self.git_common_dir() / "info" / "exclude"
-        await asyncio.to_thread(_add_line, exclude, _EXCLUDE_LINE)
+        await asyncio.to_thread(exclude_folder, await self.git_common_dir(), FOLDER)
 
 
 def _occupied(path: Path) -> bool:
     return path.exists() or path.is_symlink()
-
-
-def _gitdir_of(common: Path, path: Path) -> Path | None:
-    """The gitdir the repository keeps for the worktree at ``path``: the one whose ``gitdir``
-    file names ``path/.git``."""
-    wanted = str(path / ".git")
-    try:
-        entries = list(os.scandir(common / "worktrees"))
-    except OSError:
-        return None
-    for entry in entries:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            if Path(entry.path, "gitdir").read_text(encoding="utf-8").strip() == wanted:
-                return Path(entry.path)
-    return None
-
-
-def _add_line(path: Path, line: str) -> None:
-    """Add ``line`` to the text file at ``path`` unless it holds it, by an atomic rename."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    if line in text.splitlines():
-        return
-    if text and not text.endswith("\n"):
-        text += "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".exclude-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"{text}{line}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

@@ -57,11 +57,13 @@ class ConfigBundleRef:
 @dataclass(frozen=True, slots=True)
 class NewWorkdir:
     """Make a workdir for the new worker: of ``repository`` (``None``: the runtime's first
-    allowed repository) at ``base``, on a new ``branch`` (``None``: detached)."""
+    allowed repository) at ``base``, on a new ``branch`` (``None``: detached), named
+    ``workdir_id`` (``None``: the runtime names it; a name it holds is ``workdir_exists``)."""
 
     base: str = "HEAD"
     repository: str | None = None
     branch: str | None = None
+    workdir_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

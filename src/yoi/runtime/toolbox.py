@@ -138,7 +138,9 @@ class Toolbox:
             if not workdirs.repositories:
                 raise InvalidRequest("this runtime has no repository to make a workdir of")
             repository = str(workdirs.repositories[0])
-        made = await workdirs.create(repository, spec.base, branch=spec.branch)
+        made = await workdirs.create(
+            repository, spec.base, branch=spec.branch, workdir_id=spec.workdir_id
+        )
         return made.record.workdir_id, True
 
     async def discard(self, workdir_id: str) -> None:

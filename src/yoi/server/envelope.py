@@ -65,6 +65,7 @@ STATUS: Mapping[str, int] = {
     "duplicate_relation": 409,
     "relation_cycle": 409,
     "workdir_unmerged": 409,
+    "workdir_exists": 409,
     "integration_branch_busy": 409,
     "cursor_expired": 410,
     "payload_too_large": 413,

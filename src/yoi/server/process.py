@@ -97,7 +97,7 @@ async def _workdirs_and_sandbox(
         log.warning("bash is unavailable: %s", status.diagnostic)
     elif status.diagnostic:
         log.warning("%s", status.diagnostic)
-    return Workdirs.beside(store, settings.repositories), sandbox
+    return Workdirs.beside(store, settings.repositories, folder=settings.worktrees), sandbox
 
 
 def _signalled() -> asyncio.Event:

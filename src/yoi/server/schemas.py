@@ -99,16 +99,17 @@ class GrantBody(_Strict):
 
 class NewWorkdirBody(_Strict):
     """A workdir to make for the worker: of ``repository`` (default: the runtime's first
-    allowed one) at ``base``, detached or on a new ``branch``."""
+    allowed one) at ``base``, detached or on a new ``branch``, named ``workdir_id`` or not."""
 
     base: str = "HEAD"
     repository: str | None = None
     branch: str | None = None
+    workdir_id: str | None = None
 
 
 def workdir_of(body: str | NewWorkdirBody | None) -> str | NewWorkdir | None:
     if isinstance(body, NewWorkdirBody):
-        return NewWorkdir(body.base, body.repository, body.branch)
+        return NewWorkdir(body.base, body.repository, body.branch, body.workdir_id)
     return body
 
 

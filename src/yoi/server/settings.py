@@ -11,6 +11,7 @@ The TOML file holds the same settings as the flags, by the same names::
     model = "openai:gpt-4o-mini"
     repositories = ["../checkout"]      # what workdirs may be made of; relative to this file
     sandbox = "bwrap"                   # or "none": bash unconfined, shown as a warning
+    worktrees = "../checkout/.worktree" # where workdirs go (default: beside the store)
 
 A token is only ever read from the environment or a file, never from the
 flags or the TOML itself, and never shown.
@@ -51,6 +52,7 @@ _KEYS = {
     "ping_interval",
     "repositories",
     "sandbox",
+    "worktrees",
 }
 
 
@@ -68,6 +70,9 @@ class ServeSettings:
     repositories: tuple[Path, ...] = ()
     """The repositories workdirs may be made of (absolute); none: no workdirs, no file tools."""
     sandbox: SandboxMode = SandboxMode.BWRAP
+    worktrees: Path | None = None
+    """Where workdirs' files go (absolute), a folder shared with others; ``None``: beside the
+    store."""
 
     @classmethod
     def from_toml(cls, path: Path) -> ServeSettings:
@@ -100,6 +105,7 @@ class ServeSettings:
             ping_interval=_seconds(values.get("ping_interval", 20.0)),
             repositories=_repositories(values.get("repositories", []), base=base),
             sandbox=_sandbox(values.get("sandbox", SandboxMode.BWRAP.value)),
+            worktrees=_folder(values.get("worktrees"), base=base),
         )
 
     def override(self, flags: Mapping[str, object], *, cwd: Path) -> ServeSettings:
@@ -115,6 +121,8 @@ class ServeSettings:
             given["repositories"] = _repositories(given["repositories"], base=cwd)
         if "sandbox" in given:
             given["sandbox"] = _sandbox(given["sandbox"])
+        if "worktrees" in given:
+            given["worktrees"] = _folder(given["worktrees"], base=cwd)
         kind, root = given.pop("store", None), given.pop("store_root", None)
         if kind is None and root is not None:
             kind = "fs"  # a root given on the command line is meant to be used
@@ -205,6 +213,15 @@ def _repositories(value: object, *, base: Path) -> tuple[Path, ...]:
             )
         paths.append(base / _expanded(Path(entry), "repositories"))
     return tuple(dict.fromkeys(paths))
+
+
+def _folder(value: object, *, base: Path) -> Path | None:
+    """The worktree folder: a non-empty path string, taken from ``base`` when relative."""
+    if value is None:
+        return None
+    if not isinstance(value, str | Path) or not str(value).strip() or "\0" in str(value):
+        raise InvalidRequest("worktrees must be a folder's path", details={"field": "worktrees"})
+    return base / _expanded(Path(value), "worktrees")
 
 
 def _expanded(path: Path, field: str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.git_repo import git, tagged_repo
 
-from yoi.errors import InvalidRequest, WorkdirNotFound, WorkdirUnmerged
+from yoi.errors import InvalidRequest, WorkdirExists, WorkdirNotFound, WorkdirUnmerged
 from yoi.runtime import Runtime
 from yoi.runtime.stores import FsStore
 from yoi.runtime.workdirs import FsLedger, Workdirs, WorktreeState
@@ -317,3 +317,31 @@ async def test_a_runtime_on_an_fs_store_finds_its_workdirs_after_a_restart(
         assert found.record == made.record
         assert found.state is WorktreeState.PRESENT
         assert [d.code for d in await again.diagnostics()] == ["offline_model"]
+
+
+async def test_a_named_workdir_is_made_under_that_name_once(workdirs: Workdirs, repo: Path) -> None:
+    made = await workdirs.create(str(repo), "main", branch="work/A-one", workdir_id="a-one")
+    assert made.record.workdir_id == "a-one"
+    assert workdirs.path("a-one").name == "a-one"
+    placement = await workdirs.placement("a-one")
+    assert (placement.git_dir / "HEAD").is_file()
+    with pytest.raises(WorkdirExists):
+        await workdirs.create(str(repo), "main", workdir_id="a-one")
+    with pytest.raises(InvalidRequest):
+        await workdirs.create(str(repo), "main", workdir_id="Upper/../x")
+
+
+async def test_a_shared_folder_inside_the_checkout_is_excluded_and_not_swept(
+    repo: Path, tmp_path: Path
+) -> None:
+    shared = Workdirs(repositories=[repo], folder=repo / ".worktree", shared=True)
+    await shared.open()
+    try:
+        (repo / ".worktree" / "someone-elses").mkdir()
+        made = await shared.create(str(repo), "main", workdir_id="mine")
+        assert shared.sweep() == ()
+        assert git(repo, "status", "--porcelain").strip() == ""
+        placement = await shared.placement(made.record.workdir_id)
+        assert placement.path == (repo / ".worktree" / "mine").resolve()
+    finally:
+        await shared.close()

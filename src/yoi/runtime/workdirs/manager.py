@@ -20,11 +20,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from yoi.errors import InvalidRequest, StoreError, WorkdirFailed, WorkdirNotFound, WorkdirUnmerged
+from yoi.errors import (
+    InvalidRequest,
+    StoreError,
+    WorkdirExists,
+    WorkdirFailed,
+    WorkdirNotFound,
+    WorkdirUnmerged,
+)
 from yoi.ids import IdGenerator, validate_id
 from yoi.runtime.stores.fs.store import FsStore
 from yoi.runtime.stores.protocol import Store
 from yoi.runtime.workdirs.disk_use import DiskUse, measure
+from yoi.runtime.workdirs.git_files import exclude_folder, gitdir_of
 from yoi.runtime.workdirs.ledger import FsLedger, LedgerProblem, MemoryLedger, WorkdirLedger
 from yoi.runtime.workdirs.record import DeletedWorkdir, Workdir, WorkdirRecord, WorktreeState
 from yoi.runtime.workdirs.repository import Repository, Worktree
@@ -56,11 +64,15 @@ class Workdirs:
         folder: Path | None = None,
         ledger: WorkdirLedger | None = None,
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> None:
         """``repositories`` are the checkouts workdirs may be made of (absolute paths);
-        ``folder`` is where worktrees go (``None``: a temporary folder made at open)."""
+        ``folder`` is where worktrees go (``None``: a temporary folder made at open);
+        ``shared`` says others keep worktrees in that folder too (a workspace's
+        ``.worktree/``), so the sweep does not report what it finds there."""
         self._allowed = {_real(Path(path)) for path in repositories}
         self._folder = folder
+        self._shared = shared
         self._temporary = folder is None
         self._ledger = ledger if ledger is not None else MemoryLedger()
         self._clock = clock
@@ -71,14 +83,22 @@ class Workdirs:
         self.problems: tuple[LedgerProblem, ...] = ()
 
     @classmethod
-    def beside(cls, store: Store, repositories: Sequence[str | os.PathLike[str]]) -> Workdirs:
+    def beside(
+        cls,
+        store: Store,
+        repositories: Sequence[str | os.PathLike[str]],
+        *,
+        folder: Path | None = None,
+    ) -> Workdirs:
         """Workdirs kept next to ``store``: under an fs store's root (``worktrees/`` for the
         files, ``workdirs/`` for the records); for any other store, a temporary folder and
-        records in memory."""
+        records in memory. A ``folder`` given puts the files there instead, shared."""
+        shared = folder is not None
         if isinstance(store, FsStore):
             ledger = FsLedger(store.root / "workdirs")
-            return cls(repositories=repositories, folder=store.root / "worktrees", ledger=ledger)
-        return cls(repositories=repositories)
+            files = folder if folder is not None else store.root / "worktrees"
+            return cls(repositories=repositories, folder=files, ledger=ledger, shared=shared)
+        return cls(repositories=repositories, folder=folder, shared=shared)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -108,7 +128,10 @@ class Workdirs:
                 self._folder.rmdir()  # only when empty: a kept worktree stays
 
     def sweep(self) -> tuple[str, ...]:
-        """Names in the worktree folder that no record owns (reported, never deleted)."""
+        """Names in the worktree folder that no record owns (reported, never deleted); none
+        for a shared folder, where others' worktrees are not this runtime's to judge."""
+        if self._shared:
+            return ()
         try:
             names = sorted(os.listdir(self._ready()))
         except OSError:
@@ -137,19 +160,34 @@ class Workdirs:
         if not _is_directory(path):
             raise WorkdirFailed(f"the worktree of {workdir_id} is missing; delete the workdir")
         common = await Repository(Path(record.repository)).common_dir()
-        return Placement(path, record.branch, common, common / "worktrees" / workdir_id)
+        gitdir = await asyncio.to_thread(gitdir_of, common, path)
+        if gitdir is None:
+            raise WorkdirFailed(f"git keeps no record of the worktree of {workdir_id}")
+        return Placement(path, record.branch, common, gitdir)
 
     # -- operations ------------------------------------------------------------
 
-    async def create(self, repository: str, base: str, *, branch: str | None = None) -> Workdir:
+    async def create(
+        self,
+        repository: str,
+        base: str,
+        *,
+        branch: str | None = None,
+        workdir_id: str | None = None,
+    ) -> Workdir:
+        """Make a worktree of ``repository`` at ``base`` (on a new ``branch``, or detached),
+        named ``workdir_id`` when given: a name held already is ``workdir_exists``, and so
+        is one whose folder is taken."""
         root = self._allowed_repository(repository)
+        if workdir_id is not None:
+            validate_id(workdir_id, field="workdir_id")
         base = _text(base, "base")
         if base.startswith("-"):
             raise InvalidRequest("base must not begin with '-'", details={"field": "base"})
         if branch is not None:
             branch = _text(branch, "branch")
         async with self._lock:
-            record = await self._make(Repository(root), str(root), base, branch)
+            record = await self._make(Repository(root), str(root), base, branch, workdir_id)
         return await self._inspect(record)
 
     async def get(self, workdir_id: str) -> Workdir:
@@ -179,13 +217,23 @@ class Workdirs:
     # -- helpers ---------------------------------------------------------------
 
     async def _make(
-        self, repository: Repository, root: str, base: str, branch: str | None
+        self,
+        repository: Repository,
+        root: str,
+        base: str,
+        branch: str | None,
+        named: str | None,
     ) -> WorkdirRecord:
+        workdir_id = self._ids.new() if named is None else named
+        path = self._ready() / workdir_id
+        if workdir_id in self._records or await asyncio.to_thread(os.path.lexists, path):
+            raise WorkdirExists(
+                f"workdir {workdir_id} exists already", details={"workdir_id": workdir_id}
+            )
         commit = await repository.resolve(base)
         if branch is not None:
             await repository.check_branch(branch)
-        workdir_id = self._ids.new()
-        path = self._ready() / workdir_id
+        await self._exclude(repository)
         await repository.add(path, commit, branch)
         record = WorkdirRecord(workdir_id, root, base, commit, branch, self._clock())
         try:
@@ -198,6 +246,16 @@ class Workdirs:
             raise
         self._records[workdir_id] = record
         return record
+
+    async def _exclude(self, repository: Repository) -> None:
+        """Keep the worktree folder out of ``git status`` when it lies inside the checkout."""
+        folder = self._ready()
+        if not folder.is_relative_to(_real(repository.root)):
+            return
+        inside = folder.relative_to(_real(repository.root))
+        if inside.parts:
+            common = await repository.common_dir()
+            await asyncio.to_thread(exclude_folder, common, inside.as_posix())
 
     async def _inspect(self, record: WorkdirRecord) -> Workdir:
         repository = Repository(Path(record.repository))
