@@ -84,7 +84,7 @@ def tool_results(frames: list[Frame]) -> list[tuple[str, bool, str]]:
 
 
 def worktree(workspace: Workspace, workdir_id: str) -> Path:
-    return workspace.state / "runtimes" / LOCAL / "worktrees" / workdir_id
+    return workspace.worktrees / workdir_id
 
 
 async def test_a_coder_on_the_local_runtime_reads_edits_tests_and_commits_on_its_branch(
