@@ -25,6 +25,7 @@ from yoi.errors import (
     StoreCorrupt,
     StoreError,
     StoreMissing,
+    UnsupportedOperation,
     WorkerNotFound,
     WorkerUnavailable,
     YoiError,
@@ -382,6 +383,13 @@ class Runtime:
     async def cancel_worker(self, worker_id: str) -> CancelAck:
         worker = self._worker(worker_id)
         return CancelAck(worker_id, await worker.cancel())
+
+    async def delete_workdir(self, workdir_id: str, *, force: bool = False) -> dict[str, object]:
+        """Remove a workdir and its branch (``workdir_unmerged`` for commits nothing else
+        holds, unless ``force``); ``unsupported_operation`` for a runtime without workdirs."""
+        if self.workdirs is None:
+            raise UnsupportedOperation("this runtime makes no workdirs")
+        return (await self.workdirs.delete(workdir_id, force=force)).to_dict()
 
     async def answer_approval(self, worker_id: str, approval_id: str, decision: str) -> ApprovalAck:
         """``allow`` or ``deny`` a tool call the worker's ``ask`` rule holds."""
