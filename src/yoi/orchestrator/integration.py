@@ -254,6 +254,28 @@ class Integration:
                 return TicketWorkdir(canonical_ticket_id(ticket_id), name, path, branch, base)
         raise AssertionError("unreachable: the candidate names never end")
 
+    async def free_name(self, ticket_id: str, title: str, *, used: Collection[str] = ()) -> str:
+        """The first ``<ID>-<slug>`` name whose work branch and folder (in either case) are
+        free and that ``used`` (names this ticket had before) does not hold."""
+        async with self._lock:
+            taken = set(used) | set(await self._repository.branches(WORK_PREFIX))
+            listed = await self._repository.worktrees()
+            for name in candidate_names(ticket_id, title):
+                branch, paths = work_branch(name), (self.folder / name, self.folder / name.lower())
+                if branch in taken or name in used:
+                    continue
+                if any(str(path) in listed or _occupied(path) for path in paths):
+                    continue
+                return name
+        raise AssertionError("unreachable: the candidate names never end")
+
+    async def merge_into(self, worktree: Path, commit: str) -> tuple[str, ...]:
+        """Merge ``commit`` into the ticket's ``worktree`` without committing, leaving conflict
+        markers for its coder to resolve; the paths that conflict (none: it merged clean and
+        waits for a commit all the same)."""
+        pinned = await self._pinned(worktree)
+        return await pinned.merge_for_resolution(commit)
+
     async def remove_ticket(self, path: Path, branch: str, *, force: bool = False) -> RemovedTicket:
         """Remove a ticket's worktree and its work branch. Commits that no other branch (the
         integration branch first of all), tag or remote holds are ``workdir_unmerged``

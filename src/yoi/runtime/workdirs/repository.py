@@ -186,6 +186,17 @@ class Repository:
             "-m", message, "--end-of-options", commit, env=author,
         )  # fmt: skip
 
+    async def merge_for_resolution(self, commit: str) -> tuple[str, ...]:
+        """Merge ``commit`` into HEAD without committing (a merge already in progress is
+        left as it is), for someone to resolve and commit; the paths in conflict."""
+        merging = await self._run("rev-parse", "--verify", "--quiet", "MERGE_HEAD")
+        if merging.code != 0:
+            await self._run(
+                "merge", "--no-ff", "--no-commit", "--no-rerere-autoupdate", "--no-verify",
+                "--end-of-options", commit,
+            )  # fmt: skip
+        return await self.unmerged_paths()
+
     async def unmerged_paths(self) -> tuple[str, ...]:
         """The paths the index holds in conflict, each once, in order."""
         output = await self._run("ls-files", "--unmerged", "-z", limit=_LIST_LIMIT)

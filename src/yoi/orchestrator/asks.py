@@ -1,0 +1,117 @@
+"""Asking a worker for one thing and reading its answer, so that a restart asks only once.
+
+A worker is created by its deterministic name (one that exists already is the same worker,
+made before a crash); an input is found in the worker's transcript by its first line
+(:func:`~yoi.orchestrator.prompts.header`) before it is sent; the answer is the report tool
+call the worker's run made, read from its transcript once the run has ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yoi.engine.messages import ToolCall
+from yoi.errors import DuplicateWorker, InvalidRequest, WorkerNotFound, WorkerStopped, YoiError
+from yoi.orchestrator.hosts import WorkerHost
+from yoi.orchestrator.runs import await_run
+from yoi.orchestrator.submissions import read_submission
+from yoi.runtime import CreateWorkerRequest, Input, OnBusy, WorkerDetail
+from yoi.runtime.transcript import Role
+from yoi.tools.reports import Report, parse_report
+
+__all__ = ["Answer", "answer_of", "ask", "ensure_worker", "retire"]
+
+_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How a run ended, and the report it submitted (``None``: it submitted none)."""
+
+    run_id: str
+    result: str
+    tool: str | None
+    arguments: str | None
+
+    def report(self) -> Report | None:
+        if self.tool is None or self.arguments is None:
+            return None
+        return parse_report(ToolCall("answer", self.tool, self.arguments))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "result": self.result,
+            "tool": self.tool,
+            "arguments": self.arguments,
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, object]) -> Answer:
+        run_id, result = value.get("run_id"), value.get("result")
+        tool, arguments = value.get("tool"), value.get("arguments")
+        if not isinstance(run_id, str) or not isinstance(result, str):
+            raise InvalidRequest("a recorded answer needs run_id and result")
+        return cls(
+            run_id,
+            result,
+            tool if isinstance(tool, str) else None,
+            arguments if isinstance(arguments, str) else None,
+        )
+
+
+async def ensure_worker(host: WorkerHost, request: CreateWorkerRequest) -> WorkerDetail:
+    """The worker ``request`` names, created unless it exists already."""
+    assert request.worker_id is not None, "the orchestrator names its workers"
+    try:
+        return await host.create_worker(request)
+    except DuplicateWorker:
+        return await host.get_worker(request.worker_id)
+
+
+async def ask(host: WorkerHost, worker_id: str, text: str) -> str:
+    """Send ``text`` unless the worker's transcript holds it already; the run it started."""
+    first_line = text.split("\n", 1)[0]
+    found = await _sent(host, worker_id, first_line)
+    if found is not None:
+        return found
+    ack = await host.send_input(worker_id, Input(text, on_busy=OnBusy.ENQUEUE))
+    return ack.run_id
+
+
+async def answer_of(host: WorkerHost, worker_id: str, run_id: str, tools: frozenset[str]) -> Answer:
+    """Wait for run ``run_id`` to end (bound it with ``asyncio.timeout``) and read the last
+    report it submitted through one of ``tools``."""
+    finished = await await_run(host, worker_id, run_id)
+    submission = await read_submission(host, worker_id, tools, run_id=run_id)
+    if submission is None:
+        return Answer(run_id, finished.result, None, None)
+    call = submission.call
+    return Answer(run_id, finished.result, call.name, call.arguments)
+
+
+async def retire(host: WorkerHost, worker_id: str | None, reason: str) -> bool:
+    """Cancel the worker's run and stop it; whether there was a worker to stop."""
+    if worker_id is None:
+        return False
+    try:
+        await host.cancel_worker(worker_id)
+        await host.stop_worker(worker_id, reason)
+    except (WorkerNotFound, WorkerStopped):
+        return False
+    except YoiError as error:
+        if error.code in {"worker_not_found", "worker_stopped"}:
+            return False
+        raise
+    return True
+
+
+async def _sent(host: WorkerHost, worker_id: str, first_line: str) -> str | None:
+    start: int | None = 1
+    while start is not None:
+        page = await host.transcript(worker_id, start, _PAGE)
+        for entry in page.items:
+            if entry.role is Role.USER and entry.content.split("\n", 1)[0] == first_line:
+                return entry.run_id
+        start = page.next_start
+    return None

@@ -1,0 +1,314 @@
+"""The loop: passes over the queue, one at a time, and a task per ticket's run.
+
+A pass reads the tickets and the runs, asks the pure policy what may start, writes each
+changed decision on its ticket, stops runs whose ticket was taken back, and starts runs for
+the tickets the policy picked. A run's task drives it phase by phase through
+:mod:`~yoi.orchestrator.steps` until it is over; at open, every run not over gets its task
+again, and its steps skip what the state says is done. Something changing (a ticket, a run)
+wakes the loop; a slow timer wakes it anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from yoi.errors import IntegrationBranchBusy, RuntimeNotFound, RuntimeUnavailable, YoiError
+from yoi.orchestrator.crew import Crew
+from yoi.orchestrator.hosts import Hosts
+from yoi.orchestrator.integration import Integration
+from yoi.orchestrator.policy import decide
+from yoi.orchestrator.policy_decision import Decision, Pass, Routing, RunVerdict
+from yoi.orchestrator.policy_inputs import PolicyConfig, RunInFlight, Snapshot
+from yoi.orchestrator.records import TicketRecorder
+from yoi.orchestrator.records_decision import notes_of, record_of
+from yoi.orchestrator.roles import Roles
+from yoi.orchestrator.run_record import Phase, Run
+from yoi.orchestrator.settings import OrchestratorSettings
+from yoi.orchestrator.state import OrchestratorState
+from yoi.orchestrator.steps import Steps
+from yoi.orchestrator.steps_merge import Finish
+from yoi.orchestrator.views import Problem, Waiting
+from yoi.tickets import State, TicketStore
+from yoi.tools.sandbox import Sandbox
+
+__all__ = ["Passes"]
+
+log = logging.getLogger(__name__)
+
+_FIRST_BACKOFF = 0.5
+_LONGEST_BACKOFF = 30.0
+_TRANSIENT = (RuntimeUnavailable, RuntimeNotFound)
+
+
+class Passes:
+    def __init__(
+        self,
+        *,
+        state: OrchestratorState,
+        tickets: TicketStore,
+        hosts: Hosts,
+        settings: OrchestratorSettings,
+        roles: Roles,
+        integration: Integration,
+        sandbox: Sandbox | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.crew = Crew(
+            state=state,
+            tickets=tickets,
+            recorder=TicketRecorder(tickets),
+            hosts=hosts,
+            roles=roles,
+            settings=settings,
+            integration=integration,
+            sandbox=sandbox,
+            clock=clock,
+        )
+        self.steps = Steps(self.crew)
+        self.finish = Finish(self.crew, self.steps)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._runs: dict[str, asyncio.Task[None]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def prepare(self) -> list[Problem]:
+        """Make sure of the integration branch and sweep what finished runs left behind;
+        what stands in the way of starting, as problems."""
+        try:
+            await self.crew.integration.ensure()
+        except IntegrationBranchBusy as error:
+            return [Problem(error.code, error.message)]
+        active = {run.branch for run in self.crew.state.runs(active_only=True) if run.branch}
+        with contextlib.suppress(YoiError):
+            report = await self.crew.integration.sweep(active)
+            for kept in report.kept:
+                log.warning("orchestrator: kept %s: it holds unmerged work", kept)
+        return []
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._forever(), name="orchestrator passes")
+
+    async def aclose(self) -> None:
+        tasks = [*self._runs.values(), *([self._loop] if self._loop is not None else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._runs.clear()
+        self._loop = None
+
+    def wake(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def settled(self) -> None:
+        await self._idle.wait()
+
+    async def changed(self) -> None:
+        async with self.crew.changes:
+            await self.crew.changes.wait()
+
+    # -- what it answers ----------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        tickets = self.crew.tickets
+        runs = tuple(
+            RunInFlight(run.ticket_id, str(run.phase))
+            for run in self.crew.state.runs(active_only=True)
+        )
+        config = PolicyConfig.of(self.crew.settings)
+        return Snapshot.of(tickets.catalog(), plans=tickets.plans(), runs=runs, config=config)
+
+    def waiting(self, problems: tuple[Problem, ...]) -> list[Waiting]:
+        snapshot = self.snapshot()
+        decided = decide(snapshot)
+        found = []
+        for decision in decided.decisions:
+            facts = snapshot.tickets[decision.ticket_id]
+            sentence = decision.reason
+            held = self._held(decision.ticket_id)
+            if problems:
+                sentence = f"{decision.ticket_id} waits: {problems[0].message}"
+            elif not self.crew.settings.enabled:
+                sentence = f"{decision.ticket_id} waits: the orchestrator is off"
+            elif held is not None:
+                sentence = held
+            found.append(Waiting(decision.ticket_id, facts.title, str(decision.routing), sentence))
+        return found
+
+    # -- a person's commands --------------------------------------------------------------
+
+    async def stop(self, run: Run, *, by: str) -> Run:
+        await self._cancel(run.ticket_id)
+        stopped = await self.steps.stop(run, "stopped_by_person", [], by=by)
+        self.wake()
+        return stopped
+
+    async def retry(self, run: Run, *, by: str) -> Run:
+        crew = self.crew
+        phase = Phase.IMPLEMENTING if run.branch is not None else Phase.ACCEPTING
+        now = crew.clock()
+        fresh = Run(
+            ticket_id=run.ticket_id,
+            attempt=run.attempt + 1,
+            phase=phase,
+            started_at=now,
+            updated_at=now,
+            workdir_id=run.workdir_id,
+            branch=run.branch,
+            base_commit=run.base_commit,
+        )
+        await crew.save(fresh)
+        log.info("orchestrator: %s retries %s (attempt %d)", by, run.ticket_id, fresh.attempt)
+        self._spawn(fresh)
+        return fresh
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _forever(self) -> None:
+        for run in self.crew.state.runs(active_only=True):
+            self._spawn(run)
+        while True:
+            self._wake.clear()
+            try:
+                started = await self._pass()
+            except YoiError as error:
+                log.warning("orchestrator: a pass failed: %s", error.message)
+                started = 0
+            if not started and not self._runs and not self._wake.is_set():
+                self._idle.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.crew.settings.pass_interval)
+
+    async def _pass(self) -> int:
+        snapshot = await asyncio.to_thread(self.snapshot)
+        decided = decide(snapshot)
+        await self._check_runs(decided)
+        starts = [t for t in decided.start if self._held(t) is None]
+        for decision in decided.decisions:
+            if decision.routing is Routing.IMPLEMENTATION_READY or self._held(decision.ticket_id):
+                continue
+            await self.crew.record(functools.partial(self._decide, decision))
+        for ticket_id in starts:
+            self._spawn(await self._begin(ticket_id))
+        return len(starts)
+
+    def _decide(self, decision: Decision) -> bool:
+        return self.crew.recorder.decide(
+            decision.ticket_id, record_of(decision), notes_of(decision)
+        )
+
+    async def _check_runs(self, decided: Pass) -> None:
+        for check in decided.runs:
+            if check.verdict is not RunVerdict.STOP:
+                continue
+            run = self.crew.state.run(check.ticket_id)
+            if run is None or run.phase.over:
+                continue
+            await self._cancel(run.ticket_id)
+            await self.steps.stop(run, "ticket_taken_back", [check.reason])
+
+    async def _begin(self, ticket_id: str) -> Run:
+        earlier = self.crew.state.run(ticket_id)
+        now = self.crew.clock()
+        attempt = 1 if earlier is None else earlier.attempt + 1
+        run = Run(ticket_id, attempt, Phase.ACCEPTING, now, now)
+        return await self.crew.save(run)
+
+    def _held(self, ticket_id: str) -> str | None:
+        """Why a queued ticket whose last run ended is not started again: it stays put until
+        the ticket changes or a person retries it; it never loops."""
+        run = self.crew.state.run(ticket_id)
+        if run is None or not run.phase.over or run.phase is Phase.DONE:
+            return None
+        meta = self.crew.tickets.catalog().metas.get(ticket_id)
+        if meta is None or meta.state is not State.QUEUED:
+            return None
+        if _moment(meta.updated_at) > run.updated_at:
+            return None
+        return (
+            f"{ticket_id} waits: its last run ended {run.phase} ({run.stop_reason}); "
+            "change the ticket or retry it"
+        )
+
+    # -- a run's task --------------------------------------------------------------------
+
+    def _spawn(self, run: Run) -> None:
+        self._idle.clear()
+        task = asyncio.create_task(self._drive(run), name=f"orchestrator run {run.ticket_id}")
+        self._runs[run.ticket_id] = task
+        task.add_done_callback(functools.partial(self._ended, run.ticket_id))
+
+    def _ended(self, ticket_id: str, task: asyncio.Task[None]) -> None:
+        """A run's task ended (done, stopped, failed or cancelled): pass again."""
+        if self._runs.get(ticket_id) is task:
+            del self._runs[ticket_id]
+        self.wake()
+
+    async def _cancel(self, ticket_id: str) -> None:
+        task = self._runs.pop(ticket_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _drive(self, run: Run) -> None:
+        backoff = _FIRST_BACKOFF
+        while not run.phase.over:
+            try:
+                run = await self._phase(run)
+                backoff = _FIRST_BACKOFF
+            except _TRANSIENT as error:
+                log.info("orchestrator: %s waits: %s", run.ticket_id, error.message)
+                await asyncio.sleep(backoff)  # a runtime that restarts comes back
+                backoff = min(backoff * 2, _LONGEST_BACKOFF)
+                run = self.crew.state.run(run.ticket_id) or run
+            except YoiError as error:
+                log.warning("orchestrator: the run of %s failed: %s", run.ticket_id, error.message)
+                run = await self._fail(run, error.code, error.message)
+            except Exception as error:
+                log.exception("orchestrator: the run of %s broke", run.ticket_id)
+                run = await self._fail(run, "internal_error", type(error).__name__)
+
+    async def _phase(self, run: Run) -> Run:
+        match run.phase:
+            case Phase.ACCEPTING:
+                return await self.steps.accept(run)
+            case Phase.IMPLEMENTING:
+                return await self.steps.implement(run)
+            case Phase.REVIEWING:
+                return await self.steps.review(run)
+            case Phase.MERGING | Phase.VALIDATING:
+                return await self.finish.merge(run)
+            case Phase.CLEANING_UP:
+                return await self.finish.clean_up(run)
+            case _:
+                return run
+
+    async def _fail(self, run: Run, code: str, message: str) -> Run:
+        current = self.crew.state.run(run.ticket_id) or run
+        if current.phase.over:
+            return current
+        try:
+            return await self.steps.stop(current, code, [message], phase=Phase.FAILED)
+        except YoiError:
+            failed = current.advance(Phase.FAILED, at=self.crew.clock(), stop_reason=code)
+            return await self.crew.save(failed)
+
+
+def _moment(text: str | None) -> float:
+    if not text:
+        return 0.0
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
