@@ -187,7 +187,8 @@ class Passes:
             if not started and not self._runs and not self._wake.is_set():
                 self._idle.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.crew.settings.pass_interval)
+                async with asyncio.timeout(self.crew.settings.pass_interval):
+                    await self._wake.wait()
 
     async def _pass(self) -> int:
         snapshot = await asyncio.to_thread(self.snapshot)
