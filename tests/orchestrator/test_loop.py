@@ -10,7 +10,7 @@ from tests.git_repo import git
 from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
 
 from yoi.orchestrator.run_record import Phase
-from yoi.providers.script import Call, Text
+from yoi.providers.script import Call, Step, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.tickets import State
 from yoi.tickets.model import EventKind
@@ -27,11 +27,11 @@ INTENT = {
 }
 
 
-def intake_turns() -> list[list[object]]:
+def intake_turns() -> list[list[Step]]:
     return [[Call("submit_intent", INTENT)], [Text("Ready.")]]
 
 
-def coder_turns(content: str = "print('bonjour')\n") -> list[list[object]]:
+def coder_turns(content: str = "print('bonjour')\n") -> list[list[Step]]:
     return [
         [Call("read_file", {"path": "app.py"})],
         [Call("write_file", {"path": "app.py", "content": content})],
@@ -41,10 +41,10 @@ def coder_turns(content: str = "print('bonjour')\n") -> list[list[object]]:
     ]
 
 
-def review_turns(verdict: str = "approve") -> list[list[object]]:
-    review = {"verdict": verdict, "summary": "Looks right.", "findings": []}
-    if verdict == "request_changes":
-        review["findings"] = [{"severity": "major", "file": "app.py", "message": "Say it twice"}]
+def review_turns(verdict: str = "approve") -> list[list[Step]]:
+    finding = {"severity": "major", "file": "app.py", "message": "Say it twice"}
+    findings = [finding] if verdict == "request_changes" else []
+    review = {"verdict": verdict, "summary": "Looks right.", "findings": findings}
     return [[Call("submit_review", review)], [Text("Reviewed.")]]
 
 
