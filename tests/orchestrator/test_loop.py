@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.git_repo import git
-from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
+from tests.orchestrator.stack import Stack, make_repository, orchestrator_stack, queue
 
 from yoi.orchestrator.run_record import Phase
+from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.script import Call, Step, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.tickets import State
@@ -74,4 +75,117 @@ async def test_a_queued_ticket_goes_to_done_through_every_step(tmp_path: Path) -
     assert listed.count("worktree ") == 2  # the checkout and .worktree/orchestration
     assert (root / "app.py").read_text() == "print('one')\n"  # the person's checkout
     intake.assert_consumed()
+    work.assert_consumed()
+
+
+def fix_turns(path: str, content: str, message: str = "Fix") -> list[list[Step]]:
+    return [
+        [Call("write_file", {"path": path, "content": content})],
+        [Call("git_commit", {"message": message, "all": True})],
+        [Call("submit_report", {"summary": message, "files": [path], "commands": []})],
+        [Text("Fixed.")],
+    ]
+
+
+def bodies(stack: Stack, ticket: str) -> list[str]:
+    return [event.body for event in stack.tickets.get(ticket).events]
+
+
+async def finish(stack: Stack, ticket: str) -> None:
+    stack.orchestrator.wake()
+    await stack.until(
+        lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
+    )
+
+
+async def test_changes_requested_go_back_to_the_coder_and_a_new_commit_is_reviewed(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = ScriptedModel(
+        [
+            *coder_turns(),
+            *review_turns("request_changes"),
+            *fix_turns("app.py", "print('bonjour')\nprint('bonjour')\n", "Say it twice"),
+            *review_turns("approve"),
+        ]
+    )
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        await finish(stack, ticket)
+        run = stack.run(ticket)
+        thread = bodies(stack, ticket)
+    assert run.phase is Phase.DONE, "\n----\n".join(thread)
+    assert run.review_round == 2
+    reviews = [body for body in thread if body.startswith("Review")]
+    assert len(reviews) == 2
+    assert "request" in reviews[0].lower()
+    assert run.approved_commit is not None
+    assert run.approved_commit[:12] in reviews[1]
+    assert git(root, "show", "orchestration:app.py").count("bonjour") == 2
+    work.assert_consumed()
+
+
+async def test_a_report_that_claims_work_without_a_commit_is_sent_back(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    claims = [
+        [Call("submit_report", {"summary": "Done", "files": ["app.py"], "commands": []})],
+        [Text("All done.")],
+    ]
+    work = ScriptedModel(
+        [
+            *claims,
+            [Call("read_file", {"path": "app.py"})],
+            *fix_turns("app.py", "print('bonjour')\n", "Greet in French"),
+            *review_turns("approve"),
+        ]
+    )
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        await finish(stack, ticket)
+        run = stack.run(ticket)
+        thread = bodies(stack, ticket)
+    assert run.phase is Phase.DONE, "\n----\n".join(thread)
+    reports = [body for body in thread if body.startswith("Implementation report")]
+    assert "Commits:\n- none" in reports[0]
+    assert run.fix_rounds == 1
+    work.assert_consumed()
+
+
+async def test_a_failing_validation_undoes_the_merge_and_sends_the_log_back(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = ScriptedModel(
+        [
+            *coder_turns(),
+            *review_turns("approve"),
+            *fix_turns("ok.txt", "fine\n", "Add ok.txt"),
+            *review_turns("approve"),
+        ]
+    )
+    settings = OrchestratorSettings(
+        pass_interval=0.5, validation=("test -f ok.txt || (echo ok.txt is missing; exit 3)",)
+    )
+    async with orchestrator_stack(
+        root,
+        intake_model=ScriptedModel(intake_turns()),
+        work_model=work,
+        settings=settings,
+        sandbox=True,
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        await finish(stack, ticket)
+        run = stack.run(ticket)
+        thread = bodies(stack, ticket)
+    assert run.phase is Phase.DONE, "\n----\n".join(thread)
+    assert run.fix_rounds == 1
+    merges = git(root, "log", "--merges", "--format=%s", "orchestration").splitlines()
+    assert len(merges) == 1  # the red merge was undone, not kept
+    logs = sorted((root / ".yoi" / "tickets" / ticket / "artifacts" / "validation").iterdir())
+    assert "ok.txt is missing" in logs[0].read_text()
     work.assert_consumed()
