@@ -307,6 +307,7 @@ async def converse(client: Client, workspace: Workspace) -> None:
     await looks_around(client)
     await keeps_tickets(client)
     await meets_broken_tickets(client, workspace)
+    await asks_the_orchestrator(client)
     await works_on_the_embedded_runtime(client)
     await works_on_the_remote_runtime(client)
     await talks_to_the_companion(client)
@@ -355,6 +356,19 @@ async def keeps_tickets(client: Client) -> None:
     assert rendered["ticket"]["html"]["resolution"] == "<p>not needed</p>\n"
     assert (await client.expect(200, "GET", "/api/tickets/ready"))["ready"]["ready"] == []
     await client.expect(200, "GET", "/api/board", params={"limit": 5})
+
+
+async def asks_the_orchestrator(client: Client) -> None:
+    """The workspace is no git repository: the orchestrator is off, and says why."""
+    status = await client.expect(200, "GET", "/api/orchestrator")
+    assert [problem["code"] for problem in status["problems"]] == ["not_a_repository"]
+    body = {"title": "Explain me"}
+    ticket = (await client.expect(201, "POST", "/api/tickets", json=body))["ticket"]["id"]
+    explained = await client.expect(200, "GET", f"/api/tickets/{ticket}/explain")
+    assert explained["state"] == "planning"
+    for verb in ("stop", "retry"):
+        path = f"/api/orchestrator/runs/{ticket}/{verb}"
+        assert await client.error(501, "POST", path, json={}) == "unsupported_operation"
 
 
 async def meets_broken_tickets(client: Client, workspace: Workspace) -> None:

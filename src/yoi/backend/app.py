@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import yoi
-from yoi.backend import routes, stream, ticket_stream, tickets
+from yoi.backend import orchestrator_routes, routes, stream, ticket_stream, tickets
 from yoi.backend.admission import BackendAdmission
 from yoi.backend.console import ConsoleHeaders, mount_console
 from yoi.backend.service import Backend
@@ -47,6 +47,7 @@ def create_backend_app(
     app.state.queue_size = queue_size
     app.include_router(routes.router)
     app.include_router(tickets.router)
+    app.include_router(orchestrator_routes.router)
     app.include_router(stream.router)
     app.include_router(ticket_stream.router)
     if console is not None:

@@ -32,6 +32,7 @@ from yoi.backend.app import create_backend_app
 from yoi.backend.companion import ModelLabel
 from yoi.backend.config import EMBEDDED_RUNTIME_ID, BackendSettings
 from yoi.backend.local_runtime import LocalLaunch, LocalRuntime
+from yoi.backend.orchestration import NO_MODEL, OrchestratorOptions
 from yoi.backend.profiles import workspace_bundle
 from yoi.backend.remote import RemoteSource
 from yoi.backend.sanitize import Scrubber
@@ -41,6 +42,7 @@ from yoi.backend.workspace_tools import reading_tools, workspace_tools
 from yoi.client import RuntimeClient
 from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
+from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.selection import (
     ModelChoice,
     ModelSettings,
@@ -60,6 +62,7 @@ from yoi.serving import (
 )
 from yoi.tickets import TicketStore
 from yoi.tickets.author import default_author
+from yoi.tools.sandbox import SandboxMode
 from yoi.workspace import Workspace
 
 __all__ = ["ServeOptions", "serve_backend"]
@@ -90,6 +93,7 @@ async def serve_backend(
     workspace = options.workspace
     created = workspace.ensure()
     settings = BackendSettings.from_toml(workspace.config)
+    orchestrator = OrchestratorSettings.from_toml(workspace.config)
     host, port = parse_bind(options.listen or settings.listen)
     token = settings.token(env)
     if token is None and not is_loopback(host):
@@ -102,7 +106,8 @@ async def serve_backend(
     choice = select_model(options.model, ModelSettings.from_toml(workspace.config), env)
     model = build_model(choice, env)
     try:
-        backend = _backend(workspace, settings, choice, env=env, model=model)
+        wanted = _orchestrator(workspace, settings, orchestrator, choice)
+        backend = _backend(workspace, settings, choice, env=env, model=model, orchestrator=wanted)
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
         await _open(backend, workspace)
@@ -197,6 +202,7 @@ def _backend(
     *,
     env: Mapping[str, str],
     model: Model,
+    orchestrator: OrchestratorOptions,
 ) -> Backend:
     scrubber = Scrubber([str(workspace.root), str(Path.home())])
     scrubber.add(*(env.get(name) for name in _PROVIDER_KEYS))
@@ -235,6 +241,23 @@ def _backend(
         scrubber=scrubber,
         tickets=tickets,
         ticket_author=default_author(workspace.root),
+        orchestrator=orchestrator,
+    )
+
+
+def _orchestrator(
+    workspace: Workspace,
+    settings: BackendSettings,
+    orchestrator: OrchestratorSettings,
+    choice: ModelChoice,
+) -> OrchestratorOptions:
+    """The workspace's orchestrator: without a real model it opens but starts nothing; its
+    validation commands are confined as the local runtime's ``bash`` is."""
+    return OrchestratorOptions(
+        root=workspace.root,
+        settings=orchestrator,
+        model_problem=NO_MODEL if choice.offline else None,
+        sandbox=SandboxMode(settings.local_runtime.sandbox or SandboxMode.BWRAP),
     )
 
 

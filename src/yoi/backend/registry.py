@@ -31,7 +31,7 @@ from yoi.errors import (
 from yoi.ids import validate_id
 from yoi.runtime import CreateWorkerRequest, Input, WorkerPage, WorkerStatus
 
-__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "RuntimeRegistry"]
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "RuntimeRegistry", "with_bundle"]
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
@@ -143,7 +143,7 @@ class RuntimeRegistry:
         operation = Operation("create_worker", runtime_id, request.worker_id)
         async with self._outgoing(operation):
             source = self.source(runtime_id)
-            detail = await source.create_worker(_with_bundle(source, request))
+            detail = await source.create_worker(with_bundle(source, request))
             return self._project(operation, project_worker(detail, runtime_id))
 
     async def get_worker(self, runtime_id: str, worker_id: str) -> Projection:
@@ -271,7 +271,7 @@ def _page_size(limit: int | None) -> int:
     return limit
 
 
-def _with_bundle(source: RuntimeSource, request: CreateWorkerRequest) -> CreateWorkerRequest:
+def with_bundle(source: RuntimeSource, request: CreateWorkerRequest) -> CreateWorkerRequest:
     """A browser names a workspace profile; the runtime resolves it in the workspace bundle."""
     profile = request.profile
     if profile.startswith("builtin:"):

@@ -10,6 +10,7 @@ from types import TracebackType
 import yoi
 from yoi.backend.companion import COMPANION_ID, Companion, KeepsCompanion, ModelLabel
 from yoi.backend.embedded import EmbeddedSource
+from yoi.backend.orchestration import Orchestration, OrchestratorOptions
 from yoi.backend.policy import PassThrough, Policy
 from yoi.backend.profiles import profile_for_role
 from yoi.backend.registry import RuntimeRegistry
@@ -33,6 +34,8 @@ class Backend:
     ``tickets`` is the workspace's ticket store (the API answers 501 without
     one); ``ticket_author`` signs the changes whose request names nobody.
     ``workspace_id`` (``yoi.serving``) lets a client tell this workspace from another.
+    ``orchestrator`` asks for the workspace's orchestrator (off without one, or without
+    ``tickets``): it opens after everything else and closes first.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class Backend:
         resume_window: float = 30.0,
         tickets: TicketStore | None = None,
         ticket_author: str = "yoi",
+        orchestrator: OrchestratorOptions | None = None,
     ) -> None:
         self.runtime = runtime
         self.bundle = bundle
@@ -65,6 +69,7 @@ class Backend:
         self.tickets = tickets
         self.ticket_author = ticket_author
         self.ticket_feed = None if tickets is None else TicketFeed(tickets)
+        self.orchestration = Orchestration(orchestrator, tickets, self.registry.scrubber)
         self._opened = False
         self._relays: weakref.WeakSet[Relay] = weakref.WeakSet()
 
@@ -99,6 +104,9 @@ class Backend:
                 await asyncio.to_thread(self.tickets.watch)
             if self.ticket_feed is not None:
                 await self.ticket_feed.start()
+            await self.orchestration.open(
+                self.registry, self.ticket_feed, intake_runtime=self.runtime.runtime_id
+            )
         except BaseException:
             await self.close()
             raise
@@ -108,6 +116,7 @@ class Backend:
         if self.closing.is_set():
             return
         self.closing.set()
+        await self.orchestration.aclose()
         await asyncio.gather(*(relay.aclose() for relay in tuple(self._relays)))
         opened = {id(source) for source in self.registry.sources}
         unopened = [remote for remote in self._remotes if id(remote) not in opened]

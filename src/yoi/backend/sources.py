@@ -10,7 +10,7 @@ workspace's config bundle, and errors in the backend's vocabulary.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Protocol, TypeVar
 
 from yoi.backend.views import Availability, RuntimeView, SourceKind
@@ -24,6 +24,7 @@ from yoi.runtime import (
     CreateWorkerRequest,
     Diagnostic,
     Event,
+    EventPage,
     Input,
     InputAck,
     RuntimeSummary,
@@ -61,6 +62,13 @@ class RuntimeApi(Protocol):
         self, worker_id: str, start: int = 1, limit: int | None = None
     ) -> TranscriptPage: ...
     async def config_bundles(self) -> tuple[BundleSummary, ...]: ...
+    async def events(
+        self, worker_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> EventPage: ...
+    async def subscribe(self, worker_id: str, cursor: str | None = None) -> Observation: ...
+    async def delete_workdir(
+        self, workdir_id: str, *, force: bool = False
+    ) -> Mapping[str, object]: ...
 
 
 class Observation(Protocol):
