@@ -130,7 +130,7 @@ async def test_changes_requested_go_back_to_the_coder_and_a_new_commit_is_review
 
 async def test_a_report_that_claims_work_without_a_commit_is_sent_back(tmp_path: Path) -> None:
     root = make_repository(tmp_path / "repo")
-    claims = [
+    claims: list[list[Step]] = [
         [Call("submit_report", {"summary": "Done", "files": ["app.py"], "commands": []})],
         [Text("All done.")],
     ]
