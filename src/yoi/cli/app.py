@@ -19,6 +19,7 @@ __all__ = ["app"]
 
 _COMMANDS = {
     "chat": "yoi.cli.chat:chat",
+    "orchestrator": "yoi.cli.orchestrator:orchestrator",
     "runtime": "yoi.cli.runtime:runtime",
     "serve": "yoi.cli.serve:serve",
     "ticket": "yoi.cli.ticket:ticket",

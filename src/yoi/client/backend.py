@@ -43,6 +43,7 @@ from yoi.runtime.wire import (
     read_optional_str,
     read_str,
 )
+from yoi.tickets.ids import ticket_id as canonical_id
 
 __all__ = [
     "BackendClient",
@@ -400,9 +401,35 @@ class BackendClient(JsonApi):
         body = await self._call("POST", "/api/companion/messages", json=payload)
         return self._read(wire.read_input_ack, body, "ack")
 
+    # -- the orchestrator ----------------------------------------------------------
+
+    async def orchestrator(self) -> dict[str, Any]:
+        """Its runs with their phases, the queued tickets that wait and why, its problems."""
+        return await self._call("GET", "/api/orchestrator")
+
+    async def explain(self, ticket_id: str) -> dict[str, Any]:
+        """Why the ticket has not started: a sentence and structured reasons."""
+        return await self._call("GET", f"{_ticket_path(ticket_id)}/explain")
+
+    async def stop_run(self, ticket_id: str, by: str | None = None) -> dict[str, Any]:
+        """Stop the ticket's run (its worktree is kept); the run as it is now."""
+        return await self._run_command(ticket_id, "stop", by)
+
+    async def retry_run(self, ticket_id: str, by: str | None = None) -> dict[str, Any]:
+        """Start the ticket's stopped or failed run again; the new attempt."""
+        return await self._run_command(ticket_id, "retry", by)
+
+    async def _run_command(self, ticket_id: str, verb: str, by: str | None) -> dict[str, Any]:
+        path = f"/api/orchestrator/runs/{canonical_id(ticket_id)}/{verb}"
+        return await self._call("POST", path, json={} if by is None else {"by": by})
+
 
 def _runtime_path(runtime_id: str) -> str:
     return f"/api/runtimes/{validate_id(runtime_id, field='runtime_id')}"
+
+
+def _ticket_path(ticket_id: str) -> str:
+    return f"/api/tickets/{canonical_id(ticket_id)}"
 
 
 def _worker_path(runtime_id: str, worker_id: str) -> str:

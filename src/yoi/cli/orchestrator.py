@@ -1,0 +1,138 @@
+"""``yoi orchestrator``: what the running backend's orchestrator does, and a person's commands.
+
+Each command makes one call through :class:`~yoi.client.backend.BackendClient` and prints:
+``--json`` gives the API's JSON object, otherwise a few lines. The backend is found as for
+``yoi worker`` (:mod:`yoi.cli.backend_address`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from yoi.cli.backend_address import check_workspace, connect, locate
+
+if TYPE_CHECKING:
+    from yoi.client.backend import BackendClient
+
+__all__ = ["explanation_lines", "orchestrator", "run_line", "status_lines"]
+
+T = TypeVar("T")
+Body = Mapping[str, Any]
+
+_BACKEND_HELP = (
+    "The backend, as http://HOST:PORT or HOST:PORT (default: the `yoi serve` running for "
+    "this workspace, else [backend] listen in .yoi/config.toml, else 127.0.0.1:8787). "
+    "Its token comes from YOI_BACKEND_TOKEN."
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON object.")
+_by = click.option("--by", metavar="NAME", help="Who asks (default: the backend's ticket author).")
+
+
+@click.group()
+@click.option(
+    "--backend",
+    "backend_url",
+    metavar="URL",
+    envvar="YOI_BACKEND_URL",
+    show_envvar=True,
+    help=_BACKEND_HELP,
+)
+@click.pass_context
+def orchestrator(ctx: click.Context, backend_url: str | None) -> None:
+    """What the orchestrator of a running backend (`yoi serve`) is doing, and why."""
+    ctx.obj = backend_url
+
+
+@orchestrator.command()
+@_json
+@click.pass_obj
+def status(backend_url: str | None, as_json: bool) -> None:
+    """Every run with its phase, the queued tickets that wait and why, and problems."""
+    body = _call(backend_url, lambda client: client.orchestrator())
+    _print(body, as_json, status_lines)
+
+
+@orchestrator.command()
+@click.argument("ticket_id")
+@_json
+@click.pass_obj
+def explain(backend_url: str | None, ticket_id: str, as_json: bool) -> None:
+    """Why a ticket has not started: one sentence, then its reasons."""
+    body = _call(backend_url, lambda client: client.explain(ticket_id))
+    _print(body, as_json, explanation_lines)
+
+
+@orchestrator.command()
+@click.argument("ticket_id")
+@_by
+@_json
+@click.pass_obj
+def stop(backend_url: str | None, ticket_id: str, by: str | None, as_json: bool) -> None:
+    """Stop a ticket's run: its workers stop, its worktree is kept."""
+    body = _call(backend_url, lambda client: client.stop_run(ticket_id, by))
+    _print(body, as_json, lambda run: [run_line(run)])
+
+
+@orchestrator.command()
+@click.argument("ticket_id")
+@_by
+@_json
+@click.pass_obj
+def retry(backend_url: str | None, ticket_id: str, by: str | None, as_json: bool) -> None:
+    """Start a stopped or failed run again, as its next attempt."""
+    body = _call(backend_url, lambda client: client.retry_run(ticket_id, by))
+    _print(body, as_json, lambda run: [run_line(run)])
+
+
+# -- printing -------------------------------------------------------------------------------
+
+
+def status_lines(status: Body) -> list[str]:
+    """One line per run, then the waiting tickets with their sentence, then problems."""
+    lines = [] if status["enabled"] else ["the orchestrator is off"]
+    lines += [run_line(run) for run in status["runs"]]
+    lines += [f"{wait['ticket_id']}  waiting  {wait['sentence']}" for wait in status["waiting"]]
+    lines += [f"problem {problem['code']}: {problem['message']}" for problem in status["problems"]]
+    return lines or ["no runs, and no queued ticket waits"]
+
+
+def run_line(run: Body) -> str:
+    return f"{run['ticket_id']}  {run['phase']}  round {run['review_round']}  {run['title']}"
+
+
+def explanation_lines(explanation: Body) -> list[str]:
+    return [explanation["sentence"], *(_reason(reason) for reason in explanation["reasons"])]
+
+
+def _reason(reason: Body) -> str:
+    about = "" if reason["ticket_id"] is None else f" {reason['ticket_id']}"
+    return f"  {reason['code']}{about}: {reason['detail']}"
+
+
+def _print(body: Body, as_json: bool, lines: Callable[[Body], Sequence[str]]) -> None:
+    if as_json:
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    for line in lines(body):
+        click.echo(line)
+
+
+def _call(backend_url: str | None, action: Callable[[BackendClient], Awaitable[T]]) -> T:
+    """Run ``action`` with a client of the backend, in a fresh event loop."""
+    address = locate(backend_url, Path.cwd(), os.environ)
+
+    async def session() -> T:
+        async with connect(address) as client:
+            note = await check_workspace(client, address)
+            if note is not None:
+                click.echo(f"yoi: {note}", err=True)
+            return await action(client)
+
+    return asyncio.run(session())
