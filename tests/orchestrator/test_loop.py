@@ -4,6 +4,7 @@ validated, done and cleaned up — every step recorded on the ticket, in order."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.git_repo import git
@@ -14,7 +15,7 @@ from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.script import Call, Step, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.tickets import State
-from yoi.tickets.model import EventKind
+from yoi.tickets.model import EventKind, ThreadEvent
 
 INTENT = {
     "implementation_ready": True,
@@ -67,6 +68,16 @@ async def test_a_queued_ticket_goes_to_done_through_every_step(tmp_path: Path) -
     kinds = [event.kind for event in detail.events]
     assert EventKind.DECISION in kinds
     assert EventKind.REVIEW in kinds
+    assert story(detail.events) == [
+        "decision: implementation_ready",
+        "moved to inprogress",
+        "kickoff",
+        "implementation report",
+        "review",
+        "integration report",
+        "moved to done",
+        "cleanup",
+    ]
     show = git(root, "show", "orchestration:app.py")
     assert show == "print('bonjour')\n"
     assert "merge: " in git(root, "log", "-1", "--format=%s", "orchestration")
@@ -76,6 +87,30 @@ async def test_a_queued_ticket_goes_to_done_through_every_step(tmp_path: Path) -
     assert (root / "app.py").read_text() == "print('one')\n"  # the person's checkout
     intake.assert_consumed()
     work.assert_consumed()
+
+
+def story(events: Sequence[ThreadEvent]) -> list[str]:
+    """What the orchestrator wrote on a thread, in order, one short line each."""
+    told = []
+    for event in events:
+        first = event.body.split("\n", 1)[0]
+        if event.kind == EventKind.DECISION:
+            told.append(f"decision: {first.removeprefix('Routing decision: ')}")
+        elif event.kind == EventKind.STATE_CHANGED and event.author == "orchestrator":
+            told.append(f"moved to {first.rstrip('.`').rsplit('`', 1)[-1]}")
+        elif event.kind == EventKind.REVIEW:
+            told.append("review")
+        elif event.kind == EventKind.IMPLEMENTATION_REPORT:
+            told.append(_REPORTS.get(first, first))
+    return told
+
+
+_REPORTS = {
+    "Implementation kickoff:": "kickoff",
+    "Implementation report:": "implementation report",
+    "Integration / validation report:": "integration report",
+    "Cleanup report:": "cleanup",
+}
 
 
 def fix_turns(path: str, content: str, message: str = "Fix") -> list[list[Step]]:

@@ -10,6 +10,7 @@ step opens the next round with the reason the work came back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -151,6 +152,8 @@ class Steps:
         return await self.send_back(run, current + 1, why, details, phase=Phase.IMPLEMENTING)
 
     async def _coder(self, run: Run) -> Run:
+        """The coder and its workdir (made with it on the work runtime, from the integration
+        branch's commit; a retry's new coder takes the workdir that is there)."""
         crew = self.crew
         if run.coder_worker_id is not None and crew.done(run, "coder") is not None:
             return run
@@ -158,20 +161,22 @@ class Steps:
         assert run.branch is not None
         name = run.branch.removeprefix("work/")
         worker = worker_name("coder", name, run.attempt)
-        base = run.base_commit or await crew.integration.head()
-        made = await crew.step(run, "workdir", lambda: self._workdir(run, base))
-        base = str(made["base"])
+        based = await crew.step(run, "base", lambda: _base(crew, run))
+        base = str(based["base"])
+        path = crew.worktrees / run.workdir_id
+        workdir: str | NewWorkdir = run.workdir_id
+        if not await asyncio.to_thread(path.is_dir):
+            root = str(crew.integration.root)
+            workdir = NewWorkdir(base, root, run.branch, run.workdir_id)
         request = CreateWorkerRequest(
             worker_id=worker,
             display_name=f"coder {run.ticket_id}",
             intent=RoleIntent("coder", f"implement {run.ticket_id}"),
             profile=crew.roles.coder_profile,
-            workdir=run.workdir_id,
+            workdir=workdir,
         )
         await crew.step(run, "coder", lambda: _created(crew.work_host(), request))
-        kickoff = Kickoff(
-            _relative(crew, crew.worktrees / run.workdir_id), run.branch, base, worker
-        )
+        kickoff = Kickoff(_relative(crew, path), run.branch, base, worker)
 
         async def kick() -> dict[str, object]:
             await crew.record(lambda: crew.recorder.kickoff(run.ticket_id, kickoff))
@@ -180,23 +185,6 @@ class Steps:
         await crew.step(run, "kickoff", kick)
         moved = dataclasses.replace(run, coder_worker_id=worker, base_commit=base)
         return await crew.save(moved)
-
-    async def _workdir(self, run: Run, base: str) -> dict[str, object]:
-        """Make the ticket's workdir on the work runtime, or find the one made before."""
-        assert run.workdir_id is not None
-        assert run.branch is not None
-        path = self.crew.worktrees / run.workdir_id
-        if not path.is_dir():
-            spec = NewWorkdir(base, str(self.crew.integration.root), run.branch, run.workdir_id)
-            probe = CreateWorkerRequest(
-                worker_id=f"yoi-workdir-{run.workdir_id}"[:64].rstrip("-."),
-                profile=self.crew.roles.coder_profile,
-                workdir=spec,
-            )
-            host = self.crew.work_host()
-            await ensure_worker(host, probe)  # makes the workdir; the worker only holds it
-            await retire(host, probe.worker_id, "workdir made")
-        return {"base": base, "workdir_id": run.workdir_id}
 
     async def _code(self, run: Run, round_: int) -> dict[str, object]:
         crew = self.crew
@@ -388,6 +376,12 @@ async def _answer(
     crew: Crew, host: WorkerHost, worker: str, text: str, tools: frozenset[str]
 ) -> Answer:
     return Answer.from_dict(await _answered(host, worker, text, tools))
+
+
+async def _base(crew: Crew, run: Run) -> dict[str, object]:
+    """The commit the work starts from: the one a retry carries, else the integration
+    branch's, pinned when first asked."""
+    return {"base": run.base_commit or await crew.integration.head()}
 
 
 async def _accept(
