@@ -25,6 +25,7 @@ from yoi.orchestrator.prompts import FixReason
 from yoi.orchestrator.records_work import Cleanup, ConflictReport, IntegrationReport, ValidationRun
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.steps import Steps
+from yoi.orchestrator.ticket_validation import ticket_commands
 from yoi.orchestrator.validation import ValidationResult, run_validation
 
 __all__ = ["Finish"]
@@ -94,6 +95,9 @@ class Finish:
     async def _validate(self, run: Run) -> dict[str, object]:
         crew = self.crew
         commands = crew.settings.validation
+        if crew.settings.ticket_validation:
+            body = (await crew.record(lambda: crew.tickets.get(run.ticket_id))).body
+            commands = (*commands, *ticket_commands(body))
         if not commands:
             return {"passed": True, "runs": [], "skipped": [], "details": []}
         if crew.sandbox is None:
