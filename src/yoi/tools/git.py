@@ -9,13 +9,17 @@ pass the :class:`Scope` and reach git as literal, top-anchored pathspecs after `
 with ``commit-tree`` and moves only the branch the tool was made for (``settings.branch``;
 ``None`` means the workdir is a detached worktree and HEAD itself moves) from the parent
 it read to the new commit, a compare-and-swap that fails if anything moved it meanwhile.
-It refuses when HEAD is on another branch, or detached when a branch was expected.
+It refuses when HEAD is on another branch, or detached when a branch was expected. In a
+worktree stopped mid-merge (``MERGE_HEAD`` in its git directory) the commit concludes the
+merge: the merged heads are its further parents, a touched path that still holds conflict
+markers refuses it, and the merge state is removed once the branch has moved.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from yoi.engine.tool import Tool, ToolResult
 from yoi.errors import InvalidRequest, YoiError
@@ -324,12 +328,15 @@ class GitCommit(_GitTool):
             raise InvalidRequest("give either paths to stage or all=true (not both)")
         ref = await self._branch_ref()
         parent = await _head(self._git)
+        merge = await _Merge.find(self._git)
         await self._stage(paths)
         tree = (await self._git.ok("write-tree", what="git write-tree failed")).strip()
         changes = await self._changes(parent, tree)
-        if not changes:
+        if merge.heads:
+            await merge.refuse_markers(tree, changes)
+        elif not changes:
             return ToolResult("nothing to commit: the staged tree equals HEAD", is_error=True)
-        parents = ["-p", parent] if parent else []
+        parents = [f"-p{commit}" for commit in (parent, *merge.heads) if commit]
         commit = await self._git.ok(
             "commit-tree", "--no-gpg-sign", *parents, "-F", "-", tree,
             stdin=message.encode("utf-8"), what="git commit-tree failed",
@@ -337,13 +344,17 @@ class GitCommit(_GitTool):
         commit = commit.strip()
         subject = message.splitlines()[0]
         deref = ["--no-deref"] if ref == "HEAD" else []
+        kind = "commit (merge)" if merge.heads else "commit"
         await self._git.ok(
-            "update-ref", *deref, "-m", f"commit: {subject}", ref, commit, parent,
+            "update-ref", *deref, "-m", f"{kind}: {subject}", ref, commit, parent,
             what=f"{ref} moved while committing; nothing was changed",
         )  # fmt: skip
+        merge.conclude()
         where = self._git.settings.branch or "detached HEAD"
+        concluded = f", concluding the merge of {len(merge.heads)}" if merge.heads else ""
         return ToolResult(
-            f"committed {commit[:12]} on {where}: {one_line(subject, 120)} ({len(changes)} files)",
+            f"committed {commit[:12]} on {where}: {one_line(subject, 120)} "
+            f"({len(changes)} files{concluded})",
             "\n".join(changes),
         )
 
@@ -385,6 +396,68 @@ class GitCommit(_GitTool):
         for _, path in pairs:
             self._scope.relative(path, write=True)
         return [f"{status}\t{path}" for status, path in pairs]
+
+
+_MERGE_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE")
+_MARKER = "^<<<<<<< "
+
+
+class _Merge:
+    """A merge the worktree is in the middle of (``git merge`` stopped on a conflict): its
+    other heads become the commit's further parents, and its state files go once the
+    branch has moved, as ``git commit`` would do."""
+
+    def __init__(self, git: GitRunner, git_dir: Path | None, heads: tuple[str, ...]) -> None:
+        self._git = git
+        self._git_dir = git_dir
+        self.heads = heads
+
+    @classmethod
+    async def find(cls, git: GitRunner) -> _Merge:
+        listed = await git.run("rev-parse", "--absolute-git-dir")
+        if listed.code != 0:
+            raise GitFailed(listed.failure("git rev-parse failed"))
+        git_dir = Path(listed.text.strip())
+        try:
+            text = (git_dir / "MERGE_HEAD").read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return cls(git, git_dir, ())
+        heads = []
+        for line in text.split():
+            checked = None
+            if not line.startswith("-"):
+                checked = await git.run(
+                    "rev-parse", "--verify", "--quiet", "--end-of-options", f"{line}^{{commit}}"
+                )
+            if checked is None or checked.code != 0:
+                raise InvalidRequest(f"MERGE_HEAD names {one_line(line)!r}, which is no commit")
+            heads.append(checked.text.strip())
+        return cls(git, git_dir, tuple(heads))
+
+    async def refuse_markers(self, tree: str, changes: Sequence[str]) -> None:
+        """Refuse a tree where a path the merge touched still holds conflict markers."""
+        touched = [change.split("\t", 1)[1] for change in changes if not change.startswith("D")]
+        if not touched:
+            return
+        found = await self._git.run(
+            "grep", "-I", "-l", "--no-color", "--no-textconv", "-e", _MARKER, tree,
+            "--", *(f":(top,literal){path}" for path in touched),
+        )  # fmt: skip
+        if found.code not in (0, 1):
+            raise GitFailed(found.failure("git grep failed"))
+        marked = [line.split(":", 1)[-1] for line in found.text.splitlines() if line]
+        if marked:
+            raise InvalidRequest(
+                f"conflict markers are still in {', '.join(marked[:10])}: resolve them "
+                "(no line may start with '<<<<<<< ') before committing the merge"
+            )
+
+    def conclude(self) -> None:
+        if not self.heads or self._git_dir is None:
+            return
+        for name in _MERGE_STATE:
+            with contextlib.suppress(FileNotFoundError):
+                (self._git_dir / name).unlink()
 
 
 async def _head(git: GitRunner) -> str:
