@@ -30,6 +30,7 @@ BENCHMARKS = (
     "backend_listing",
     "tickets",
     "orchestrator_policy",
+    "orchestrator_overhead",
     "tools_files",
     "tools_grep",
     "tools_bash",
