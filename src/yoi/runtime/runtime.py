@@ -40,7 +40,14 @@ from yoi.runtime.events import WorkerCreated
 from yoi.runtime.limits import RuntimeLimits
 from yoi.runtime.profiles import ProfileCatalog, system_prompt
 from yoi.runtime.records import RuntimeRecord, WorkerRecord
-from yoi.runtime.requests import ConfigBundleRef, CreateWorkerRequest, GrantRequest, Input
+from yoi.runtime.requests import (
+    ConfigBundleRef,
+    CreateWorkerRequest,
+    GrantRequest,
+    Input,
+    Intent,
+    RoleIntent,
+)
 from yoi.runtime.runner import drive
 from yoi.runtime.status import WorkerStatus
 from yoi.runtime.stores.memory import MemoryStore
@@ -106,17 +113,20 @@ class Runtime:
         sandbox: Sandbox | None = None,
         workspace_tools: Sequence[Tool] = (),
         workspace_reading: Sequence[Tool] = (),
+        role_models: Mapping[str, Model] = {},
     ) -> None:
         """``tools`` are offered by name (a request asks for them and its profile grants
         them); ``workdirs`` lets workers reach a repository through file, search, shell and git
         tools as far as their grant says; ``sandbox`` confines their ``bash``;
         ``workspace_tools`` go to workers whose profile's workspace access is ``write`` (the
-        Companion), ``workspace_reading`` (the ones that only read) to those with ``read``."""
+        Companion), ``workspace_reading`` (the ones that only read) to those with ``read``;
+        ``role_models`` answer the workers whose intent is that role, ``model`` all others."""
         self._requested_id = None if runtime_id is None else validate_id(runtime_id)
         self._display_name = display_name
         self._store: Store = store if store is not None else MemoryStore()
         self._base_model: Model = model if model is not None else OfflineModel()
         self._model = RetryingModel(self._base_model, retry)
+        self._role_models = {role: RetryingModel(m, retry) for role, m in role_models.items()}
         self._toolbox = Toolbox(
             workdirs=workdirs,
             sandbox=sandbox,
@@ -497,7 +507,7 @@ class Runtime:
         timeout = self.limits.approval_timeout_seconds
         approvals = Approvals(checked.profile.rules, timeout=timeout, clock=self._clock)
         engine = Engine(
-            self._model,
+            self._model_for(record.intent),
             tools=held.tools,
             limits=EngineLimits(
                 max_turns=checked.profile.model.max_turns,
@@ -518,6 +528,11 @@ class Runtime:
             restored=restored,
             approvals=approvals,
         )
+
+    def _model_for(self, intent: Intent) -> RetryingModel:
+        if isinstance(intent, RoleIntent):
+            return self._role_models.get(intent.role, self._model)
+        return self._model
 
     def _ready(self) -> RuntimeRecord:
         if self._record is None or self._closed:
@@ -546,7 +561,7 @@ class Runtime:
         return WorkerDetail.of(
             self.runtime_id,
             worker.record,
-            model=self._model.name,
+            model=self._model_for(worker.record.intent).name,
             queued=len(worker.queue),
             run=run,
         )
