@@ -2,10 +2,11 @@
 
 ARCHITECTURE §7: ``--model provider:model`` wins, then ``[model] default`` in
 ``.yoi/config.toml``, then the first provider whose credentials are in the
-environment, else the offline scripted model. :func:`select_model` decides
-without side effects; :func:`build_model` makes the model, importing a vendor
-module only then. Keys are read from the environment at build time and are
-never held in, or shown by, anything here: messages name the variable only.
+environment, else the offline scripted model. ``demo:playbook`` (the orchestrator demo's
+deterministic model, :mod:`yoi.providers.demo`) answers only when named.
+:func:`select_model` decides without side effects; :func:`build_model` makes the model,
+importing a vendor module only then. Keys are read from the environment at build time and
+are never held in, or shown by, anything here: messages name the variable only.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import Literal, Protocol, runtime_checkable
 
 from yoi.engine.model import Model
 from yoi.errors import InvalidRequest, ModelUnavailable
+from yoi.providers.demo import DEMO_REFERENCE, DemoModel
 from yoi.providers.scripted import OfflineModel
 
 __all__ = [
     "DEFAULT_MODELS",
     "OFFLINE_REFERENCE",
     "PROVIDERS",
+    "ROLES",
     "ModelChoice",
     "ModelSettings",
     "ProviderSettings",
@@ -32,13 +35,14 @@ __all__ = [
     "build_model",
     "parse_reference",
     "select_model",
+    "select_role_models",
 ]
 
 Vendor = Literal["openai", "anthropic"]
-Provider = Literal["openai", "anthropic", "scripted"]
+Provider = Literal["openai", "anthropic", "scripted", "demo"]
 Source = Literal["explicit", "config", "credentials", "fallback"]
 
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "scripted")
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "scripted", "demo")
 OFFLINE_REFERENCE = "scripted:offline"
 _BY_NAME: Mapping[str, Provider] = {name: name for name in PROVIDERS}
 DEFAULT_MODELS: Mapping[str, str] = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5"}
@@ -47,6 +51,8 @@ DEFAULT_MODELS: Mapping[str, str] = {"openai": "gpt-4o-mini", "anthropic": "clau
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 _EXTRAS = {"openai": "openai", "anthropic": "anthropic"}
+ROLES = ("orchestrator", "coder", "reviewer")
+"""The roles ``[roles.<role>] model`` may give a model of their own (the orchestrator's)."""
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -65,6 +71,8 @@ class ModelSettings:
     default: str | None = None
     openai: ProviderSettings = field(default_factory=ProviderSettings)
     anthropic: ProviderSettings = field(default_factory=ProviderSettings)
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """The reference of each role that has a model of its own, in the order of :data:`ROLES`."""
 
     @classmethod
     def from_toml(cls, path: Path) -> ModelSettings:
@@ -104,6 +112,12 @@ class ModelChoice:
         """Whether the offline scripted model answers (it says so in every reply)."""
         return self.provider == "scripted"
 
+    @property
+    def demo(self) -> bool:
+        """Whether the demo playbook model answers: it plays the orchestrator's roles from
+        ticket text only, so wherever it is named it is named as a demo."""
+        return self.provider == "demo"
+
 
 def parse_reference(reference: str) -> tuple[Provider, str]:
     """Split ``provider:model``; anything malformed or unknown is ``model_unavailable``."""
@@ -125,6 +139,10 @@ def parse_reference(reference: str) -> tuple[Provider, str]:
             f"the only scripted model that can be chosen by name is {OFFLINE_REFERENCE}",
             details={"model": reference},
         )
+    if known == "demo" and model.strip() != "playbook":
+        raise ModelUnavailable(
+            f"the only demo model is {DEMO_REFERENCE}", details={"model": reference}
+        )
     return known, model.strip()
 
 
@@ -143,6 +161,16 @@ def select_model(
     return ModelChoice("scripted", "offline", "fallback")
 
 
+def select_role_models(settings: ModelSettings, env: Mapping[str, str]) -> dict[str, ModelChoice]:
+    """The model of each role that has its own, reached as the default model would be (the
+    provider's key variable and endpoint); a role left out answers on the default model, so an
+    explicit ``--model`` changes only the default."""
+    return {
+        role: _choice(*parse_reference(reference), "config", settings, env)
+        for role, reference in settings.roles.items()
+    }
+
+
 def build_model(choice: ModelChoice, env: Mapping[str, str]) -> Model:
     """Make the chosen model, reading its key from ``env`` now.
 
@@ -151,6 +179,8 @@ def build_model(choice: ModelChoice, env: Mapping[str, str]) -> Model:
     """
     if choice.provider == "scripted":
         return OfflineModel()
+    if choice.provider == "demo":
+        return DemoModel()
     key_env = choice.api_key_env or _KEY_ENV[choice.provider]
     api_key = env.get(key_env)
     if not api_key:
@@ -178,7 +208,7 @@ async def aclose_model(model: Model) -> None:
 def _choice(
     provider: Provider, model: str, source: Source, settings: ModelSettings, env: Mapping[str, str]
 ) -> ModelChoice:
-    if provider == "scripted":
+    if provider == "scripted" or provider == "demo":
         return ModelChoice(provider, model, source)
     configured = settings.provider(provider)
     base_url = configured.base_url or env.get(_BASE_URL_ENV[provider]) or None
@@ -222,17 +252,39 @@ class _Reader:
     def settings(self, document: Mapping[str, object]) -> ModelSettings:
         model = self._table(document, "model")
         providers = self._table(document, "providers")
-        default = self._string(model, "default", "model.default")
-        if default is not None:
-            try:
-                parse_reference(default)
-            except ModelUnavailable as err:
-                raise self._error("model.default", f"is unusable: {err.message}") from err
+        default = self._reference(model, "default", "model.default")
         return ModelSettings(
             default=default,
             openai=self._provider(providers, "openai"),
             anthropic=self._provider(providers, "anthropic"),
+            roles=self._roles(self._table(document, "roles")),
         )
+
+    def _roles(self, tables: Mapping[str, object]) -> dict[str, str]:
+        unknown = sorted(set(tables) - set(ROLES))
+        if unknown:
+            raise self._error(
+                f"roles.{unknown[0]}", f"is not a role with a model (roles: {', '.join(ROLES)})"
+            )
+        found: dict[str, str] = {}
+        for role in (role for role in ROLES if role in tables):
+            table = self._table(tables, role, f"roles.{role}")
+            extra = sorted(set(table) - {"model"})
+            if extra:
+                raise self._error(f"roles.{role}.{extra[0]}", "is not a setting (known: model)")
+            reference = self._reference(table, "model", f"roles.{role}.model")
+            if reference is not None:
+                found[role] = reference
+        return found
+
+    def _reference(self, table: Mapping[str, object], key: str, dotted: str) -> str | None:
+        reference = self._string(table, key, dotted)
+        if reference is not None:
+            try:
+                parse_reference(reference)
+            except ModelUnavailable as err:
+                raise self._error(dotted, f"is unusable: {err.message}") from err
+        return reference
 
     def _provider(self, providers: Mapping[str, object], name: Vendor) -> ProviderSettings:
         table = self._table(providers, name, f"providers.{name}")
