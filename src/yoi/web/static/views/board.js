@@ -5,10 +5,14 @@
 // CLI, git or an editor. `#/board/<id>` opens that ticket's drawer; `update`
 // opens and closes it without building the board again. The columns, their
 // order and their names are the API's: the board knows no state of its own.
+// The orchestrator's status (`GET /api/orchestrator`) is loaded with it, and
+// again on a slow timer: it adds each run's phase and each queued ticket's
+// reason to the cards, and its problems above the columns.
 import { api } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { watchTickets } from "../lib/socket.js";
 import { openNewTicket } from "./new_ticket.js";
+import { STATUS_EVERY_MS, Status, TicketRun, cardRun, fetchStatus, statusNotes } from "./orchestrator.js";
 import { humanize, openTicket } from "./ticket.js";
 
 const LIVE_TEXT = {
@@ -36,7 +40,13 @@ class Board {
     this.gone = false;
     this.columns = new Map(); // state -> its column, made as the API first lists it
     this.relationKinds = [];
+    this.board = null;
+    this.status = new Status();
+    this.statusLoad = { loading: false, again: false };
+    this.runPanel = null;
+    this.cardErrors = new Map(); // ticket id -> the error of its card's last button
     this.errors = h("div", { class: "board-errors" });
+    this.orchestrator = h("div", { class: "board-orchestrator", dataset: { role: "orchestrator" } });
     this.notes = h("div", { class: "board-notes" });
     this.live = h("span", {
       class: "live",
@@ -63,6 +73,7 @@ class Board {
         { class: "board-main" },
         h("div", { class: "board-head" }, h("h1", { text: "Board" }), this.live, create),
         this.errors,
+        this.orchestrator,
         this.notes,
         this.lanes,
       ),
@@ -71,6 +82,8 @@ class Board {
     this.onKey = (event) => this.key(event);
     document.addEventListener("keydown", this.onKey);
     this.refresh();
+    this.refreshStatus();
+    this.timer = setInterval(() => this.refreshStatus(), STATUS_EVERY_MS);
     this.feed = watchTickets(
       (ids) => this.changed(ids),
       (state) => this.showLive(state),
@@ -79,6 +92,7 @@ class Board {
 
   unmount() {
     this.gone = true;
+    clearInterval(this.timer);
     this.feed.close();
     document.removeEventListener("keydown", this.onKey);
     this.drawer?.destroy();
@@ -88,6 +102,7 @@ class Board {
   /** The feed says these tickets changed (null: any of them). */
   changed(ids) {
     this.refresh();
+    this.refreshStatus();
     if (this.drawer && (ids === null || ids.includes(this.drawer.ticketId))) this.drawer.reload();
   }
 
@@ -110,6 +125,7 @@ class Board {
           const answer = await api.get("/api/board");
           if (this.gone) return;
           replace(this.errors);
+          this.board = answer.board;
           this.render(answer.board);
         } catch (error) {
           if (this.gone) return;
@@ -121,6 +137,49 @@ class Board {
     }
   }
 
+  /** Load the orchestrator's status, one load at a time as the board does. */
+  async refreshStatus() {
+    const load = this.statusLoad;
+    if (load.loading) {
+      load.again = true;
+      return;
+    }
+    load.loading = true;
+    try {
+      do {
+        load.again = false;
+        let error = null;
+        try {
+          this.status = await fetchStatus();
+        } catch (failure) {
+          error = failure;
+        }
+        if (this.gone) return;
+        replace(this.orchestrator, statusNotes(this.status, error));
+        this.runPanel?.update(this.status);
+        if (this.board) this.render(this.board);
+      } while (load.again && !this.gone);
+    } finally {
+      load.loading = false;
+    }
+  }
+
+  /** A card's button sent `send()`: its error stays on the card until its next button. */
+  async act(ticketId, send, button) {
+    button.disabled = true;
+    this.cardErrors.delete(ticketId);
+    try {
+      await send();
+    } catch (error) {
+      this.cardErrors.set(ticketId, error);
+    }
+    if (this.gone) return;
+    button.disabled = false;
+    this.refresh();
+    this.refreshStatus();
+    this.drawer?.reload();
+  }
+
   render(board) {
     const focused = document.activeElement?.closest?.(".card")?.dataset.ticketId ?? null;
     const hadFocus = focused !== null && this.lanes.contains(document.activeElement);
@@ -130,7 +189,9 @@ class Board {
       const entry = this.column(data);
       total += data.count;
       entry.count.textContent = String(data.count);
-      const cards = data.cards.map((card) => cardElement(card, this.drawer?.ticketId));
+      const cards = data.cards.map((card) =>
+        cardElement(card, this.drawer?.ticketId, this.cardExtras(card)),
+      );
       const hidden = data.count - data.cards.length;
       replace(
         entry.list,
@@ -144,6 +205,17 @@ class Board {
     if (hadFocus) this.cardLink(focused)?.focus();
   }
 
+  /** What a card shows beyond its ticket: its buttons, its run or its wait, its last error. */
+  cardExtras(card) {
+    const act = (send, button) => this.act(card.id, send, button);
+    const error = this.cardErrors.get(card.id);
+    return [
+      cardRun(card, this.status, act),
+      cardMoves(card, act),
+      error ? h("div", { class: "card-errors" }, errorLine(error)) : null,
+    ];
+  }
+
   /** Show the drawer of `ticketId`, or none. */
   open(ticketId) {
     if ((this.drawer?.ticketId ?? null) === (ticketId ?? null)) return;
@@ -152,14 +224,29 @@ class Board {
       const wasInside = closing.element.contains(document.activeElement);
       closing.destroy();
       this.drawer = null;
+      this.runPanel = null;
       if (wasInside || document.activeElement === document.body) {
         (this.cardLink(closing.ticketId) || this.main).focus();
       }
     }
     if (ticketId) {
+      const changed = () => {
+        this.cardErrors.delete(ticketId); // a change made in the drawer outdates the card's error
+        this.refresh();
+        this.refreshStatus();
+      };
+      const panel = new TicketRun(ticketId, {
+        onChanged: () => {
+          changed();
+          this.drawer?.reload();
+        },
+      });
+      panel.update(this.status);
+      this.runPanel = panel;
       this.drawer = openTicket(ticketId, {
         onClose: () => this.close(),
-        onChanged: () => this.refresh(),
+        onChanged: changed,
+        extra: panel,
       });
       this.root.append(this.drawer.element);
       this.drawer.focus();
@@ -234,7 +321,7 @@ function column(state, label) {
   return { element, count, list };
 }
 
-function cardElement(card, openId) {
+function cardElement(card, openId, extras) {
   const current = card.id === openId ? "true" : null;
   const queuedBy = card.queued_by
     ? h("p", {
@@ -258,8 +345,29 @@ function cardElement(card, openId) {
       h("a", { class: "card-link", href: `#/board/${encodeURIComponent(card.id)}` }, card.title),
       queuedBy,
       cardFlags(card),
+      extras,
     ),
   );
+}
+
+/** The move a card offers without opening its drawer, by state; shown when the API lists it. */
+const CARD_MOVES = { ready: "queue", queued: "planning", inprogress: "planning" };
+
+function cardMoves(card, act) {
+  const buttons = (card.actions || [])
+    .filter((action) => action.name === CARD_MOVES[card.state])
+    .map((action) =>
+      h("button", {
+        type: "button",
+        class: `card-action ${action.emphasis || ""}`.trim(),
+        dataset: { action: action.name },
+        disabled: action.blocked,
+        title: action.reason || null,
+        text: action.label,
+        onclick: (event) => act(() => api.post(action.endpoint, action.body), event.currentTarget),
+      }),
+    );
+  return buttons.length > 0 ? h("div", { class: "card-actions" }, buttons) : null;
 }
 
 function blockerBadge(blockers) {

@@ -27,10 +27,11 @@ export function ticketLink(ticketId) {
 
 /**
  * Open the drawer of `ticketId`. `onClose()` is asked to close it (Escape is the
- * board's); `onChanged()` hears that this drawer changed the ticket.
- * Returns `{element, ticketId, reload(), focus(), destroy()}`.
+ * board's); `onChanged()` hears that this drawer changed the ticket; `extra`, if
+ * given, is a section `{element, load()}` shown under the actions and loaded again
+ * with the ticket. Returns `{element, ticketId, reload(), focus(), destroy()}`.
  */
-export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
+export function openTicket(ticketId, { onClose, onChanged = () => {}, extra = null }) {
   const titleId = `drawer-title-${++drawers}`;
   const title = h("h2", { id: titleId, class: "drawer-title", tabindex: "-1", text: ticketId });
   const stateBadge = h("span", { class: "badge state-badge", dataset: { role: "state" } });
@@ -77,6 +78,7 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
       const answer = await api.get(ticketPath(ticketId), { render: "html" });
       if (mine !== drawer.seq || drawer.destroyed) return;
       render(answer.ticket);
+      extra?.load();
     } catch (error) {
       if (mine !== drawer.seq || drawer.destroyed) return;
       if (drawer.ticket === null) replace(content, errorLine(error));
@@ -93,7 +95,7 @@ export function openTicket(ticketId, { onClose, onChanged = () => {} }) {
     title.textContent = ticket.meta.title;
     stateBadge.textContent = humanize(ticket.meta.state);
     stateBadge.dataset.state = ticket.meta.state;
-    replace(content, ticketSections(ticket, actionBar(ticket)));
+    replace(content, ticketSections(ticket, [actionBar(ticket), extra?.element]));
     composer.offer((ticket.actions || []).find((action) => action.name === "comment"));
     element.scrollTop = scroll;
     if (focusKey && !element.contains(document.activeElement)) {
