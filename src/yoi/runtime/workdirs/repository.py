@@ -175,15 +175,9 @@ class Repository:
 
     async def merge(self, commit: str, message: str) -> GitOutput:
         """Merge ``commit`` into HEAD as a merge commit, authored as the settings say."""
-        settings = self._settings
-        author = {
-            f"GIT_{role}_{key}": value
-            for role in ("AUTHOR", "COMMITTER")
-            for key, value in (("NAME", settings.author_name), ("EMAIL", settings.author_email))
-        }
         return await self._run(
             "merge", "--no-ff", "--no-edit", "--no-rerere-autoupdate", "--no-verify",
-            "-m", message, "--end-of-options", commit, env=author,
+            "-m", message, "--end-of-options", commit, env=self._author(),
         )  # fmt: skip
 
     async def merge_for_resolution(self, commit: str) -> tuple[str, ...]:
@@ -191,11 +185,24 @@ class Repository:
         left as it is), for someone to resolve and commit; the paths in conflict."""
         merging = await self._run("rev-parse", "--verify", "--quiet", "MERGE_HEAD")
         if merging.code != 0:
-            await self._run(
+            merged = await self._run(
                 "merge", "--no-ff", "--no-commit", "--no-rerere-autoupdate", "--no-verify",
-                "--end-of-options", commit,
+                "--end-of-options", commit, env=self._author(),
             )  # fmt: skip
+            left = await self.unmerged_paths()
+            if merged.code not in (0, 1) or (merged.code == 1 and not left):
+                raise WorkdirFailed(merged.failure("git merge failed"))
+            return left
         return await self.unmerged_paths()
+
+    def _author(self) -> dict[str, str]:
+        """Who git says made a merge: the settings' author, as author and committer."""
+        settings = self._settings
+        return {
+            f"GIT_{role}_{key}": value
+            for role in ("AUTHOR", "COMMITTER")
+            for key, value in (("NAME", settings.author_name), ("EMAIL", settings.author_email))
+        }
 
     async def unmerged_paths(self) -> tuple[str, ...]:
         """The paths the index holds in conflict, each once, in order."""
