@@ -468,3 +468,17 @@ async def test_a_mistake_in_the_orchestrator_table_stops_yoi_serve_at_start(root
             await serve_backend(options, {}, out, stop=asyncio.Event())
     assert "orchestrator.max_parallel must be a whole number" in refused.value.message
     assert "listening on" not in out.getvalue()
+
+
+async def test_stop_and_retry_are_refused_from_another_origin_or_as_a_form(root: Path) -> None:
+    ticket = queued(TicketStore.for_workspace(root), "Nothing runs")
+    seed_run(root, ticket)
+    async with open_api(root, offline(root)) as api:
+        for verb in ("stop", "retry"):
+            path = f"/api/orchestrator/runs/{ticket}/{verb}"
+            foreign = await api.http.post(path, json={}, headers={"Origin": "http://evil.test"})
+            assert error_of(foreign, 403)["code"] == "forbidden_origin"
+            form = await api.http.post(path, data={"by": "mallory"})
+            assert error_of(form, 415)["code"] == "unsupported_media_type"
+        status = await api.get("/api/orchestrator")
+    assert status["runs"][0]["phase"] == "reviewing"  # nothing was stopped
