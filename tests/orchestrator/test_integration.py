@@ -346,6 +346,8 @@ async def test_the_sweep_removes_finished_work_and_keeps_what_would_be_lost(
     stray.mkdir()
     elsewhere = repo.parent / "elsewhere"  # a work branch someone checked out outside
     git(repo, "worktree", "add", "-q", "-b", "work/elsewhere", str(elsewhere))
+    persons = repo / ".worktree" / "wd-persons"  # a person's detached workdir
+    git(repo, "worktree", "add", "-q", "--detach", str(persons))
 
     report = await integration.sweep({active.branch})
 
@@ -360,6 +362,7 @@ async def test_the_sweep_removes_finished_work_and_keeps_what_would_be_lost(
     assert not done.path.exists()
     assert all(work.path.is_dir() for work in (unmerged, dirty, active))
     assert stray.is_dir()
+    assert persons.is_dir()
     assert (await integration.sweep({active.branch})).removed == ()
 
 

@@ -314,8 +314,9 @@ class Integration:
             leftovers: list[tuple[Worktree | None, Path | None, str | None]] = [
                 (tree, path, tree.branch)
                 for path, tree in sorted(mine.items())
-                if tree.branch is None
-                or (tree.branch.startswith(WORK_PREFIX) and tree.branch not in active)
+                if tree.branch is not None  # a detached one is a person's workdir
+                and tree.branch.startswith(WORK_PREFIX)
+                and tree.branch not in active
             ]
             leftovers += [
                 (None, None, branch) for branch in sorted(set(branches) - claimed - set(active))
