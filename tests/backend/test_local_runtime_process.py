@@ -137,6 +137,7 @@ def test_a_launch_names_the_workspace_store_its_repository_and_the_backends_mode
         "--token-env": "YOI_LOCAL_RUNTIME_TOKEN",
         "--model": "openai:gpt-x",
         "--repository": str(workspace.root),
+        "--worktrees": str(workspace.worktrees),
         "--sandbox": "none",
     }
     assert launch.env == {

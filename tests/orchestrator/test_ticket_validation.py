@@ -26,7 +26,7 @@ def test_prose_and_choices_are_not_commands_and_other_sections_are_not_read() ->
 
 
 commands = st.text(
-    alphabet=st.characters(blacklist_characters="`\n\r", blacklist_categories=("Cs",)),
+    alphabet=st.characters(blacklist_characters="`\n\r", blacklist_categories=["Cs"]),
     min_size=1,
     max_size=40,
 ).filter(lambda text: text.strip() == text and text.strip())
