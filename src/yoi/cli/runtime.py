@@ -30,6 +30,13 @@ def runtime() -> None:
 @click.option("--token-file", type=click.Path(path_type=Path), help="A file holding the token.")
 @click.option("--model", metavar="PROVIDER:MODEL", help="The model workers use.")
 @click.option(
+    "--role-model",
+    "role_models",
+    multiple=True,
+    metavar="ROLE=PROVIDER:MODEL",
+    help="The model of the workers of one role: orchestrator, coder or reviewer (repeatable).",
+)
+@click.option(
     "--repository",
     "repositories",
     multiple=True,

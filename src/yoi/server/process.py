@@ -20,6 +20,7 @@ import signal
 from collections.abc import Mapping
 from typing import TextIO
 
+from yoi.engine.model import Model
 from yoi.errors import InvalidRequest
 from yoi.providers.selection import ModelSettings, aclose_model, build_model, select_model
 from yoi.runtime import Runtime
@@ -55,16 +56,20 @@ async def serve_runtime(
     store = settings.store.build()
     workdirs, sandbox = await _workdirs_and_sandbox(settings, store)
     model = build_model(select_model(settings.model, ModelSettings(), env), env)
-    runtime = Runtime(
-        runtime_id=settings.runtime_id,
-        display_name=settings.display_name,
-        store=store,
-        model=model,
-        workdirs=workdirs,
-        sandbox=sandbox,
-    )
-    stop = stop or _signalled()
+    role_models: dict[str, Model] = {}
     try:
+        for role, reference in settings.role_models.items():
+            role_models[role] = build_model(select_model(reference, ModelSettings(), env), env)
+        runtime = Runtime(
+            runtime_id=settings.runtime_id,
+            display_name=settings.display_name,
+            store=store,
+            model=model,
+            workdirs=workdirs,
+            sandbox=sandbox,
+            role_models=role_models,
+        )
+        stop = stop or _signalled()
         async with runtime:
             app = create_app(runtime, token=token, bind_host=host)
             async with listening(app, host, port, ping_interval=settings.ping_interval) as server:
@@ -74,7 +79,8 @@ async def serve_runtime(
                 server.stop_accepting()
                 await runtime.close()
     finally:
-        await aclose_model(model)
+        for built in (model, *role_models.values()):
+            await aclose_model(built)
 
 
 def _check_repositories(settings: ServeSettings) -> None:

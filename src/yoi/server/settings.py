@@ -9,6 +9,7 @@ The TOML file holds the same settings as the flags, by the same names::
     store_root = "state/runtime"        # relative to this file's directory
     token_env = "YOI_RUNTIME_TOKEN"     # or token_file = "runtime.token"
     model = "openai:gpt-4o-mini"
+    role_models = {coder = "openai:gpt-4o"}   # a role's workers on their own model
     repositories = ["../checkout"]      # what workdirs may be made of; relative to this file
     sandbox = "bwrap"                   # or "none": bash unconfined, shown as a warning
     worktrees = "../checkout/.worktree" # where workdirs go (default: beside the store)
@@ -25,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from yoi.errors import InvalidRequest
+from yoi.errors import InvalidRequest, ModelUnavailable
+from yoi.providers.selection import ROLES, parse_reference
 from yoi.runtime.stores import StoreSettings
 from yoi.tools.sandbox import SandboxMode
 
@@ -49,6 +51,7 @@ _KEYS = {
     "token_env",
     "token_file",
     "model",
+    "role_models",
     "ping_interval",
     "repositories",
     "sandbox",
@@ -65,6 +68,8 @@ class ServeSettings:
     token_env: str | None = None
     token_file: Path | None = None
     model: str | None = None
+    role_models: Mapping[str, str] = field(default_factory=dict)
+    """The model of each role that has its own (``orchestrator``, ``coder``, ``reviewer``)."""
     ping_interval: float = 20.0
     """Seconds between keepalive pings on observation streams; a peer gets as long to answer."""
     repositories: tuple[Path, ...] = ()
@@ -102,6 +107,7 @@ class ServeSettings:
             if token_file is None
             else base / _expanded(Path(token_file), "token_file"),
             model=_optional_str(values, "model"),
+            role_models=_role_models(values.get("role_models", {})),
             ping_interval=_seconds(values.get("ping_interval", 20.0)),
             repositories=_repositories(values.get("repositories", []), base=base),
             sandbox=_sandbox(values.get("sandbox", SandboxMode.BWRAP.value)),
@@ -121,6 +127,9 @@ class ServeSettings:
             given["repositories"] = _repositories(given["repositories"], base=cwd)
         if "sandbox" in given:
             given["sandbox"] = _sandbox(given["sandbox"])
+        if "role_models" in given:
+            flagged = _role_models(_role_flags(given["role_models"]))
+            given["role_models"] = {**self.role_models, **flagged}
         if "worktrees" in given:
             given["worktrees"] = _folder(given["worktrees"], base=cwd)
         kind, root = given.pop("store", None), given.pop("store_root", None)
@@ -213,6 +222,50 @@ def _repositories(value: object, *, base: Path) -> tuple[Path, ...]:
             )
         paths.append(base / _expanded(Path(entry), "repositories"))
     return tuple(dict.fromkeys(paths))
+
+
+def _role_flags(value: object) -> dict[str, str]:
+    """``ROLE=PROVIDER:MODEL`` flags as a table; a later flag for a role wins."""
+    flags = list(value) if isinstance(value, list | tuple) else [value]
+    table: dict[str, str] = {}
+    for flag in flags:
+        role, equals, reference = str(flag).partition("=")
+        if not equals:
+            raise InvalidRequest(
+                f"--role-model takes ROLE=PROVIDER:MODEL, not {flag!r}",
+                details={"field": "role_models"},
+            )
+        table[role.strip()] = reference
+    return table
+
+
+def _role_models(value: object) -> dict[str, str]:
+    """A table of role to model reference, each role known and each reference usable."""
+    if not isinstance(value, dict):
+        raise InvalidRequest(
+            'role_models must be a table of role = "provider:model"',
+            details={"field": "role_models"},
+        )
+    found: dict[str, str] = {}
+    for role, reference in value.items():
+        if role not in ROLES:
+            raise InvalidRequest(
+                f"role_models: {role!r} is not a role with a model (roles: {', '.join(ROLES)})",
+                details={"field": "role_models", "role": str(role)},
+            )
+        if not isinstance(reference, str):
+            raise InvalidRequest(
+                f"role_models.{role} must be a string", details={"field": "role_models"}
+            )
+        try:
+            parse_reference(reference)
+        except ModelUnavailable as error:
+            raise InvalidRequest(
+                f"role_models.{role} is unusable: {error.message}",
+                details={"field": "role_models", "role": role},
+            ) from error
+        found[role] = reference.strip()
+    return found
 
 
 def _folder(value: object, *, base: Path) -> Path | None:
