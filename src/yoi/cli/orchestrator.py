@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from yoi.cli.backend_address import check_workspace, connect, locate
+from yoi.cli.orchestrator_demo import demo
 
 if TYPE_CHECKING:
     from yoi.client.backend import BackendClient
@@ -89,6 +90,9 @@ def retry(backend_url: str | None, ticket_id: str, by: str | None, as_json: bool
     """Start a stopped or failed run again, as its next attempt."""
     body = _call(backend_url, lambda client: client.retry_run(ticket_id, by))
     _print(body, as_json, lambda run: [run_line(run)])
+
+
+orchestrator.add_command(demo)
 
 
 # -- printing -------------------------------------------------------------------------------
