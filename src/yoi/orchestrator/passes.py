@@ -137,7 +137,8 @@ class Passes:
             sentence = decision.reason
             held = self._held(decision.ticket_id)
             if problems:
-                sentence = f"{decision.ticket_id} waits: {problems[0].message}"
+                sentence = f"{decision.ticket_id} waits: the orchestrator cannot start work "
+                sentence += f"({problems[0].code}, see its problems)"
             elif not self.crew.settings.enabled:
                 sentence = f"{decision.ticket_id} waits: the orchestrator is off"
             elif held is not None:

@@ -48,6 +48,7 @@ class ReasonCode(StrEnum):
     CAPACITY = "capacity"
     NOT_QUEUED = "not_queued"
     IN_FLIGHT = "in_flight"
+    RUN_ENDED = "run_ended"
 
 
 _BLOCKING = frozenset(
@@ -146,6 +147,15 @@ def standing_of(ticket_id: str, state: State, phase: str | None) -> Explanation:
     return Explanation(
         ticket_id, state, f"{ticket_id}: {clause}.", (_own(ReasonCode.NOT_QUEUED, clause),)
     )
+
+
+def ended_run(explanation: Explanation, phase: str, stop_reason: str | None) -> Explanation:
+    """The explanation of a ticket whose run ended without ``done``: it waits for a person."""
+    why = f" ({stop_reason})" if stop_reason else ""
+    clause = f"its run {phase}{why}: a person retries it, or returns the ticket to planning"
+    sentence = f"{explanation.ticket_id}: {clause}."
+    reason = _own(ReasonCode.RUN_ENDED, clause)
+    return Explanation(explanation.ticket_id, explanation.state, sentence, (reason,))
 
 
 def _own(code: ReasonCode, clause: str) -> Reason:

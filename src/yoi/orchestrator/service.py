@@ -29,12 +29,13 @@ from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.passes import Passes
 from yoi.orchestrator.policy import explain as explain_ticket
-from yoi.orchestrator.policy_decision import Explanation
+from yoi.orchestrator.policy_decision import Explanation, ended_run
 from yoi.orchestrator.roles import Roles
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
-from yoi.orchestrator.state import OrchestratorState, state_path
+from yoi.orchestrator.state import OrchestratorState, hold_state, state_path
 from yoi.orchestrator.views import OrchestratorStatus, Problem, Waiting, run_view
+from yoi.runtime.stores.fs.files import RootLock
 from yoi.tickets import State, TicketStore
 from yoi.tickets.ids import ticket_id as canonical_id
 from yoi.tools.sandbox import Sandbox
@@ -76,6 +77,7 @@ class Orchestrator:
         self._hosts = hosts
         self._sandbox = sandbox
         self._state: OrchestratorState | None = None
+        self._lock: RootLock | None = None
         self._passes: Passes | None = None
         self._problems: tuple[Problem, ...] = ()
 
@@ -98,7 +100,13 @@ class Orchestrator:
         flight and start passing. A busy integration branch is a problem status shows, not
         a failure: nothing starts until a person frees it and the orchestrator is opened
         again."""
-        self._state = await asyncio.to_thread(OrchestratorState.open, self._state_file)
+        self._lock = await asyncio.to_thread(hold_state, self._state_file)
+        try:
+            self._state = await asyncio.to_thread(OrchestratorState.open, self._state_file)
+        except BaseException:
+            self._lock.release()
+            self._lock = None
+            raise
         integration = Integration(self.root, branch=self.settings.target_branch)
         self._passes = Passes(
             state=self._state,
@@ -125,6 +133,9 @@ class Orchestrator:
         state, self._state = self._state, None
         if state is not None:
             state.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     # -- what it does ------------------------------------------------------------
 
@@ -169,8 +180,15 @@ class Orchestrator:
         )
 
     def explain(self, ticket_id: str) -> Explanation:
-        """Why ``ticket_id`` has not started (or what its run is doing), as a pass sees it."""
-        return explain_ticket(self._require().snapshot(), ticket_id)
+        """Why ``ticket_id`` has not started (or what its run is doing), as a pass sees it;
+        for a ticket whose run ended without ``done``, how it ended and what a person may do."""
+        found = explain_ticket(self._require().snapshot(), ticket_id)
+        run = self._require_state().run(found.ticket_id)
+        if run is None or not run.phase.over or run.phase is Phase.DONE:
+            return found
+        if found.state not in (State.INPROGRESS, State.QUEUED):
+            return found
+        return ended_run(found, run.phase, run.stop_reason)
 
     def run(self, ticket_id: str) -> Run | None:
         state = self._state_or_none()
@@ -193,6 +211,11 @@ class Orchestrator:
             raise InvalidTransition(
                 f"the run of {wanted} is {run.phase}: only a stopped or failed run is retried",
                 details={"ticket_id": wanted, "phase": str(run.phase)},
+            )
+        if self._problems:
+            raise InvalidTransition(
+                f"the run of {wanted} cannot start again now: {self._problems[0].message}",
+                details={"ticket_id": wanted, "problem": self._problems[0].code},
             )
         if self.tickets.get(wanted).meta.state is not State.INPROGRESS:
             raise InvalidTransition(

@@ -44,6 +44,7 @@ from yoi.orchestrator.operations import (
     checked_result,
 )
 from yoi.orchestrator.run_record import Run
+from yoi.runtime.stores.fs.files import RootLock
 
 __all__ = ["Effect", "OrchestratorState", "state_path"]
 
@@ -81,6 +82,19 @@ _STEP_FIELDS = "op_id, ticket_id, attempt, kind, round, status, result, error, a
 def state_path(workspace_root: Path) -> Path:
     """Where a workspace keeps the orchestrator's state (``.yoi/state/`` is never tracked)."""
     return workspace_root / ".yoi" / "state" / "orchestrator.db"
+
+
+def hold_state(path: Path) -> RootLock:
+    """Hold the workspace's orchestrator lock (beside the state at ``path``) until released:
+    one orchestrator, or one rebuild, at a time; ``store_locked`` while another holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = RootLock(
+        path.parent,
+        name=f"{path.name}.lock",
+        busy="another yoi orchestrator (a running yoi serve) has this workspace's state open",
+    )
+    lock.acquire()
+    return lock
 
 
 class OrchestratorState:

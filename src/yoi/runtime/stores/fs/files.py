@@ -49,8 +49,20 @@ class RootLock:
     locked.
     """
 
-    def __init__(self, root: Path) -> None:
-        self._path = root / ".lock"
+    def __init__(
+        self,
+        root: Path,
+        *,
+        name: str = ".lock",
+        busy: str = (
+            "the store root is in use by another runtime process; "
+            "stop it first or choose another store root"
+        ),
+    ) -> None:
+        """Lock ``root/name``; ``busy`` is the message of the ``store_locked`` error when
+        another process holds it."""
+        self._path = root / name
+        self._busy = busy
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -59,10 +71,7 @@ class RootLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreLocked(
-                "the store root is in use by another runtime process; "
-                "stop it first or choose another store root"
-            ) from None
+            raise StoreLocked(self._busy) from None
         except OSError as error:
             os.close(fd)
             raise StoreError(f"cannot lock the store root: {error.strerror}") from error

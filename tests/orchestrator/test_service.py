@@ -1,0 +1,80 @@
+"""The orchestrator as a person uses it: one per workspace, stop, explain, retry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
+from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
+
+from yoi.errors import InvalidTransition, StoreLocked
+from yoi.orchestrator.hosts import StaticHosts
+from yoi.orchestrator.run_record import Phase, Run
+from yoi.orchestrator.service import Orchestrator
+from yoi.orchestrator.state import OrchestratorState, state_path
+from yoi.providers.script import Stall
+from yoi.providers.scripted import ScriptedModel
+from yoi.runtime import WorkerStatus
+from yoi.tickets import State, TicketStore
+
+
+async def test_a_second_orchestrator_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel([]), work_model=ScriptedModel([])
+    ) as stack:
+        second = Orchestrator(root=root, tickets=stack.tickets, hosts=StaticHosts({}))
+        with pytest.raises(StoreLocked, match="another yoi orchestrator"):
+            await second.open()
+        await second.aclose()
+
+
+async def test_a_stopped_run_keeps_its_worktree_says_who_and_is_retried(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = ScriptedModel([[Stall()], *coder_turns(), *review_turns()])
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        await stack.until(lambda: work.remaining == len(coder_turns()) + len(review_turns()))
+        stopped = await stack.orchestrator.stop(ticket, by="ann")
+        assert stopped.phase is Phase.STOPPED
+        assert stopped.stop_reason == "stopped_by_person"
+        assert stopped.coder_worker_id is not None
+        coder = await stack.work.get_worker(stopped.coder_worker_id)
+        assert coder.status is WorkerStatus.STOPPED
+        assert (root / ".worktree" / str(stopped.workdir_id)).is_dir()
+        said = stack.tickets.get(ticket).events[-1].body
+        assert "stopped by ann" in said
+        explained = stack.orchestrator.explain(ticket)
+        assert "stopped (stopped_by_person)" in explained.sentence
+        with pytest.raises(InvalidTransition):
+            await stack.orchestrator.stop(ticket, by="ann")
+        again = await stack.orchestrator.retry(ticket, by="ann")
+        assert (again.attempt, again.phase) == (2, Phase.IMPLEMENTING)
+        await stack.until(lambda: stack.run(ticket).phase.over)
+        finished = stack.run(ticket)
+        state = stack.tickets.get(ticket).meta.state
+    assert finished.phase is Phase.DONE, finished.stop_reason
+    assert finished.coder_worker_id is not None
+    assert finished.coder_worker_id.endswith("-a2")
+    assert state is State.DONE
+    work.assert_consumed()
+
+
+async def test_a_retry_is_refused_while_no_model_can_do_the_work(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    tickets = TicketStore(root / ".yoi" / "tickets")
+    ticket = queue(tickets, "Greet in French")
+    tickets.move(ticket, State.INPROGRESS, author="ann")
+    with OrchestratorState.open(state_path(root)) as state:
+        state.save(Run(ticket, 1, Phase.STOPPED, 1.0, 2.0, stop_reason="stopped_by_person"))
+    orchestrator = Orchestrator(
+        root=root, tickets=tickets, hosts=StaticHosts({}), model_problem="No model is set."
+    )
+    async with orchestrator:
+        with pytest.raises(InvalidTransition, match="No model is set"):
+            await orchestrator.retry(ticket, by="ann")
+        assert [p.code for p in orchestrator.status().problems] == ["no_model"]
