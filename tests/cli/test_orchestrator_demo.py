@@ -11,6 +11,8 @@ from tests.git_repo import git
 from tests.isolation import session_home
 
 from yoi.cli.app import app
+from yoi.cli.session import announce
+from yoi.providers.selection import ModelSettings, select_model
 from yoi.tickets import State, TicketStore
 
 
@@ -70,3 +72,9 @@ def test_the_offline_model_cannot_play_the_roles(tmp_path: Path) -> None:
     assert "model_unavailable" in result.output
     assert "cannot play" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_chat_on_the_demo_model_is_announced_as_a_demo() -> None:
+    choice = select_model("demo:playbook", ModelSettings(), {})
+
+    assert announce(choice).startswith("answering with the demo playbook model (demo:playbook)")

@@ -71,7 +71,12 @@ def announce(choice: ModelChoice) -> str:
         )
     if choice.offline:
         return f"answering with the offline scripted model ({choice.reference})"
+    if choice.demo:
+        return f"answering with the demo playbook model ({choice.reference}): {_DEMO}"
     return f"chatting with {choice.reference}"
+
+
+_DEMO = "it only plays the orchestrator's roles, from what a ticket spells out"
 
 
 @asynccontextmanager
