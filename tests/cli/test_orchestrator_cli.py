@@ -20,10 +20,14 @@ from yoi.backend import Backend, EmbeddedSource, ModelLabel, Scrubber, create_ba
 from yoi.backend.orchestration import NO_MODEL, OrchestratorOptions
 from yoi.backend.profiles import workspace_bundle
 from yoi.orchestrator import Phase, Run, state_path
+from yoi.orchestrator.policy_decision import Routing
+from yoi.orchestrator.records import AcceptedPlan, TicketRecorder
+from yoi.orchestrator.records_decision import DecisionRecord
 from yoi.orchestrator.state import OrchestratorState
 from yoi.runtime import Runtime
 from yoi.server.listen import listening
 from yoi.tickets import RelationKind, State, TicketStore
+from yoi.tools.intent import IntentPacket
 from yoi.workspace import Workspace
 
 TOKEN = "orchestrator-cli-token-never-printed"
@@ -181,3 +185,43 @@ async def test_stop_prints_the_stopped_run_and_refusals_are_typed(tmp_path: Path
     assert again.err.startswith("yoi: invalid_transition: ")
     thread = (root / ".yoi" / "tickets" / running / "thread.md").read_text(encoding="utf-8")
     assert "stopped by bo" in thread
+
+
+def accepted(root: Path) -> str:
+    """A ticket the orchestrator accepted: its plan, decision with packet and move recorded."""
+    store = TicketStore.for_workspace(root)
+    try:
+        ticket = queued(store, "Greet in French")
+        packet = IntentPacket(intent=("greet",), requirements=("say bonjour",))
+        decision = DecisionRecord(Routing.IMPLEMENTATION_READY, ("ready",), intent=packet)
+        branch = f"work/{ticket}-greet-in-french"
+        plan = AcceptedPlan("greet", branch, Path(".worktree") / f"{ticket.lower()}-greet")
+        TicketRecorder(store).accept(ticket, decision, plan)
+    finally:
+        store.close()
+    return ticket
+
+
+async def test_rebuild_makes_the_state_again_and_refuses_while_it_is_held_or_not_lost(
+    tmp_path: Path,
+) -> None:
+    root = repository(tmp_path)
+    ticket = accepted(root)
+    async with served(root) as backend:
+        held = await backend.yoi("rebuild")
+    assert held.code != 0
+    assert "another yoi orchestrator" in held.err
+    state_path(root).unlink()
+    made = await run_yoi("orchestrator", "rebuild", "--json", cwd=root, env=cli_env(TOKEN))
+    assert made.code == 0, made.err
+    assert json.loads(made.out) == {
+        "runs": [{"ticket_id": ticket, "phase": "implementing"}],
+        "skipped": [],
+    }
+    again = await run_yoi("orchestrator", "rebuild", cwd=root, env=cli_env(TOKEN))
+    assert again.code != 0
+    assert "not lost" in again.err
+    with OrchestratorState.open(state_path(root)) as state:
+        run = state.run(ticket)
+    assert run is not None
+    assert run.branch == f"work/{ticket}-greet-in-french"

@@ -18,6 +18,7 @@ import click
 
 from yoi.cli.backend_address import check_workspace, connect, locate
 from yoi.cli.orchestrator_demo import demo
+from yoi.cli.orchestrator_rebuild import rebuild
 
 if TYPE_CHECKING:
     from yoi.client.backend import BackendClient
@@ -93,6 +94,7 @@ def retry(backend_url: str | None, ticket_id: str, by: str | None, as_json: bool
 
 
 orchestrator.add_command(demo)
+orchestrator.add_command(rebuild)
 
 
 # -- printing -------------------------------------------------------------------------------

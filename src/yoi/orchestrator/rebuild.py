@@ -12,9 +12,10 @@ that is done is a done run.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from yoi.errors import InvalidRequest
 from yoi.orchestrator.asks import Answer
@@ -22,12 +23,12 @@ from yoi.orchestrator.operations import OperationKey
 from yoi.orchestrator.records import ACCEPTANCE_REASON, AUTHOR
 from yoi.orchestrator.records_decision import parse_decision
 from yoi.orchestrator.run_record import Phase, Run
-from yoi.orchestrator.state import OrchestratorState
+from yoi.orchestrator.state import OrchestratorState, hold_state, state_path
 from yoi.tickets import PlanKind, State, TicketDetail, TicketStore
 from yoi.tickets.model import EventKind, ThreadEvent
 from yoi.tools.intent import IntakeReport, IntentPacket, intake_json
 
-__all__ = ["Rebuilt", "rebuild"]
+__all__ = ["Rebuilt", "rebuild", "rebuild_workspace"]
 
 _BASE = re.compile(r"^- Base commit: `([0-9a-f]{40})`$", re.MULTILINE)
 
@@ -145,3 +146,25 @@ def _restore(state: OrchestratorState, run: Run, packet: IntentPacket) -> None:
         key = OperationKey(run.ticket_id, run.attempt, kind)
         state.begin(key)
         state.finish(key, result)
+
+
+def rebuild_workspace(
+    root: Path, tickets: TicketStore, clock: Callable[[], float] = time.time
+) -> Rebuilt:
+    """Rebuild the state of the workspace at ``root`` from its tickets. Refused with
+    ``store_locked`` while an orchestrator (a running ``yoi serve``) has it open, and with
+    ``invalid_request`` when the state still holds runs: it is not lost."""
+    path = state_path(root)
+    lock = hold_state(path)
+    try:
+        with OrchestratorState.open(path) as state:
+            held = state.runs()
+            if held:
+                raise InvalidRequest(
+                    f"the orchestrator's state holds {len(held)} run(s): it is not lost; "
+                    f"move {path.name} away first to rebuild it from the tickets",
+                    details={"runs": len(held)},
+                )
+            return rebuild(state, tickets, clock)
+    finally:
+        lock.release()
