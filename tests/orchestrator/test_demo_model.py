@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.git_repo import git
+from tests.orchestrator.stack import Stack, make_repository, orchestrator_stack, queue
 
 from yoi.errors import ModelUnavailable
 from yoi.orchestrator.prompts import (
@@ -22,6 +23,7 @@ from yoi.orchestrator.prompts import (
     intake_input,
     review_input,
 )
+from yoi.orchestrator.run_record import Phase
 from yoi.providers.demo import DEMO_REFERENCE, DemoModel
 from yoi.providers.demo_ticket import (
     Ask,
@@ -292,3 +294,35 @@ def test_no_text_makes_the_readers_raise(text: str) -> None:
     assert found is not None
     found.prose()
     found.says("not ready")
+
+
+# -- through the real loop --------------------------------------------------------------------
+
+
+async def test_two_tickets_on_the_same_lines_end_done_through_a_conflict_fix(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    both = "print('one')\nprint('two')\n"
+    model = DemoModel()
+    async with orchestrator_stack(root, intake_model=model, work_model=model) as stack:
+        made = [
+            queue(
+                stack.tickets, f"Say {word}", f"<<< app.py\n{line}>>>\n<<<fix app.py\n{both}>>>\n"
+            )
+            for word, line in (("uno", "print('uno')\n"), ("dos", "print('dos')\n"))
+        ]
+        stack.orchestrator.wake()
+        await stack.until(lambda: all(_over(stack, ticket) for ticket in made), 120)
+        runs = [stack.run(ticket) for ticket in made]
+
+    assert [run.phase for run in runs] == [Phase.DONE, Phase.DONE]
+    assert sorted(run.fix_rounds for run in runs) == [0, 1]
+    assert git(root, "show", "orchestration:app.py") == both
+    subjects = git(root, "log", "--format=%s", "orchestration").splitlines()
+    assert len([s for s in subjects if s.endswith(": fix conflict")]) == 1
+
+
+def _over(stack: Stack, ticket: str) -> bool:
+    run = stack.orchestrator.run(ticket)
+    return run is not None and run.phase.over
