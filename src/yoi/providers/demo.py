@@ -80,7 +80,7 @@ def next_step(request: ModelRequest) -> Step:
     offered = {tool.name for tool in request.tools}
     turn = Turn.of(request.messages)
     if turn.ask is None:
-        return Say(f"{DEMO_NOTICE} Send it an orchestrator input.")
+        return Say(f"{DEMO_NOTICE} It answers only the orchestrator's inputs.")
     if turn.ticket is None:
         return Say(f"{DEMO_NOTICE} No ticket text for {turn.ask.ticket_id} was found.")
     if "submit_intent" in offered and turn.ask.kind is AskKind.INTAKE:
@@ -92,7 +92,7 @@ def next_step(request: ModelRequest) -> Step:
     elif "submit_report" in offered and turn.ask.kind is AskKind.FIX:
         steps = fix_steps(turn)
     else:
-        return Say(f"{DEMO_NOTICE} It has no part to play in a {turn.ask.kind} here.")
+        return Say(f"{DEMO_NOTICE} A {turn.ask.kind} input is not for this worker's role.")
     return steps[min(len(turn.done), len(steps) - 1)]
 
 
