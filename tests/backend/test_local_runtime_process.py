@@ -165,6 +165,37 @@ def test_outside_git_no_repository_is_allowed_and_each_launch_has_its_own_token(
     assert first.token != second.token
 
 
+def test_a_launch_gives_each_configured_role_its_model_and_the_variables_that_reach_it(
+    tmp_path: Path,
+) -> None:
+    workspace = Workspace(tmp_path)
+    choice = ModelChoice("scripted", "offline", "fallback")
+    roles = {
+        "coder": ModelChoice("openai", "gpt-4o", "config", "http://127.0.0.1:9/v1", "ROUTER_KEY"),
+        "reviewer": ModelChoice(
+            "anthropic", "claude-opus-4-1", "config", None, "ANTHROPIC_API_KEY"
+        ),
+    }
+    env = {"ROUTER_KEY": "sk-router", "ANTHROPIC_API_KEY": "sk-ant", "YOI_BACKEND_TOKEN": "b"}
+    launch = LocalLaunch.for_workspace(
+        workspace, LocalRuntimeSettings(), choice, env, withheld=("YOI_BACKEND_TOKEN",), roles=roles
+    )
+    rest = launch.argv[launch.argv.index("serve") + 1 :]
+    pairs = list(zip(rest[::2], rest[1::2], strict=True))
+    assert [value for flag, value in pairs if flag == "--role-model"] == [
+        "coder=openai:gpt-4o",
+        "reviewer=anthropic:claude-opus-4-1",
+    ]
+    assert ("--model", "scripted:offline") in pairs
+    assert launch.env == {
+        "ROUTER_KEY": "sk-router",
+        "ANTHROPIC_API_KEY": "sk-ant",
+        "OPENAI_API_KEY": "sk-router",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "YOI_LOCAL_RUNTIME_TOKEN": launch.token,
+    }
+
+
 # -- when it is started again ----------------------------------------------------------------
 
 

@@ -91,10 +91,11 @@ class LocalLaunch:
         env: Mapping[str, str],
         *,
         withheld: tuple[str, ...] = (),
+        roles: Mapping[str, ModelChoice] = {},
     ) -> LocalLaunch:
-        """The local runtime of ``workspace``: its model is the backend's ``choice``; the
-        variables in ``withheld`` (the backend's own and the remote runtimes' tokens) are not
-        passed on."""
+        """The local runtime of ``workspace``: its model is the backend's ``choice`` and each
+        role in ``roles`` has its own, each with the variables that reach it; the variables in
+        ``withheld`` (the backend's own and the remote runtimes' tokens) are not passed on."""
         token = secrets.token_urlsafe(32)
         argv = [
             sys.executable, "-m", "yoi", "runtime", "serve",
@@ -110,8 +111,12 @@ class LocalLaunch:
             argv += ["--repository", str(workspace.root), "--worktrees", str(workspace.worktrees)]
         if settings.sandbox is not None:
             argv += ["--sandbox", settings.sandbox]
-        passed = {name: value for name, value in env.items() if name not in withheld}
-        child_env = {**passed, **_model_env(choice, env), TOKEN_ENV: token}
+        for role, chosen in roles.items():
+            argv += ["--role-model", f"{role}={chosen.reference}"]
+        child_env = {name: value for name, value in env.items() if name not in withheld}
+        for chosen in (choice, *roles.values()):
+            child_env.update(_model_env(chosen, env))
+        child_env[TOKEN_ENV] = token
         return cls(tuple(argv), child_env, token, workspace.root)
 
 
@@ -253,8 +258,9 @@ class LocalRuntime(RuntimeSource):
 
 
 def _model_env(choice: ModelChoice, env: Mapping[str, str]) -> dict[str, str]:
-    """The variables that make the child's ``--model`` reach what the backend's does: its key
-    under the provider's usual name (the config may name another), its configured endpoint."""
+    """The variables that make the child's ``--model`` (or ``--role-model``) reach what the
+    backend's does: its key under the provider's usual name (the config may name another), its
+    configured endpoint. Choices of one provider agree on both: they come from its one table."""
     names = _MODEL_ENV.get(choice.provider)
     if names is None:
         return {}

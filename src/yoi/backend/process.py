@@ -44,11 +44,13 @@ from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.selection import (
+    ROLES,
     ModelChoice,
     ModelSettings,
     aclose_model,
     build_model,
     select_model,
+    select_role_models,
 )
 from yoi.runtime import FsStore, Runtime
 from yoi.server.listen import Listener, listening
@@ -103,11 +105,25 @@ async def serve_backend(
             details={"field": "listen"},
         )
     notes = await asyncio.to_thread(_workspace_notes, workspace, created=created)
-    choice = select_model(options.model, ModelSettings.from_toml(workspace.config), env)
+    models = ModelSettings.from_toml(workspace.config)
+    choice = select_model(options.model, models, env)
+    roles = select_role_models(models, env)
     model = build_model(choice, env)
+    role_models: dict[str, Model] = {}
     try:
-        wanted = _orchestrator(workspace, settings, orchestrator, choice)
-        backend = _backend(workspace, settings, choice, env=env, model=model, orchestrator=wanted)
+        for role, chosen in roles.items():
+            role_models[role] = build_model(chosen, env)
+        wanted = _orchestrator(workspace, settings, orchestrator, choice, roles)
+        backend = _backend(
+            workspace,
+            settings,
+            choice,
+            env=env,
+            model=model,
+            orchestrator=wanted,
+            roles=roles,
+            role_models=role_models,
+        )
         backend.registry.scrubber.add(token)
         stop = stop or _signalled()
         await _open(backend, workspace)
@@ -118,14 +134,15 @@ async def serve_backend(
                 _listening(app, host, port) as server,
                 _recorded(workspace, _record(server, backend)),
             ):
-                _say(out, [_announce(choice), f"listening on {server.url}"])
+                _say(out, [*_announce(choice, roles), f"listening on {server.url}"])
                 await stop.wait()
                 server.stop_accepting()
                 await backend.close()
         finally:
             await backend.close()
     finally:
-        await aclose_model(model)
+        for built in (model, *role_models.values()):
+            await aclose_model(built)
 
 
 async def _open(backend: Backend, workspace: Workspace) -> None:
@@ -203,16 +220,19 @@ def _backend(
     env: Mapping[str, str],
     model: Model,
     orchestrator: OrchestratorOptions,
+    roles: Mapping[str, ModelChoice],
+    role_models: Mapping[str, Model],
 ) -> Backend:
     scrubber = Scrubber([str(workspace.root), str(Path.home())])
     scrubber.add(*(env.get(name) for name in _PROVIDER_KEYS))
-    if choice.api_key_env is not None:
-        scrubber.add(env.get(choice.api_key_env))
-    if choice.base_url is not None:
-        scrubber.add_url(choice.base_url)
+    for chosen in (choice, *roles.values()):
+        if chosen.api_key_env is not None:
+            scrubber.add(env.get(chosen.api_key_env))
+        if chosen.base_url is not None:
+            scrubber.add_url(chosen.base_url)
     remotes: list[RuntimeSource] = []
     if settings.local_runtime.enabled:
-        remotes.append(_local_runtime(workspace, settings, choice, env, scrubber))
+        remotes.append(_local_runtime(workspace, settings, choice, env, scrubber, roles=roles))
     for entry in settings.runtimes:
         token = entry.token(env)
         scrubber.add_url(entry.url)
@@ -228,6 +248,7 @@ def _backend(
         display_name=f"{workspace.name} (embedded)",
         store=FsStore(workspace.state / "runtime"),
         model=model,
+        role_models=role_models,
         workspace_tools=ticket_tools,
         workspace_reading=reading_tools(ticket_tools),
     )
@@ -250,13 +271,16 @@ def _orchestrator(
     settings: BackendSettings,
     orchestrator: OrchestratorSettings,
     choice: ModelChoice,
+    roles: Mapping[str, ModelChoice],
 ) -> OrchestratorOptions:
-    """The workspace's orchestrator: without a real model it opens but starts nothing; its
-    validation commands are confined as the local runtime's ``bash`` is."""
+    """The workspace's orchestrator: while a role of it would answer on the offline model it
+    opens but starts nothing; its validation commands are confined as the local runtime's
+    ``bash`` is."""
+    offline = any(roles.get(role, choice).offline for role in ROLES)
     return OrchestratorOptions(
         root=workspace.root,
         settings=orchestrator,
-        model_problem=NO_MODEL if choice.offline else None,
+        model_problem=NO_MODEL if offline else None,
         sandbox=SandboxMode(settings.local_runtime.sandbox or SandboxMode.BWRAP),
     )
 
@@ -267,11 +291,15 @@ def _local_runtime(
     choice: ModelChoice,
     env: Mapping[str, str],
     scrubber: Scrubber,
+    *,
+    roles: Mapping[str, ModelChoice],
 ) -> LocalRuntime:
-    """The workspace's own runtime process; it is not handed this backend's secrets."""
+    """The workspace's own runtime process, on the default model and each role's own; it is
+    not handed this backend's secrets."""
     tokens = tuple(entry.token_env for entry in settings.runtimes if entry.token_env)
+    withheld = (settings.token_env, *tokens)
     launch = LocalLaunch.for_workspace(
-        workspace, settings.local_runtime, choice, env, withheld=(settings.token_env, *tokens)
+        workspace, settings.local_runtime, choice, env, withheld=withheld, roles=roles
     )
     return LocalRuntime(launch, display_name=f"{workspace.name} (local)", scrubber=scrubber)
 
@@ -284,13 +312,15 @@ def _ticket_store(workspace: Workspace) -> TicketStore:
     return store
 
 
-def _announce(choice: ModelChoice) -> str:
+def _announce(choice: ModelChoice, roles: Mapping[str, ModelChoice]) -> list[str]:
+    said = [f"model for the {role} role: {chosen.reference}" for role, chosen in roles.items()]
     if choice.offline:
-        return (
+        return [
             "model: the offline scripted model (no model configured: set OPENAI_API_KEY or "
-            "ANTHROPIC_API_KEY, or pass --model provider:model)"
-        )
-    return f"model: {choice.reference}"
+            "ANTHROPIC_API_KEY, or pass --model provider:model)",
+            *said,
+        ]
+    return [f"model: {choice.reference}", *said]
 
 
 def _signalled() -> asyncio.Event:
