@@ -185,7 +185,7 @@ async def test_status_lists_each_run_with_its_phase_the_waiting_tickets_and_no_m
     assert run["coder"] == {"runtime_id": "local", "worker_id": coder}
     assert run["reviewer"] is None
     assert [wait["ticket_id"] for wait in status["waiting"]] == [waiting]
-    assert NO_MODEL in status["waiting"][0]["sentence"]
+    assert "(no_model, see its problems)" in status["waiting"][0]["sentence"]
 
 
 async def test_a_backend_without_an_orchestrator_says_it_is_off(root: Path) -> None:
