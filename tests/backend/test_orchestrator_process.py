@@ -96,6 +96,7 @@ async def test_serve_killed_mid_implementation_and_mid_merge_finishes_without_re
     root, tickets = workspace(tmp_path)
     args = ("--model", "demo:playbook")
     first = await serving.serve(root, *args, env=clean_env())
+    assert any(line.startswith("model: demo:playbook (a demo: ") for line in first.lines)
     await status_until(first, in_phase("implementing"))
     await kill(serving, first)
     second = await serving.serve(root, *args, env=clean_env())

@@ -43,6 +43,7 @@ from yoi.client import RuntimeClient
 from yoi.engine.model import Model
 from yoi.errors import AddressInUse, InvalidRequest, StoreLocked
 from yoi.orchestrator.settings import OrchestratorSettings
+from yoi.providers.demo import DEMO_NOTICE
 from yoi.providers.selection import (
     ROLES,
     ModelChoice,
@@ -320,6 +321,8 @@ def _announce(choice: ModelChoice, roles: Mapping[str, ModelChoice]) -> list[str
             "ANTHROPIC_API_KEY, or pass --model provider:model)",
             *said,
         ]
+    if choice.demo:
+        return [f"model: {choice.reference} (a demo: {DEMO_NOTICE})", *said]
     return [f"model: {choice.reference}", *said]
 
 
