@@ -31,6 +31,7 @@ BENCHMARKS = (
     "tickets",
     "orchestrator_policy",
     "orchestrator_overhead",
+    "orchestrator_epic",
     "tools_files",
     "tools_grep",
     "tools_bash",
