@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._report import Result, run_bench
 from tests.orchestrator.epic import seed_epic
+
+from bench._report import Result, run_bench
 from yoi.orchestrator.hosts import StaticHosts
 from yoi.orchestrator.service import Orchestrator
 from yoi.orchestrator.settings import OrchestratorSettings
