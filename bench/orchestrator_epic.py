@@ -43,7 +43,7 @@ def _repository(root: Path) -> None:
 async def _epic(root: Path) -> tuple[float, int]:
     tickets = TicketStore(root / ".yoi" / "tickets")
     sandbox = await Sandbox.probe(SandboxMode.BWRAP)
-    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True)
+    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True, spares=2)
     intake = Runtime(runtime_id="backend-internal", model=DemoModel())
     work = Runtime(runtime_id="local", model=DemoModel(), workdirs=workdirs, sandbox=sandbox)
     settings = OrchestratorSettings(max_parallel=2, pass_interval=1.0, validation=("true",))

@@ -84,7 +84,7 @@ def _scripts() -> tuple[list[list[Step]], list[list[Step]]]:
 async def _run(root: Path) -> list[float]:
     tickets = TicketStore(root / ".yoi" / "tickets")
     intake_turns, work_turns = _scripts()
-    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True)
+    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True, spares=2)
     intake = Runtime(runtime_id="backend-internal", model=ScriptedModel(intake_turns))
     work = Runtime(runtime_id="local", model=ScriptedModel(work_turns), workdirs=workdirs)
     settings = OrchestratorSettings(max_parallel=1, pass_interval=1.0)

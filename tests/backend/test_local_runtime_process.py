@@ -138,6 +138,7 @@ def test_a_launch_names_the_workspace_store_its_repository_and_the_backends_mode
         "--model": "openai:gpt-x",
         "--repository": str(workspace.root),
         "--worktrees": str(workspace.worktrees),
+        "--spare-worktrees": "2",
         "--sandbox": "none",
     }
     assert launch.env == {

@@ -79,7 +79,7 @@ async def orchestrator_stack(
 ) -> AsyncIterator[Stack]:
     tickets = TicketStore(root / ".yoi" / "tickets")
     probe = await Sandbox.probe(SandboxMode.BWRAP) if sandbox else None
-    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True)
+    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True, spares=2)
     intake = Runtime(runtime_id="backend-internal", model=intake_model)
     work = Runtime(runtime_id="local", model=work_model, workdirs=workdirs, sandbox=probe)
     async with intake, work:

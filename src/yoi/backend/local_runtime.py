@@ -73,6 +73,11 @@ class Restarts:
         return delay
 
 
+SPARE_WORKTREES = 2
+"""Deleted workdirs the local runtime keeps to make the next one fast (one per ticket the
+orchestrator runs at once, by default)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LocalLaunch:
     """What to start: the command, its environment (the token in it) and where."""
@@ -109,6 +114,7 @@ class LocalLaunch:
         ]  # fmt: skip
         if workspace.in_git:  # workdirs go where the orchestrator's do: .worktree/
             argv += ["--repository", str(workspace.root), "--worktrees", str(workspace.worktrees)]
+            argv += ["--spare-worktrees", str(SPARE_WORKTREES)]
         if settings.sandbox is not None:
             argv += ["--sandbox", settings.sandbox]
         for role, chosen in roles.items():

@@ -49,6 +49,11 @@ def runtime() -> None:
     help="Where workdirs go, a folder shared with others (default: beside the store).",
 )
 @click.option(
+    "--spare-worktrees",
+    type=click.IntRange(0, 16),
+    help="Deleted worktrees kept to make the next workdir fast (default 0).",
+)
+@click.option(
     "--sandbox",
     type=click.Choice(["bwrap", "none"]),
     help="How bash is confined (default bwrap; none runs it unconfined, shown as a warning).",

@@ -467,7 +467,9 @@ class Integration:
         except OSError:
             return ()
         known_names = {path.name for path in known if path.parent == self.folder}
-        return tuple(name for name in names if name not in known_names)
+        return tuple(  # a runtime's spare worktree files are its own, kept on purpose
+            name for name in names if name not in known_names and not name.startswith(".spare-")
+        )
 
     def _ticket_path(self, path: Path) -> Path:
         real = Path(os.path.realpath(path))

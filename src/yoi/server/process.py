@@ -103,7 +103,13 @@ async def _workdirs_and_sandbox(
         log.warning("bash is unavailable: %s", status.diagnostic)
     elif status.diagnostic:
         log.warning("%s", status.diagnostic)
-    return Workdirs.beside(store, settings.repositories, folder=settings.worktrees), sandbox
+    workdirs = Workdirs.beside(
+        store,
+        settings.repositories,
+        folder=settings.worktrees,
+        spares=settings.spare_worktrees,
+    )
+    return workdirs, sandbox
 
 
 def _signalled() -> asyncio.Event:

@@ -13,6 +13,7 @@ The TOML file holds the same settings as the flags, by the same names::
     repositories = ["../checkout"]      # what workdirs may be made of; relative to this file
     sandbox = "bwrap"                   # or "none": bash unconfined, shown as a warning
     worktrees = "../checkout/.worktree" # where workdirs go (default: beside the store)
+    spare_worktrees = 2                 # deleted worktrees kept to make the next one fast
 
 A token is only ever read from the environment or a file, never from the
 flags or the TOML itself, and never shown.
@@ -56,6 +57,7 @@ _KEYS = {
     "repositories",
     "sandbox",
     "worktrees",
+    "spare_worktrees",
 }
 
 
@@ -76,6 +78,9 @@ class ServeSettings:
     """The repositories workdirs may be made of (absolute); none: no workdirs, no file tools."""
     sandbox: SandboxMode = SandboxMode.BWRAP
     worktrees: Path | None = None
+    spare_worktrees: int = 0
+    """Deleted worktrees kept per repository (detached) to be the next workdir: its checkout
+    then writes only the files that differ."""
     """Where workdirs' files go (absolute), a folder shared with others; ``None``: beside the
     store."""
 
@@ -112,6 +117,7 @@ class ServeSettings:
             repositories=_repositories(values.get("repositories", []), base=base),
             sandbox=_sandbox(values.get("sandbox", SandboxMode.BWRAP.value)),
             worktrees=_folder(values.get("worktrees"), base=base),
+            spare_worktrees=_spares(values.get("spare_worktrees", 0)),
         )
 
     def override(self, flags: Mapping[str, object], *, cwd: Path) -> ServeSettings:
@@ -130,6 +136,8 @@ class ServeSettings:
         if "role_models" in given:
             flagged = _role_models(_role_flags(given["role_models"]))
             given["role_models"] = {**self.role_models, **flagged}
+        if "spare_worktrees" in given:
+            given["spare_worktrees"] = _spares(given["spare_worktrees"])
         if "worktrees" in given:
             given["worktrees"] = _folder(given["worktrees"], base=cwd)
         kind, root = given.pop("store", None), given.pop("store_root", None)
@@ -294,6 +302,16 @@ def _sandbox(value: object) -> SandboxMode:
         return modes[value]
     known = " or ".join(repr(mode) for mode in modes)
     raise InvalidRequest(f"sandbox must be {known}", details={"field": "sandbox"})
+
+
+def _spares(value: object) -> int:
+    """How many spare worktrees: a whole number from 0 to 16."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
+        raise InvalidRequest(
+            "spare_worktrees must be a whole number from 0 to 16",
+            details={"field": "spare_worktrees"},
+        )
+    return value
 
 
 def _seconds(value: object) -> float:

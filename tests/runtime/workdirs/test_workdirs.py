@@ -345,3 +345,52 @@ async def test_a_shared_folder_inside_the_checkout_is_excluded_and_not_swept(
         assert placement.path == (repo / ".worktree" / "mine").resolve()
     finally:
         await shared.close()
+
+
+async def test_a_spare_worktree_is_the_next_workdir_holding_only_its_commit(
+    repo: Path, tmp_path: Path
+) -> None:
+    spares = Workdirs(repositories=[repo], folder=tmp_path / "trees", spares=1)
+    await spares.open()
+    try:
+        first = await spares.create(str(repo), "v1", branch="work/one", workdir_id="one")
+        path = spares.path("one")
+        (path / "stale.txt").write_text("untracked\n")
+        (path / ".cache").mkdir()
+        (path / ".cache" / "x").write_text("ignored or not, it goes\n")
+        (path / "app.py").write_text("changed, never committed\n")
+        assert first.record.branch == "work/one"
+        await spares.delete("one", force=True)
+        assert git(repo, "branch", "--list", "work/one").strip() == ""
+        kept = [p.name for p in (tmp_path / "trees").iterdir()]
+        assert len(kept) == 1 and kept[0].startswith(".spare-")
+        assert spares.sweep() == ()
+        assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+        second = await spares.create(str(repo), "main", branch="work/two", workdir_id="two")
+        fresh = spares.path("two")
+        assert second.head == git(repo, "rev-parse", "main").strip()
+        assert git(fresh, "symbolic-ref", "HEAD").strip() == "refs/heads/work/two"
+        assert git(fresh, "status", "--porcelain", "--ignored").strip() == ""
+        assert not (fresh / "stale.txt").exists()
+        assert (fresh / "app.py").read_text() == (repo / "app.py").read_text()
+        placement = await spares.placement("two")
+        assert (placement.git_dir / "HEAD").read_text().strip() == "ref: refs/heads/work/two"
+        assert [p.name for p in (tmp_path / "trees").iterdir()] == ["two"]
+    finally:
+        await spares.close()
+
+
+async def test_spares_are_found_again_after_a_restart(repo: Path, tmp_path: Path) -> None:
+    ledger = FsLedger(tmp_path / "records")
+    before = Workdirs(repositories=[repo], folder=tmp_path / "trees", ledger=ledger, spares=2)
+    await before.open()
+    await before.create(str(repo), "main", workdir_id="one")
+    await before.delete("one")
+    await before.close()
+    after = Workdirs(repositories=[repo], folder=tmp_path / "trees", ledger=ledger, spares=2)
+    await after.open()
+    await after.create(str(repo), "v1", workdir_id="two")
+    assert [p.name for p in (tmp_path / "trees").iterdir()] == ["two"]
+    assert git(after.path("two"), "rev-parse", "HEAD").strip() == git(
+        repo, "rev-parse", "v1^{commit}"
+    ).strip()

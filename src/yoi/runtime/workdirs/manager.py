@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +44,7 @@ __all__ = ["Placement", "Workdirs"]
 log = logging.getLogger(__name__)
 
 _MAX_TEXT = 1024
+_SPARE = ".spare-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +68,19 @@ class Workdirs:
         ledger: WorkdirLedger | None = None,
         clock: Callable[[], float] = time.time,
         shared: bool = False,
+        spares: int = 0,
     ) -> None:
         """``repositories`` are the checkouts workdirs may be made of (absolute paths);
         ``folder`` is where worktrees go (``None``: a temporary folder made at open);
         ``shared`` says others keep worktrees in that folder too (a workspace's
-        ``.worktree/``), so the sweep does not report what it finds there."""
+        ``.worktree/``), so the sweep does not report what it finds there; ``spares`` is how
+        many deleted worktrees of each repository are kept (detached, as ``.spare-*``) to be
+        made the next workdir with a checkout of only what differs, instead of every file."""
         self._allowed = {_real(Path(path)) for path in repositories}
         self._folder = folder
         self._shared = shared
+        self._spare_limit = max(0, spares)
+        self._spares: dict[Path, list[Path]] = {}
         self._temporary = folder is None
         self._ledger = ledger if ledger is not None else MemoryLedger()
         self._clock = clock
@@ -89,6 +97,7 @@ class Workdirs:
         repositories: Sequence[str | os.PathLike[str]],
         *,
         folder: Path | None = None,
+        spares: int = 0,
     ) -> Workdirs:
         """Workdirs kept next to ``store``: under an fs store's root (``worktrees/`` for the
         files, ``workdirs/`` for the records); for any other store, a temporary folder and
@@ -97,8 +106,14 @@ class Workdirs:
         if isinstance(store, FsStore):
             ledger = FsLedger(store.root / "workdirs")
             files = folder if folder is not None else store.root / "worktrees"
-            return cls(repositories=repositories, folder=files, ledger=ledger, shared=shared)
-        return cls(repositories=repositories, folder=folder, shared=shared)
+            return cls(
+                repositories=repositories,
+                folder=files,
+                ledger=ledger,
+                shared=shared,
+                spares=spares,
+            )
+        return cls(repositories=repositories, folder=folder, shared=shared, spares=spares)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -114,6 +129,8 @@ class Workdirs:
         self._records = {record.workdir_id: record for record in records}
         self.problems = tuple(problems)
         self._opened = True
+        if self._spare_limit:
+            await self._find_spares()
 
     async def close(self) -> None:
         if self._ledger.durable:
@@ -136,7 +153,9 @@ class Workdirs:
             names = sorted(os.listdir(self._ready()))
         except OSError:
             return ()
-        return tuple(name for name in names if name not in self._records)
+        return tuple(
+            name for name in names if name not in self._records and not name.startswith(_SPARE)
+        )
 
     def path(self, workdir_id: str) -> Path:
         """Where the files of the workdir live (for the runtime's tools, never for clients)."""
@@ -207,7 +226,7 @@ class Workdirs:
             if worktree is not None and worktree.head is not None and not force:
                 await _refuse_unmerged(repository, record, worktree.head)
             removed = worktree is not None and not worktree.prunable
-            if removed:
+            if removed and not await self._park(repository, path):
                 await repository.remove(path)
             branch_deleted = await _clean(repository, record.branch)
             await self._ledger.drop(workdir_id)
@@ -234,7 +253,8 @@ class Workdirs:
         if branch is not None:
             await repository.check_branch(branch)
         await self._exclude(repository)
-        await repository.add(path, commit, branch)
+        if not await self._reuse(repository, path, commit, branch):
+            await repository.add(path, commit, branch)
         record = WorkdirRecord(workdir_id, root, base, commit, branch, self._clock())
         try:
             await self._ledger.save(record)
@@ -246,6 +266,53 @@ class Workdirs:
             raise
         self._records[workdir_id] = record
         return record
+
+    async def _find_spares(self) -> None:
+        """The spare folders a run before this one left, by repository."""
+        try:
+            names = await asyncio.to_thread(os.listdir, self._ready())
+        except OSError:
+            return
+        for root in self._allowed:
+            prefix = _spare_prefix(root)
+            self._spares[root] = sorted(
+                self._ready() / name for name in names if name.startswith(prefix)
+            )
+
+    async def _park(self, repository: Repository, path: Path) -> bool:
+        """Keep a deleted worktree as a spare when there is room; whether it was kept."""
+        root = _real(repository.root)
+        spares = self._spares.setdefault(root, [])
+        if len(spares) >= self._spare_limit:
+            return False
+        spare = self._ready() / f"{_spare_prefix(root)}{self._ids.new().removeprefix('wd-')}"
+        try:
+            await repository.park(path, spare)
+        except WorkdirFailed as error:
+            log.info("a worktree is removed instead of kept: %s", error.message)
+            return False
+        spares.append(spare)
+        return True
+
+    async def _reuse(
+        self, repository: Repository, path: Path, commit: str, branch: str | None
+    ) -> bool:
+        """Make a spare the new worktree; whether there was one that could be."""
+        spares = self._spares.get(_real(repository.root), [])
+        while spares:
+            spare = spares.pop()
+            try:
+                await repository.reuse(spare, path, commit, branch)
+                return True
+            except WorkdirFailed as error:
+                log.warning("a spare worktree cannot be used and is removed: %s", error.message)
+                with contextlib.suppress(WorkdirFailed):
+                    await repository.remove(path)
+                await asyncio.to_thread(shutil.rmtree, spare, True)
+                await asyncio.to_thread(shutil.rmtree, path, True)
+                if branch is not None:
+                    await repository.delete_branch(branch)
+        return False
 
     async def _exclude(self, repository: Repository) -> None:
         """Keep the worktree folder out of ``git status`` when it lies inside the checkout."""
@@ -340,6 +407,11 @@ def _text(value: object, field: str) -> str:
     except UnicodeEncodeError:
         raise InvalidRequest(f"{field} is not valid Unicode", details={"field": field}) from None
     return value
+
+
+def _spare_prefix(root: Path) -> str:
+    """Spares are named after their repository, so several can share a folder."""
+    return f"{_SPARE}{hashlib.sha256(str(root).encode()).hexdigest()[:12]}-"
 
 
 def _real(path: Path) -> Path:

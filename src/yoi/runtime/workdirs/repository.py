@@ -7,6 +7,9 @@ reaches git only after ``--end-of-options`` or as the value of a check git makes
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +70,33 @@ class Repository:
         if found.code != 0 or not text.startswith("/"):
             raise WorkdirFailed(found.failure("git cannot name the repository's git directory"))
         return Path(text)
+
+    async def park(self, path: Path, spare: Path) -> None:
+        """Keep the files of the worktree at ``path`` as ``spare``, a plain folder: the
+        worktree itself is gone (git no longer lists it, its branch is free), its files stay
+        for :meth:`reuse`."""
+        try:
+            await asyncio.to_thread(_unhook, path, spare)
+        except OSError as error:
+            raise WorkdirFailed(f"cannot keep the worktree's files: {error.strerror}") from None
+        await self.prune()
+
+    async def reuse(self, spare: Path, path: Path, commit: str, branch: str | None) -> None:
+        """A worktree at ``path`` at ``commit`` (on a new ``branch``, or detached) made of
+        the files of ``spare``: only the files that differ are written, and every file git
+        does not track, ignored ones included, is removed."""
+        place = ["-b", branch] if branch is not None else ["--detach"]
+        await self._ok(
+            "worktree add", "worktree", "add", "--no-checkout", *place, str(path), commit
+        )
+        try:
+            await asyncio.to_thread(_move_in, spare, path)
+        except OSError as error:
+            raise WorkdirFailed(f"cannot move the spare's files: {error.strerror}") from None
+        here = Repository(path, self._settings)
+        await here._ok("reset", "reset", "--quiet", "--mixed")  # the index, files untouched
+        await here._ok("reset", "reset", "--quiet", "--hard")  # only what differs written
+        await here._ok("clean", "clean", "-ffdxq")
 
     async def remove(self, path: Path) -> None:
         await self._ok("worktree remove", "worktree", "remove", "--force", str(path))
@@ -247,3 +277,17 @@ class Repository:
             raise WorkdirFailed("the repository cannot be opened") from None
         except GitFailed as error:
             raise WorkdirFailed(error.message) from None
+
+
+def _unhook(path: Path, spare: Path) -> None:
+    os.rename(path, spare)
+    link = spare / ".git"
+    if link.is_file() and not link.is_symlink():
+        link.unlink()
+
+
+def _move_in(spare: Path, path: Path) -> None:
+    for entry in os.listdir(spare):
+        if entry != ".git":
+            os.rename(spare / entry, path / entry)
+    shutil.rmtree(spare, ignore_errors=True)
