@@ -12,23 +12,13 @@ from pathlib import Path
 from tests.git_repo import git
 from tests.orchestrator.epic import dependencies, seed_epic
 from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
-from tests.orchestrator.test_loop import story
+from tests.orchestrator.test_loop import STORY, story
 
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.demo import DemoModel
 
 MAX_PARALLEL = 2
-STORY = [
-    "decision: implementation_ready",
-    "moved to inprogress",
-    "kickoff",
-    "implementation report",
-    "review",
-    "integration report",
-    "moved to done",
-    "cleanup",
-]
 
 
 async def test_the_seed_epic_reaches_done_in_dependency_order(tmp_path: Path) -> None:

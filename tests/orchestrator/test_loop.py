@@ -68,16 +68,7 @@ async def test_a_queued_ticket_goes_to_done_through_every_step(tmp_path: Path) -
     kinds = [event.kind for event in detail.events]
     assert EventKind.DECISION in kinds
     assert EventKind.REVIEW in kinds
-    assert story(detail.events) == [
-        "decision: implementation_ready",
-        "moved to inprogress",
-        "kickoff",
-        "implementation report",
-        "review",
-        "integration report",
-        "moved to done",
-        "cleanup",
-    ]
+    assert story(detail.events) == STORY
     show = git(root, "show", "orchestration:app.py")
     assert show == "print('bonjour')\n"
     assert "merge: " in git(root, "log", "-1", "--format=%s", "orchestration")
@@ -87,6 +78,19 @@ async def test_a_queued_ticket_goes_to_done_through_every_step(tmp_path: Path) -
     assert (root / "app.py").read_text() == "print('one')\n"  # the person's checkout
     intake.assert_consumed()
     work.assert_consumed()
+
+
+STORY = [
+    "decision: implementation_ready",
+    "moved to inprogress",
+    "kickoff",
+    "implementation report",
+    "review",
+    "integration report",
+    "moved to done",
+    "cleanup",
+]
+"""What a ticket's thread tells of a run that went straight to done, in order."""
 
 
 def story(events: Sequence[ThreadEvent]) -> list[str]:

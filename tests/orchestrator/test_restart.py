@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.git_repo import git
@@ -16,13 +18,13 @@ from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
 from yoi.engine.model import ModelChunk, ModelRequest
 from yoi.orchestrator.hosts import StaticHosts
 from yoi.orchestrator.rebuild import rebuild
-from yoi.orchestrator.run_record import Phase
+from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.service import Orchestrator
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.orchestrator.state import OrchestratorState, state_path
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import Runtime
-from yoi.runtime.transcript import Role
+from yoi.runtime.transcript import Role, TranscriptEntry
 from yoi.runtime.workdirs import Workdirs
 from yoi.tickets import TicketStore
 from yoi.tickets.model import EventKind
@@ -45,46 +47,24 @@ class Gated:
             yield chunk
 
 
-async def test_a_new_orchestrator_finishes_a_run_without_repeating_a_step(tmp_path: Path) -> None:
-    root = make_repository(tmp_path / "repo")
-    tickets = TicketStore(root / ".yoi" / "tickets")
-    work = Gated(ScriptedModel([*coder_turns(), *review_turns()]))
-    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True)
-    intake = Runtime(runtime_id="backend-internal", model=ScriptedModel(intake_turns()))
-    local = Runtime(runtime_id="local", model=work, workdirs=workdirs)
-    hosts = StaticHosts({"backend-internal": intake, "local": local})
-    settings = OrchestratorSettings(pass_interval=0.5)
-    async with intake, local:
-        first = Orchestrator(root=root, tickets=tickets, hosts=hosts, settings=settings)
-        await first.open()
-        ticket = queue(tickets, "Greet in French")
-        first.wake()
-        async with asyncio.timeout(30):
-            await work.asked.wait()  # the coder's run is under way
-        assert first.run(ticket) is not None
-        await first.aclose()  # the orchestrator is gone; the coder goes on
-        work.gate.set()
-        async with Orchestrator(root=root, tickets=tickets, hosts=hosts, settings=settings) as o:
-            async with asyncio.timeout(30):
-                while (run := o.run(ticket)) is None or not run.phase.over:
-                    await o.changed()
-            assert run.phase is Phase.DONE, run.stop_reason
-            coder = run.coder_worker_id
-            assert coder is not None
-            transcript = await local.transcript(coder)
-        detail = tickets.get(ticket)
-    asks = [e for e in transcript.items if e.role is Role.USER]
-    assert len(asks) == 1, [e.content[:60] for e in asks]
-    decisions = [e for e in detail.events if e.kind == EventKind.DECISION]
-    assert len(decisions) == 1, [(e.kind, e.body[:40]) for e in detail.events]
-    merges = git(root, "log", "--merges", "--format=%s", "orchestration").splitlines()
-    assert len(merges) == 1
+@dataclass
+class Interrupted:
+    """A ticket mid-implementation whose orchestrator is gone; its runtimes go on."""
+
+    root: Path
+    tickets: TicketStore
+    ticket: str
+    intake_model: ScriptedModel
+    work: Gated
+    local: Runtime
+    hosts: StaticHosts
 
 
-async def test_a_lost_state_is_rebuilt_from_the_tickets_and_the_run_goes_on(
-    tmp_path: Path,
-) -> None:
-    root = make_repository(tmp_path / "repo")
+SETTINGS = OrchestratorSettings(pass_interval=0.5)
+
+
+@asynccontextmanager
+async def interrupted(root: Path) -> AsyncIterator[Interrupted]:
     tickets = TicketStore(root / ".yoi" / "tickets")
     intake_model = ScriptedModel(intake_turns())
     work = Gated(ScriptedModel([*coder_turns(), *review_turns()]))
@@ -92,36 +72,64 @@ async def test_a_lost_state_is_rebuilt_from_the_tickets_and_the_run_goes_on(
     intake = Runtime(runtime_id="backend-internal", model=intake_model)
     local = Runtime(runtime_id="local", model=work, workdirs=workdirs)
     hosts = StaticHosts({"backend-internal": intake, "local": local})
-    settings = OrchestratorSettings(pass_interval=0.5)
     async with intake, local:
-        first = Orchestrator(root=root, tickets=tickets, hosts=hosts, settings=settings)
+        first = Orchestrator(root=root, tickets=tickets, hosts=hosts, settings=SETTINGS)
         await first.open()
         ticket = queue(tickets, "Greet in French")
         first.wake()
         async with asyncio.timeout(30):
-            await work.asked.wait()
-        await first.aclose()
+            await work.asked.wait()  # the coder's run is under way
+        assert first.run(ticket) is not None
+        await first.aclose()  # the orchestrator is gone; the coder goes on
+        yield Interrupted(root, tickets, ticket, intake_model, work, local, hosts)
+
+
+async def take_over(gone: Interrupted) -> tuple[Run, list[TranscriptEntry]]:
+    """A new orchestrator finishes the run; the run, and what its coder was asked."""
+    gone.work.gate.set()
+    orchestrator = Orchestrator(
+        root=gone.root, tickets=gone.tickets, hosts=gone.hosts, settings=SETTINGS
+    )
+    async with orchestrator:
+        async with asyncio.timeout(30):
+            while (run := orchestrator.run(gone.ticket)) is None or not run.phase.over:
+                await orchestrator.changed()
+        assert run.phase is Phase.DONE, run.stop_reason
+        assert run.coder_worker_id is not None
+        transcript = await gone.local.transcript(run.coder_worker_id)
+    return run, [entry for entry in transcript.items if entry.role is Role.USER]
+
+
+def assert_once(gone: Interrupted) -> None:
+    """One acceptance decision on the ticket, one merge on the integration branch."""
+    detail = gone.tickets.get(gone.ticket)
+    decisions = [e for e in detail.events if e.kind == EventKind.DECISION]
+    assert len(decisions) == 1, [(e.kind, e.body[:40]) for e in detail.events]
+    merges = git(gone.root, "log", "--merges", "--format=%s", "orchestration").splitlines()
+    assert len(merges) == 1
+
+
+async def test_a_new_orchestrator_finishes_a_run_without_repeating_a_step(tmp_path: Path) -> None:
+    async with interrupted(make_repository(tmp_path / "repo")) as gone:
+        _, asks = await take_over(gone)
+        assert len(asks) == 1, [e.content[:60] for e in asks]
+        assert_once(gone)
+
+
+async def test_a_lost_state_is_rebuilt_from_the_tickets_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    async with interrupted(root) as gone:
         for lost in root.glob(".yoi/state/orchestrator.db*"):
             lost.unlink()
         with OrchestratorState.open(state_path(root)) as state:
-            rebuilt = rebuild(state, tickets, time.time)
-        assert rebuilt.runs == ((ticket, "implementing"),)
-        work.gate.set()
-        async with Orchestrator(root=root, tickets=tickets, hosts=hosts, settings=settings) as o:
-            async with asyncio.timeout(30):
-                while (run := o.run(ticket)) is None or not run.phase.over:
-                    await o.changed()
-            assert run.phase is Phase.DONE, run.stop_reason
-            assert run.coder_worker_id is not None
-            transcript = await local.transcript(run.coder_worker_id)
-        detail = tickets.get(ticket)
+            rebuilt = rebuild(state, gone.tickets, time.time)
+        assert rebuilt.runs == ((gone.ticket, "implementing"),)
+        _, asks = await take_over(gone)
+        assert len(asks) == 1
         with OrchestratorState.open(state_path(root)) as state:
-            again = rebuild(state, tickets, time.time)
-    assert again.runs == ()  # a ticket with a run is left as it is
-    intake_model.assert_consumed()  # the intake was asked once, before the loss
-    asks = [e for e in transcript.items if e.role is Role.USER]
-    assert len(asks) == 1
-    decisions = [e for e in detail.events if e.kind == EventKind.DECISION]
-    assert len(decisions) == 1
-    merges = git(root, "log", "--merges", "--format=%s", "orchestration").splitlines()
-    assert len(merges) == 1
+            again = rebuild(state, gone.tickets, time.time)
+        assert again.runs == ()  # a ticket with a run is left as it is
+        gone.intake_model.assert_consumed()  # the intake was asked once, before the loss
+        assert_once(gone)

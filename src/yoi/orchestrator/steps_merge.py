@@ -10,9 +10,6 @@ paths (with the integration branch merged into the coder's workdir for it to res
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from yoi.errors import StateConflict, UnsupportedOperation, WorkdirNotFound, YoiError
@@ -27,6 +24,8 @@ from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.steps import Steps
 from yoi.orchestrator.ticket_validation import ticket_commands
 from yoi.orchestrator.validation import ValidationResult, run_validation
+from yoi.runtime.stores.fs.disk import OsDisk
+from yoi.runtime.stores.fs.files import write_atomic
 
 __all__ = ["Finish"]
 
@@ -216,17 +215,7 @@ def _store_logs(crew: Crew, run: Run, result: ValidationResult) -> list[str | No
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".log-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomic(path, text.encode("utf-8"), OsDisk())
 
 
 def _texts(value: object) -> list[str]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+from yoi.runtime.stores.fs.disk import OsDisk
+from yoi.runtime.stores.fs.files import write_atomic
 
 __all__ = ["exclude_folder", "gitdir_of"]
 
@@ -47,14 +49,4 @@ def _add_line(path: Path, line: str) -> None:
     if text and not text.endswith("\n"):
         text += "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".exclude-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"{text}{line}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomic(path, f"{text}{line}\n".encode(), OsDisk())
