@@ -363,7 +363,8 @@ async def test_a_spare_worktree_is_the_next_workdir_holding_only_its_commit(
         await spares.delete("one", force=True)
         assert git(repo, "branch", "--list", "work/one").strip() == ""
         kept = [p.name for p in (tmp_path / "trees").iterdir()]
-        assert len(kept) == 1 and kept[0].startswith(".spare-")
+        assert len(kept) == 1
+        assert kept[0].startswith(".spare-")
         assert spares.sweep() == ()
         assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
         second = await spares.create(str(repo), "main", branch="work/two", workdir_id="two")
@@ -391,6 +392,7 @@ async def test_spares_are_found_again_after_a_restart(repo: Path, tmp_path: Path
     await after.open()
     await after.create(str(repo), "v1", workdir_id="two")
     assert [p.name for p in (tmp_path / "trees").iterdir()] == ["two"]
-    assert git(after.path("two"), "rev-parse", "HEAD").strip() == git(
-        repo, "rev-parse", "v1^{commit}"
-    ).strip()
+    assert (
+        git(after.path("two"), "rev-parse", "HEAD").strip()
+        == git(repo, "rev-parse", "v1^{commit}").strip()
+    )
