@@ -7,6 +7,7 @@ thread tells the whole story in order, and git is left with ten merges and nothi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 from tests.git_repo import git
@@ -17,6 +18,7 @@ from tests.orchestrator.test_loop import STORY, story
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.demo import DemoModel
+from yoi.tickets.model import EventKind
 
 MAX_PARALLEL = 2
 
@@ -48,6 +50,9 @@ async def test_the_seed_epic_reaches_done_in_dependency_order(tmp_path: Path) ->
         waited = [line for line in told[: -len(STORY)] if line.startswith("decision: ")]
         assert told[len(waited) :] == STORY, (sample, told)
         assert all("implementation_ready" not in line for line in waited)
+        bodies = [e.body for e in events if e.kind == EventKind.DECISION]
+        repeated = [one for one, two in pairwise(bodies) if one == two]
+        assert not repeated, f"{sample}: a decision written again unchanged"
     merges = git(root, "log", "--merges", "--format=%s", "orchestration").splitlines()
     assert len(merges) == len(made)
     assert git(root, "branch", "--list", "work/*").strip() == ""

@@ -5,18 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.git_repo import git
 from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
-from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
+from tests.orchestrator.test_loop import INTENT, coder_turns, intake_turns, review_turns
 
 from yoi.errors import InvalidTransition, StoreLocked
 from yoi.orchestrator.hosts import StaticHosts
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.service import Orchestrator
 from yoi.orchestrator.state import OrchestratorState, state_path
-from yoi.providers.script import Stall
+from yoi.providers.script import Call, Stall, Text
 from yoi.providers.scripted import ScriptedModel
 from yoi.runtime import WorkerStatus
 from yoi.tickets import State, TicketStore
+from yoi.tickets.model import EventKind
 
 
 async def test_a_second_orchestrator_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
@@ -78,3 +80,41 @@ async def test_a_retry_is_refused_while_no_model_can_do_the_work(tmp_path: Path)
         with pytest.raises(InvalidTransition, match="No model is set"):
             await orchestrator.retry(ticket, by="ann")
         assert [p.code for p in orchestrator.status().problems] == ["no_model"]
+
+
+async def test_a_ticket_the_intake_finds_not_ready_goes_back_to_planning_with_why(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    answer = {**INTENT, "implementation_ready": False, "not_ready_reason": "no acceptance test"}
+    intake = ScriptedModel([[Call("submit_intent", answer)], [Text("Not ready.")]])
+    async with orchestrator_stack(root, intake_model=intake, work_model=ScriptedModel([])) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        await stack.until(
+            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
+        )
+        run = stack.run(ticket)
+        detail = stack.tickets.get(ticket)
+        await stack.orchestrator.settled()
+    assert (run.phase, run.stop_reason) == (Phase.STOPPED, "returned_to_planning")
+    assert detail.meta.state is State.PLANNING
+    decision = [e.body for e in detail.events if e.kind == EventKind.DECISION][-1]
+    assert decision.startswith("Routing decision: return_to_planning")
+    assert "no acceptance test" in decision
+    assert run.coder_worker_id is None  # nothing was made for it
+
+
+async def test_an_integration_branch_checked_out_elsewhere_is_a_problem_at_start(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    git(root, "checkout", "-q", "-b", "orchestration")
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel([]), work_model=ScriptedModel([])
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        status = stack.orchestrator.status()
+    assert [problem.code for problem in status.problems] == ["integration_branch_busy"]
+    assert [waiting.ticket_id for waiting in status.waiting] == [ticket]
+    assert git(root, "symbolic-ref", "--short", "HEAD").strip() == "orchestration"
