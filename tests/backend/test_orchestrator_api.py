@@ -455,7 +455,13 @@ async def test_yoi_serve_opens_the_orchestrator_and_on_the_offline_model_says_so
     assert str(root) not in response.text
     status = response.json()
     assert (status["enabled"], status["ready"], status["max_parallel"]) == (True, False, 3)
-    assert status["problems"] == [{"code": "no_model", "message": NO_MODEL}]
+    assert status["problems"] == [
+        {"code": "no_model", "message": NO_MODEL},
+        {  # the local runtime is off here, and the coders need it
+            "code": "runtime_not_found",
+            "message": "there is no runtime local: the orchestrator needs it",
+        },
+    ]
     assert [run["ticket_id"] for run in status["runs"]] == [ticket]
 
 

@@ -16,7 +16,7 @@ from yoi.orchestrator.service import Orchestrator
 from yoi.orchestrator.state import OrchestratorState, state_path
 from yoi.providers.script import Call, Stall, Text
 from yoi.providers.scripted import ScriptedModel
-from yoi.runtime import WorkerStatus
+from yoi.runtime import Runtime, WorkerStatus
 from yoi.tickets import State, TicketStore
 from yoi.tickets.model import EventKind
 
@@ -79,7 +79,8 @@ async def test_a_retry_is_refused_while_no_model_can_do_the_work(tmp_path: Path)
     async with orchestrator:
         with pytest.raises(InvalidTransition, match="No model is set"):
             await orchestrator.retry(ticket, by="ann")
-        assert [p.code for p in orchestrator.status().problems] == ["no_model"]
+        codes = [p.code for p in orchestrator.status().problems]
+        assert codes == ["no_model", "runtime_not_found", "runtime_not_found"]
 
 
 async def test_a_ticket_the_intake_finds_not_ready_goes_back_to_planning_with_why(
@@ -118,3 +119,21 @@ async def test_an_integration_branch_checked_out_elsewhere_is_a_problem_at_start
     assert [problem.code for problem in status.problems] == ["integration_branch_busy"]
     assert [waiting.ticket_id for waiting in status.waiting] == [ticket]
     assert git(root, "symbolic-ref", "--short", "HEAD").strip() == "orchestration"
+
+
+async def test_a_workspace_without_the_coders_runtime_says_so_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    tickets = TicketStore(root / ".yoi" / "tickets")
+    ticket = queue(tickets, "Greet in French")
+    intake = ScriptedModel([])
+    async with Runtime(runtime_id="backend-internal", model=intake) as embedded:
+        hosts = StaticHosts({"backend-internal": embedded})
+        async with Orchestrator(root=root, tickets=tickets, hosts=hosts) as orchestrator:
+            status = orchestrator.status()
+            assert orchestrator.run(ticket) is None
+    assert [(p.code, "local" in p.message) for p in status.problems] == [
+        ("runtime_not_found", True)
+    ]
+    assert "runtime_not_found" in status.waiting[0].sentence

@@ -188,7 +188,7 @@ def card_selector(ticket_id: str) -> str:
     return f"article.card[data-ticket-id='{ticket_id}']"
 
 
-async def test_a_stale_stop_is_refused_on_its_card_and_the_drawer_stops_and_retries(
+async def test_a_stale_stop_is_refused_on_its_card_and_a_retry_waits_for_a_model(
     tmp_path: Path,
 ) -> None:
     root = make_repository(tmp_path / "project")
@@ -233,7 +233,7 @@ async def test_a_stale_stop_is_refused_on_its_card_and_the_drawer_stops_and_retr
         )
         await expect(run_card.locator("button[data-action=stop]")).to_have_count(0)
 
-        # The drawer shows the run and retries it: the next attempt.
+        # The drawer shows the run; a retry waits for a model, and says so where it was asked.
         await run_card.get_by_role("link", name="Build the parser").click()
         panel = page.get_by_role("dialog", name="Build the parser")
         orchestration = panel.locator("[data-role=orchestration]")
@@ -242,9 +242,9 @@ async def test_a_stale_stop_is_refused_on_its_card_and_the_drawer_stops_and_retr
         )
         await expect(orchestration.locator("[data-fact=attempt] dd")).to_have_text("1")
         await orchestration.get_by_role("button", name="Retry").click()
-        await expect(orchestration.locator("[data-fact=attempt] dd")).to_have_text("2")
-        await expect(orchestration.locator(".error-line")).to_have_count(0)
-        await expect(run_card.locator(".error-line")).to_have_count(0)
+        refusal = orchestration.locator(".error-line[data-code=invalid_transition]")
+        await expect(refusal).to_contain_text("cannot start again now")
+        await expect(orchestration.locator("[data-fact=attempt] dd")).to_have_text("1")
         await page.screenshot(path=str(ARTIFACTS / "ticket-drawer-orchestrator.png"))
 
 

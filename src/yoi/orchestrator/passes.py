@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from yoi.errors import IntegrationBranchBusy, RuntimeNotFound, RuntimeUnavailable, YoiError
+from yoi.errors import IntegrationBranchBusy, RuntimeUnavailable, YoiError
 from yoi.orchestrator.crew import Crew
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 _FIRST_BACKOFF = 0.5
 _LONGEST_BACKOFF = 30.0
-_TRANSIENT = (RuntimeUnavailable, RuntimeNotFound)
+_TRANSIENT = (RuntimeUnavailable,)
 
 
 class Passes:

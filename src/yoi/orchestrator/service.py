@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from yoi.errors import InvalidRequest, InvalidTransition
+from yoi.errors import InvalidRequest, InvalidTransition, RuntimeNotFound
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.passes import Passes
@@ -119,6 +119,7 @@ class Orchestrator:
             clock=self._clock,
         )
         problems = [] if self._model_problem is None else [Problem("no_model", self._model_problem)]
+        problems += self._missing_runtimes()
         problems += await self._passes.prepare()
         self._problems = tuple(problems)
         if self.settings.enabled and not self._problems:
@@ -225,6 +226,16 @@ class Orchestrator:
         return await self._require().retry(run, by=by)
 
     # -- helpers ------------------------------------------------------------------
+
+    def _missing_runtimes(self) -> list[Problem]:
+        """The roles' runtimes this workspace does not have (the local one turned off)."""
+        found = []
+        for runtime_id in dict.fromkeys((self.roles.intake_runtime, self.roles.work_runtime)):
+            try:
+                self._hosts.host(runtime_id)
+            except RuntimeNotFound as error:
+                found.append(Problem(error.code, f"{error.message}: the orchestrator needs it"))
+        return found
 
     def _active(self, ticket_id: str) -> Run:
         wanted = canonical_id(ticket_id)
