@@ -37,6 +37,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkerProtected               worker_protected
     ├── WorkdirNotFound               workdir_not_found
     ├── WorkdirUnmerged               workdir_unmerged
+    ├── WorkdirExists                 workdir_exists
     ├── WorkdirFailed                 workdir_failed
     ├── IntegrationBranchBusy         integration_branch_busy
     ├── ApprovalNotFound              approval_not_found
@@ -128,6 +129,7 @@ __all__ = [
     "WorkerNotFound",
     "WorkerProtected",
     "WorkerStopped",
+    "WorkdirExists",
     "WorkdirFailed",
     "WorkdirNotFound",
     "WorkdirUnmerged",

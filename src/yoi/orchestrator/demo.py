@@ -15,6 +15,7 @@ when every ticket is done, one ends otherwise, or the deadline passes.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def demo_choice(explicit: str | None, env: Mapping[str, str]) -> ModelChoice:
 
 def demo_settings() -> OrchestratorSettings:
     """Validation is the program's tests, run by this very Python."""
-    command = f"{shlex.quote(sys.executable)} -m unittest -q"
+    command = f"{shlex.quote(os.path.realpath(sys.executable))} -m unittest -q"
     return OrchestratorSettings(validation=(command,), validation_timeout=120.0, pass_interval=1.0)
 
 
