@@ -111,5 +111,6 @@ async def test_the_orchestrator_waits_only_while_one_of_its_roles_would_answer_o
         stop.set()
         await served
     assert response.status_code == 200, response.text
-    assert response.json()["problems"] == problems
+    found = response.json()["problems"]  # the local runtime is off here: a problem of its own
+    assert [problem for problem in found if problem["code"] != "runtime_not_found"] == problems
     assert KEY not in out.getvalue()
