@@ -1,7 +1,8 @@
-"""A process test: ``yoi serve`` runs the orchestrator on the demo playbook model and is killed
-with SIGKILL twice — once while a coder works, once while a merge is being validated — and
-each time started again. The queued tickets all reach ``done`` and nothing happened twice:
-one acceptance, one coder, one merge per ticket."""
+"""A process test: ``yoi serve`` runs the orchestrator over the seed epic (the sample store's ten
+worker-runtime tickets with their dependencies, queued at once) on the demo playbook model and
+is killed with SIGKILL twice — once while a coder works, once while a merge is being
+validated — and each time started again. Every ticket reaches ``done`` and nothing happened
+twice: one acceptance, one coder, one merge per ticket."""
 
 from __future__ import annotations
 
@@ -15,18 +16,18 @@ import httpx
 import pytest
 from tests.backend.test_process import Served, Serving
 from tests.git_repo import git
+from tests.orchestrator.epic import seed_epic
 from tests.server.test_process import clean_env
 
 from yoi.tickets import State, TicketStore
 from yoi.tickets.model import EventKind
 
 DEADLINE = 120.0
-PERSON = "ann"
 CONFIG = """\
 [orchestrator]
-max_parallel = 1
+max_parallel = 2
 pass_interval = 1
-validation = ["sleep 2"]
+validation = ["sleep 1"]
 """
 Status = dict[str, Any]
 
@@ -47,12 +48,7 @@ def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
     (root / ".yoi").mkdir()
     (root / ".yoi" / "config.toml").write_text(CONFIG)
     store = TicketStore(root / ".yoi" / "tickets")
-    made = []
-    for number in range(3):
-        ticket = store.create(f"Note {number}", "Write a note.\n", author=PERSON).id
-        store.move(ticket, State.READY, author=PERSON)
-        store.move(ticket, State.QUEUED, author=PERSON)
-        made.append(ticket)
+    made = list(seed_epic(store).values())
     store.close()
     return root, made
 

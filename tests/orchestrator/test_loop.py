@@ -228,3 +228,22 @@ async def test_a_failing_validation_undoes_the_merge_and_sends_the_log_back(
     logs = sorted((root / ".yoi" / "tickets" / ticket / "artifacts" / "validation").iterdir())
     assert "ok.txt is missing" in logs[0].read_text()
     work.assert_consumed()
+
+
+async def test_review_rounds_run_out_and_the_run_stops_saying_so(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = ScriptedModel([*coder_turns(), *review_turns("request_changes")])
+    settings = OrchestratorSettings(pass_interval=0.5, max_review_rounds=1)
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=settings
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        await finish(stack, ticket)
+        run = stack.run(ticket)
+        thread = bodies(stack, ticket)
+        state = stack.tickets.get(ticket).meta.state
+    assert (run.phase, run.stop_reason) == (Phase.STOPPED, "review_rounds_exhausted")
+    assert thread[-1].startswith("Run stopped: review_rounds_exhausted")
+    assert state is State.INPROGRESS  # a person retries, stops or returns it
+    assert "merge: " not in git(root, "log", "--format=%s", "orchestration")
+    work.assert_consumed()
