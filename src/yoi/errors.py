@@ -40,6 +40,7 @@ and never carry secrets, URLs with credentials or tracebacks.
     ├── WorkdirExists                 workdir_exists
     ├── WorkdirFailed                 workdir_failed
     ├── IntegrationBranchBusy         integration_branch_busy
+    ├── RunStalled                    run_stalled
     ├── ApprovalNotFound              approval_not_found
     ├── WorkspaceMismatch             workspace_mismatch
     ├── CursorExpired                 cursor_expired
@@ -108,6 +109,7 @@ __all__ = [
     "RuntimeAuthFailed",
     "RuntimeNotFound",
     "RuntimeTimeout",
+    "RunStalled",
     "RuntimeUnavailable",
     "ScopeError",
     "ScriptError",
@@ -325,6 +327,13 @@ class IntegrationBranchBusy(YoiError):
     (a person's checkout, say); the orchestrator would move it under them, so it refuses."""
 
     code = "integration_branch_busy"
+
+
+class RunStalled(YoiError):
+    """A worker's run gave no sign of life (no event, no tool call running) for longer than its
+    phase's stall timeout; the orchestrator cancels it and tries again."""
+
+    code = "run_stalled"
 
 
 class ApprovalNotFound(YoiError):

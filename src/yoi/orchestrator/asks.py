@@ -79,10 +79,17 @@ async def ask(host: WorkerHost, worker_id: str, text: str) -> str:
     return ack.run_id
 
 
-async def answer_of(host: WorkerHost, worker_id: str, run_id: str, tools: frozenset[str]) -> Answer:
-    """Wait for run ``run_id`` to end (bound it with ``asyncio.timeout``) and read the last
-    report it submitted through one of ``tools``."""
-    finished = await await_run(host, worker_id, run_id)
+async def answer_of(
+    host: WorkerHost,
+    worker_id: str,
+    run_id: str,
+    tools: frozenset[str],
+    *,
+    silence: float | None = None,
+) -> Answer:
+    """Wait for run ``run_id`` to end (``run_stalled`` after ``silence`` seconds without a
+    sign of life) and read the last report it submitted through one of ``tools``."""
+    finished = await await_run(host, worker_id, run_id, silence=silence)
     submission = await read_submission(host, worker_id, tools, run_id=run_id)
     if submission is None:
         return Answer(run_id, finished.result, None, None)

@@ -22,11 +22,13 @@ from yoi.errors import IntegrationBranchBusy, RuntimeUnavailable, YoiError
 from yoi.orchestrator.crew import Crew
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
-from yoi.orchestrator.policy import decide
+from yoi.orchestrator.operations import OperationStatus
+from yoi.orchestrator.policy import blockers_of, decide
 from yoi.orchestrator.policy_decision import Decision, Pass, Routing, RunVerdict
 from yoi.orchestrator.policy_inputs import PolicyConfig, RunInFlight, Snapshot
 from yoi.orchestrator.records import TicketRecorder
 from yoi.orchestrator.records_decision import notes_of, record_of
+from yoi.orchestrator.records_work import RetryNote
 from yoi.orchestrator.roles import Roles
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
@@ -265,6 +267,7 @@ class Passes:
 
     async def _drive(self, run: Run) -> None:
         backoff = _FIRST_BACKOFF
+        failures = 0
         while not run.phase.over:
             try:
                 run = await self._phase(run)
@@ -275,11 +278,60 @@ class Passes:
                 backoff = min(backoff * 2, _LONGEST_BACKOFF)
                 run = self.crew.state.run(run.ticket_id) or run
             except YoiError as error:
-                log.warning("orchestrator: the run of %s failed: %s", run.ticket_id, error.message)
-                run = await self._fail(run, error.code, error.message)
+                failures += 1
+                run = await self._again(run, failures, error.code, error.message)
             except Exception as error:
                 log.exception("orchestrator: the run of %s broke", run.ticket_id)
-                run = await self._fail(run, "internal_error", type(error).__name__)
+                failures += 1
+                run = await self._again(run, failures, "internal_error", type(error).__name__)
+
+    async def _again(self, run: Run, failures: int, code: str, message: str) -> Run:
+        """After a failed or stalled step: try again after a backoff, if the ticket may still
+        go on — or suppress the run once its tries are spent. It never loops."""
+        crew = self.crew
+        current = crew.state.run(run.ticket_id) or run
+        if current.phase.over:
+            return current
+        tries = max(failures, self._failed_steps(current))
+        settings = crew.settings
+        log.warning("orchestrator: %s: try %d failed: %s", run.ticket_id, tries, message)
+        if tries >= settings.max_attempts:
+            reason = f"{tries} tries failed; the last: {code}: {message}"
+            return await self._end(current, "suppressed", [reason], Phase.FAILED)
+        delay = settings.backoff(tries)
+        note = RetryNote(code, message, tries + 1, settings.max_attempts, delay)
+        await crew.record(lambda: crew.recorder.retrying(current.ticket_id, note))
+        await asyncio.sleep(delay)  # the backoff itself
+        held = await asyncio.to_thread(self._ineligible, current)
+        if held is not None:
+            return await self._end(current, held[0], [held[1]], Phase.STOPPED)
+        return crew.state.run(current.ticket_id) or current
+
+    def _failed_steps(self, run: Run) -> int:
+        return sum(
+            1
+            for step in self.crew.state.steps(run.ticket_id)
+            if step.key.attempt == run.attempt and step.status is OperationStatus.FAILED
+        )
+
+    def _ineligible(self, run: Run) -> tuple[str, str] | None:
+        """Why the run may not try again now (its ticket taken back, a blocker added)."""
+        meta = self.crew.tickets.catalog().metas.get(run.ticket_id)
+        wanted = State.QUEUED if run.phase is Phase.ACCEPTING else State.INPROGRESS
+        if meta is None or meta.state is not wanted:
+            state = "gone" if meta is None else meta.state
+            return "ticket_taken_back", f"its ticket is {state}"
+        blocked = blockers_of(self.snapshot(), run.ticket_id)
+        if blocked:
+            return "blocked_by_dependency", "; ".join(reason.detail for reason in blocked)
+        return None
+
+    async def _end(self, run: Run, code: str, reason: list[str], phase: Phase) -> Run:
+        try:
+            return await self.steps.stop(run, code, reason, phase=phase)
+        except YoiError:
+            ended = run.advance(phase, at=self.crew.clock(), stop_reason=code)
+            return await self.crew.save(ended)
 
     async def _phase(self, run: Run) -> Run:
         match run.phase:
@@ -295,16 +347,6 @@ class Passes:
                 return await self.finish.clean_up(run)
             case _:
                 return run
-
-    async def _fail(self, run: Run, code: str, message: str) -> Run:
-        current = self.crew.state.run(run.ticket_id) or run
-        if current.phase.over:
-            return current
-        try:
-            return await self.steps.stop(current, code, [message], phase=Phase.FAILED)
-        except YoiError:
-            failed = current.advance(Phase.FAILED, at=self.crew.clock(), stop_reason=code)
-            return await self.crew.save(failed)
 
 
 def _moment(text: str | None) -> float:

@@ -48,6 +48,7 @@ from yoi.tickets.model import PlanKind, PlanRecord, Relation, RelationKind, Stat
 
 __all__ = [
     "Decision",
+    "blockers_of",
     "Explanation",
     "Pass",
     "Reason",
@@ -97,6 +98,12 @@ def explain(snapshot: Snapshot, ticket_id: str) -> Explanation:
     decision = decide(snapshot).decision(wanted)
     assert decision is not None  # every queued ticket without a run gets a decision
     return Explanation(wanted, facts.state, decision.reason, decision.reasons, decision)
+
+
+def blockers_of(snapshot: Snapshot, ticket_id: str) -> tuple[Reason, ...]:
+    """What blocks ``ticket_id`` now, whatever its state: an unfinished ``depends_on`` or
+    ``blocks`` ticket, a ``blocked_by`` record, a cycle (what a retry checks first)."""
+    return tuple(_Context(snapshot).blockers(canonical_id(ticket_id)))
 
 
 class _Context:

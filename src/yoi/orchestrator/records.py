@@ -36,6 +36,7 @@ from yoi.orchestrator.records_work import (
     ConflictReport,
     IntegrationReport,
     Kickoff,
+    RetryNote,
     StopReport,
     check_claims,
     render_cleanup,
@@ -43,6 +44,7 @@ from yoi.orchestrator.records_work import (
     render_integration,
     render_kickoff,
     render_merge_conflict,
+    render_retry,
     render_review,
     render_stop,
     review_status,
@@ -150,6 +152,10 @@ class TicketRecorder:
         """Say on the ticket that its run stopped, and why; the ticket stays in progress for
         a person to retry, stop or return to planning."""
         return self._comment(ticket_id, render_stop(stop), EventKind.IMPLEMENTATION_REPORT)
+
+    def retrying(self, ticket_id: str, note: RetryNote) -> ThreadEvent:
+        """Say on the ticket that a step failed and when it is tried again."""
+        return self._comment(ticket_id, render_retry(note), EventKind.IMPLEMENTATION_REPORT)
 
     def cleanup(self, ticket_id: str, cleanup: Cleanup) -> ThreadEvent:
         return self._comment(ticket_id, render_cleanup(cleanup), EventKind.IMPLEMENTATION_REPORT)

@@ -128,6 +128,30 @@ class StopReport:
     next_action: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class RetryNote:
+    """A step failed (or stalled) and is tried again after a backoff."""
+
+    code: str
+    reason: str
+    try_: int
+    of: int
+    seconds: float
+
+
+def render_retry(note: RetryNote) -> str:
+    return "\n\n".join(
+        [
+            f"Retry scheduled: {shown(note.code)}",
+            labelled("Reason", [shown(note.reason)]),
+            labelled(
+                "Next action",
+                [f"try {note.try_} of {note.of} in {note.seconds:g} s, eligibility checked first"],
+            ),
+        ]
+    )
+
+
 def render_stop(stop: StopReport) -> str:
     parts = [f"Run stopped: {shown(stop.code)}", labelled("Reason", map(shown, stop.reason))]
     if stop.next_action:

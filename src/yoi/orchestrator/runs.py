@@ -9,12 +9,13 @@ first and then reads the log, so a run that ends between the two is found either
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from yoi.errors import RuntimeUnavailable
-from yoi.runtime.events import Event, RunFinished
+from yoi.errors import RunStalled, RuntimeUnavailable
+from yoi.runtime.events import Event, RunFinished, ToolCallFinishedEvent, ToolCallStartedEvent
 from yoi.runtime.views import EventPage
 
 __all__ = ["RunHost", "await_run", "finished_run"]
@@ -54,18 +55,41 @@ async def finished_run(
 
 
 async def await_run(
-    host: RunHost, worker_id: str, run_id: str, *, after: str | None = None
+    host: RunHost,
+    worker_id: str,
+    run_id: str,
+    *,
+    after: str | None = None,
+    silence: float | None = None,
 ) -> RunFinished:
-    """How run ``run_id`` ended, waiting as long as it takes: bound it with
-    ``asyncio.timeout``, as a run has no deadline of its own."""
+    """How run ``run_id`` ended, waiting as long as it takes — or, with ``silence``, until the
+    worker has given no event for that many seconds while no tool call of it is running:
+    then ``run_stalled``. A tool call running (a long test suite) holds the clock; its own
+    timeout bounds it."""
     async with await host.subscribe(worker_id) as stream:
         found = await finished_run(host, worker_id, run_id, after=after)
         if found is not None:
             return found
-        async for event in stream:
+        events = aiter(stream)
+        running: set[str] = set()
+        while True:
+            try:
+                async with asyncio.timeout(None if running else silence):
+                    event = await anext(events)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise RunStalled(
+                    f"worker {worker_id} gave no sign of life for {silence:g} s",
+                    details={"worker_id": worker_id, "run_id": run_id, "seconds": silence},
+                ) from None
             body = event.event
             if isinstance(body, RunFinished) and body.run_id == run_id:
                 return body
+            if isinstance(body, ToolCallStartedEvent):
+                running.add(body.call_id)
+            elif isinstance(body, ToolCallFinishedEvent):
+                running.discard(body.call_id)
     raise RuntimeUnavailable(
         f"the event stream of {worker_id} ended before run {run_id} did",
         details={"worker_id": worker_id, "run_id": run_id},

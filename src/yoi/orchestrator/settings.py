@@ -12,6 +12,15 @@
     max_review_rounds = 3           # request_changes rounds before the run stops
     max_fix_rounds = 3              # failed validations or merge conflicts sent back
     pass_interval = 30              # seconds between passes when nothing happens
+    max_attempts = 3                # tries of a stalled or failed step before the run is suppressed
+    retry_backoff = 10              # seconds before the first retry, doubling each time...
+    retry_backoff_max = 300         # ...up to this
+
+    [orchestrator.timeouts]         # a phase's stall clock: seconds since the worker's last event
+    intake = 600
+    implement = 900                 # a tool call running (a long test suite) does not count
+    review = 600
+    validation = 1200               # validation: seconds of wall time, all commands together
 
 Every key is optional and checked strictly: a mistake names its key.
 """
@@ -27,7 +36,7 @@ from pathlib import Path
 
 from yoi.errors import InvalidRequest
 
-__all__ = ["MAX_VALIDATION_COMMANDS", "OrchestratorSettings"]
+__all__ = ["MAX_VALIDATION_COMMANDS", "OrchestratorSettings", "PhaseTimeouts"]
 
 MAX_VALIDATION_COMMANDS = 32
 _MAX_COMMAND = 4096
@@ -44,7 +53,42 @@ _KEYS = {
     "max_review_rounds",
     "max_fix_rounds",
     "pass_interval",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeouts",
+    "budgets",  # read by budget_settings
 }
+_TIMEOUT_KEYS = ("intake", "implement", "review", "validation")
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseTimeouts:
+    """How long each phase may go without a sign of life (validation: in all) before its
+    step is cancelled and retried."""
+
+    intake: float = 600.0
+    implement: float = 900.0
+    review: float = 600.0
+    validation: float = 1200.0
+
+    @classmethod
+    def from_table(cls, table: object) -> PhaseTimeouts:
+        if not isinstance(table, Mapping):
+            raise _error("orchestrator.timeouts", "must be a table")
+        unknown = sorted(str(key) for key in table if key not in _TIMEOUT_KEYS)
+        if unknown:
+            raise _error(f"orchestrator.timeouts.{unknown[0]}", "is not a phase with a timeout")
+        default = cls()
+        return cls(
+            **{
+                name: _seconds(table, name, getattr(default, name), where="orchestrator.timeouts")
+                for name in _TIMEOUT_KEYS
+            }
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in _TIMEOUT_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +102,14 @@ class OrchestratorSettings:
     max_review_rounds: int = 3
     max_fix_rounds: int = 3
     pass_interval: float = 30.0
+    max_attempts: int = 3
+    retry_backoff: float = 10.0
+    retry_backoff_max: float = 300.0
+    timeouts: PhaseTimeouts = PhaseTimeouts()
+
+    def backoff(self, tries: int) -> float:
+        """Seconds to wait before try ``tries + 1`` (``tries`` ≥ 1 have failed)."""
+        return float(min(self.retry_backoff * 2 ** max(0, tries - 1), self.retry_backoff_max))
 
     @classmethod
     def from_toml(cls, path: Path) -> OrchestratorSettings:
@@ -91,6 +143,10 @@ class OrchestratorSettings:
             max_review_rounds=_count(table, "max_review_rounds", default.max_review_rounds, 20),
             max_fix_rounds=_count(table, "max_fix_rounds", default.max_fix_rounds, 20),
             pass_interval=_seconds(table, "pass_interval", default.pass_interval),
+            max_attempts=_count(table, "max_attempts", default.max_attempts, 20),
+            retry_backoff=_seconds(table, "retry_backoff", default.retry_backoff),
+            retry_backoff_max=_seconds(table, "retry_backoff_max", default.retry_backoff_max),
+            timeouts=PhaseTimeouts.from_table(table.get("timeouts", {})),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -105,6 +161,10 @@ class OrchestratorSettings:
             "max_review_rounds": self.max_review_rounds,
             "max_fix_rounds": self.max_fix_rounds,
             "pass_interval": self.pass_interval,
+            "max_attempts": self.max_attempts,
+            "retry_backoff": self.retry_backoff,
+            "retry_backoff_max": self.retry_backoff_max,
+            "timeouts": self.timeouts.to_dict(),
         }
 
 
@@ -126,7 +186,9 @@ def _count(table: Mapping[str, object], key: str, default: int, most: int) -> in
     return value
 
 
-def _seconds(table: Mapping[str, object], key: str, default: float) -> float:
+def _seconds(
+    table: Mapping[str, object], key: str, default: float, *, where: str = "orchestrator"
+) -> float:
     value = table.get(key, default)
     if (
         not isinstance(value, int | float)
@@ -134,7 +196,7 @@ def _seconds(table: Mapping[str, object], key: str, default: float) -> float:
         or not math.isfinite(value)
         or not 0 < value <= 86_400
     ):
-        raise _error(f"orchestrator.{key}", "must be a number of seconds above 0, at most a day")
+        raise _error(f"{where}.{key}", "must be a number of seconds above 0, at most a day")
     return float(value)
 
 

@@ -16,12 +16,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-from yoi.errors import InvalidRequest, YoiError
+from yoi.errors import InvalidRequest, RunStalled, YoiError
 from yoi.orchestrator.asks import Answer, answer_of, ask, ensure_worker, retire
 from yoi.orchestrator.branch_facts import branch_facts
 from yoi.orchestrator.crew import Crew
 from yoi.orchestrator.hosts import WorkerHost
-from yoi.orchestrator.operations import OperationStatus, operation_id
+from yoi.orchestrator.operations import OperationKey, OperationStatus
 from yoi.orchestrator.policy_decision import Routing
 from yoi.orchestrator.prompts import (
     FixReason,
@@ -75,10 +75,11 @@ class Steps:
             profile=crew.roles.intake_profile,
         )
         await crew.step(run, "intake_worker", lambda: _created(host, request))
-        op = operation_id(run.ticket_id, run.attempt, "intake")
+        op = input_id(crew, run, "intake")
         text = intake_input(run.ticket_id, title, body, op)
+        silence = crew.settings.timeouts.intake
         answered = await crew.step(
-            run, "intake", lambda: _answered(host, worker, text, _INTAKE_TOOLS)
+            run, "intake", lambda: _answered(host, worker, text, _INTAKE_TOOLS, silence)
         )
         await retire(host, worker, "intake answered")
         report = _intake(Answer.from_dict(answered))
@@ -190,9 +191,11 @@ class Steps:
         crew = self.crew
         assert run.coder_worker_id is not None
         assert run.base_commit is not None
-        op = operation_id(run.ticket_id, run.attempt, "code", round_)
+        op = input_id(crew, run, "code", round_)
         text = await self._coder_input(run, round_, op)
-        answer = await _answer(crew, crew.work_host(), run.coder_worker_id, text, _CODER_TOOLS)
+        silence = crew.settings.timeouts.implement
+        found = await _answered(crew.work_host(), run.coder_worker_id, text, _CODER_TOOLS, silence)
+        answer = Answer.from_dict(found)
         facts = await branch_facts(crew.worktrees / str(run.workdir_id), run.base_commit)
         report = answer.report()
         if not isinstance(report, ImplementationReport):
@@ -292,13 +295,17 @@ class Steps:
         assert run.reviewer_worker_id is not None
         assert run.head_commit is not None
         detail = await crew.record(lambda: crew.tickets.get(run.ticket_id))
-        op = operation_id(run.ticket_id, run.attempt, "review", round_)
+        op = input_id(crew, run, "review", round_)
         packet = intent_of(crew, run.ticket_id)
         text = review_input(
             run.ticket_id, detail.meta.title, detail.body, packet, run.head_commit,
             str(run.base_commit), op,
         )  # fmt: skip
-        answer = await _answer(crew, crew.work_host(), run.reviewer_worker_id, text, _REVIEW_TOOLS)
+        silence = crew.settings.timeouts.review
+        found = await _answered(
+            crew.work_host(), run.reviewer_worker_id, text, _REVIEW_TOOLS, silence
+        )
+        answer = Answer.from_dict(found)
         report = answer.report()
         if not isinstance(report, ReviewReport):
             return {"verdict": "request_changes", "commit": run.head_commit, "findings": [
@@ -365,17 +372,30 @@ async def _created(host: WorkerHost, request: CreateWorkerRequest) -> dict[str, 
 
 
 async def _answered(
-    host: WorkerHost, worker: str, text: str, tools: frozenset[str]
+    host: WorkerHost, worker: str, text: str, tools: frozenset[str], silence: float
 ) -> dict[str, object]:
+    """Ask the worker and wait for its answer; a run that stalls is cancelled before the
+    stall is raised, so the next try starts from an idle worker."""
     run_id = await ask(host, worker, text)
-    found = await answer_of(host, worker, run_id, tools)
+    try:
+        found = await answer_of(host, worker, run_id, tools, silence=silence)
+    except RunStalled:
+        with contextlib.suppress(YoiError):
+            await host.cancel_worker(worker)
+        raise
     return found.to_dict()
 
 
-async def _answer(
-    crew: Crew, host: WorkerHost, worker: str, text: str, tools: frozenset[str]
-) -> Answer:
-    return Answer.from_dict(await _answered(host, worker, text, tools))
+def input_id(crew: Crew, run: Run, kind: str, round_: int = 0) -> str:
+    """The id an input carries: its operation's, with ``#<try>`` after a failed try, so
+    that a retry is a new input and a restart finds the one it sent."""
+    key = OperationKey(run.ticket_id, run.attempt, kind, round_)
+    failed = sum(
+        1
+        for step in crew.state.steps(run.ticket_id)
+        if step.key == key and step.status is OperationStatus.FAILED
+    )
+    return key.op_id if failed == 0 else f"{key.op_id}#{failed + 1}"
 
 
 async def _base(crew: Crew, run: Run) -> dict[str, object]:

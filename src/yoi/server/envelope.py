@@ -66,6 +66,7 @@ STATUS: Mapping[str, int] = {
     "relation_cycle": 409,
     "workdir_unmerged": 409,
     "workdir_exists": 409,
+    "run_stalled": 504,
     "integration_branch_busy": 409,
     "cursor_expired": 410,
     "payload_too_large": 413,
