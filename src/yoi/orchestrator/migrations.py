@@ -11,6 +11,11 @@ Version 1:
 - ``runs``: one row per ticket, the ticket's current run (:class:`~.run_record.Run`).
 - ``steps``: the append-only log of operations, one row per status an operation took
   (started, done, failed), in ``seq`` order. Triggers refuse any update or delete.
+
+Version 2:
+
+- ``usage``: the tokens each worker of a ticket's attempt has used so far, one row per
+  worker (:class:`~.usage_record.WorkerUsage`); the runs of version 1 are kept as they are.
 """
 
 from __future__ import annotations
@@ -73,7 +78,24 @@ _V1: Migration = (
     """,
 )
 
-MIGRATIONS: Sequence[Migration] = (_V1,)
+_V2: Migration = (
+    """
+    CREATE TABLE usage (
+        ticket_id TEXT NOT NULL REFERENCES runs (ticket_id),
+        attempt INTEGER NOT NULL,
+        worker_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+        output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+        cached_tokens INTEGER NOT NULL CHECK (cached_tokens >= 0),
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (ticket_id, attempt, worker_id)
+    ) STRICT
+    """,
+)
+
+MIGRATIONS: Sequence[Migration] = (_V1, _V2)
 
 
 def version(database: Database) -> int:

@@ -44,6 +44,7 @@ from yoi.orchestrator.operations import (
     checked_result,
 )
 from yoi.orchestrator.run_record import Run
+from yoi.orchestrator.usage_record import WorkerUsage
 from yoi.runtime.stores.fs.files import RootLock
 
 __all__ = ["Effect", "OrchestratorState", "state_path"]
@@ -77,6 +78,20 @@ _SAVE_RUN = (
 )
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_FIELDS)} FROM runs"
 _STEP_FIELDS = "op_id, ticket_id, attempt, kind, round, status, result, error, at"
+_USAGE_FIELDS = (
+    "ticket_id, attempt, worker_id, role, model, input_tokens, output_tokens, cached_tokens"
+)
+# A worker's usage only grows: a smaller figure (a runtime that answered from a stale copy)
+# never lowers what a budget was checked against.
+_SAVE_USAGE = (
+    f"INSERT INTO usage ({_USAGE_FIELDS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (ticket_id, attempt, worker_id) DO UPDATE SET "
+    "role = excluded.role, model = excluded.model, "
+    "input_tokens = max(input_tokens, excluded.input_tokens), "
+    "output_tokens = max(output_tokens, excluded.output_tokens), "
+    "cached_tokens = max(cached_tokens, excluded.cached_tokens), "
+    "updated_at = excluded.updated_at"
+)
 
 
 def state_path(workspace_root: Path) -> Path:
@@ -155,6 +170,50 @@ class OrchestratorState:
         """Insert or replace the ticket's run, in one transaction."""
         with self._database.writing("cannot save a run") as connection:
             connection.execute(_SAVE_RUN, _run_row(run))
+
+    # Usage
+
+    def usage(self, ticket_id: str) -> list[WorkerUsage]:
+        """The usage rows of the ticket's workers over all its attempts, by attempt and worker."""
+        with self._database.reading("cannot read the usage") as connection:
+            rows = connection.execute(
+                f"SELECT {_USAGE_FIELDS} FROM usage WHERE ticket_id = ? "
+                "ORDER BY attempt, worker_id",
+                (checked_ticket(ticket_id),),
+            ).fetchall()
+        return [_usage_from(row) for row in rows]
+
+    def ticket_tokens(self, ticket_id: str) -> dict[str, int]:
+        """The ticket's tokens by kind, summed over its workers and attempts."""
+        with self._database.reading("cannot read the usage") as connection:
+            row = connection.execute(
+                "SELECT total(input_tokens), total(output_tokens), total(cached_tokens) "
+                "FROM usage WHERE ticket_id = ?",
+                (checked_ticket(ticket_id),),
+            ).fetchone()
+        return {
+            "input_tokens": int(row[0]),
+            "output_tokens": int(row[1]),
+            "cached_tokens": int(row[2]),
+        }
+
+    def record_usage(self, rows: list[WorkerUsage]) -> None:
+        """Insert or raise each worker's row, all in one transaction. The ticket must have
+        a run (``state_conflict`` otherwise)."""
+        if not rows:
+            return
+        at = self._clock()
+        with self._database.writing("cannot record the usage") as connection:
+            for row in rows:
+                known = connection.execute(
+                    "SELECT 1 FROM runs WHERE ticket_id = ?", (row.ticket_id,)
+                ).fetchone()
+                if known is None:
+                    raise StateConflict(
+                        f"{row.ticket_id} has no run: save its run before its usage",
+                        details={"ticket_id": row.ticket_id},
+                    )
+                connection.execute(_SAVE_USAGE, (*_usage_row(row), at))
 
     # Operations
 
@@ -250,6 +309,26 @@ def _run_from(row: tuple[Any, ...]) -> Run:
         return Run(**values)
     except InvalidRequest as error:
         raise _corrupt(f"a stored run is not valid: {error.message}") from None
+
+
+def _usage_row(usage: WorkerUsage) -> tuple[object, ...]:
+    return (
+        usage.ticket_id,
+        usage.attempt,
+        usage.worker_id,
+        usage.role,
+        usage.model,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_tokens,
+    )
+
+
+def _usage_from(row: tuple[Any, ...]) -> WorkerUsage:
+    try:
+        return WorkerUsage(*row)
+    except InvalidRequest as error:
+        raise _corrupt(f"a stored usage row is not valid: {error.message}") from None
 
 
 def _check_attempt(connection: sqlite3.Connection, key: OperationKey) -> None:
