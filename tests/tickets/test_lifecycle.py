@@ -30,8 +30,9 @@ P, R, Q, IP, D, C = (
     State.DONE,
     State.CLOSED,
 )
-MOVES = {P: {R, C}, R: {Q, P, C}, Q: {IP, P, C}, IP: {D, C}, D: {C}, C: set()}
-"""The issue's lifecycle, written out independently of the library's table."""
+MOVES = {P: {R, C}, R: {Q, P, C}, Q: {IP, P, C}, IP: {D, P, C}, D: {C}, C: set()}
+"""The issue's lifecycle (with in progress back to planning, which the orchestrator issue adds),
+written out independently of the library's table."""
 WAYS = {
     (P, Q): "planning → ready → queued",
     (P, IP): "planning → ready → queued → inprogress",
@@ -40,6 +41,8 @@ WAYS = {
     (R, D): "ready → queued → inprogress → done",
     (Q, R): "queued → planning → ready",
     (Q, D): "queued → inprogress → done",
+    (IP, R): "inprogress → planning → ready",
+    (IP, Q): "inprogress → planning → ready → queued",
 }
 
 

@@ -38,7 +38,7 @@ ALLOWED: Mapping[State, frozenset[State]] = {
     State.PLANNING: frozenset({State.READY, State.CLOSED}),
     State.READY: frozenset({State.QUEUED, State.PLANNING, State.CLOSED}),
     State.QUEUED: frozenset({State.INPROGRESS, State.PLANNING, State.CLOSED}),
-    State.INPROGRESS: frozenset({State.DONE, State.CLOSED}),
+    State.INPROGRESS: frozenset({State.DONE, State.PLANNING, State.CLOSED}),
     State.DONE: frozenset({State.CLOSED}),
     State.CLOSED: frozenset(),
 }
