@@ -12,10 +12,12 @@ from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
 from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
 
 from yoi.engine.model import ModelChunk, ModelRequest
+from yoi.orchestrator.budget_settings import Budgets
 from yoi.orchestrator.run_record import Phase
 from yoi.orchestrator.settings import OrchestratorSettings, PhaseTimeouts
-from yoi.providers.script import Call, Stall, Step
+from yoi.providers.script import Call, Stall, Step, Usage
 from yoi.providers.scripted import ScriptedModel
+from yoi.runtime import WorkerStatus
 from yoi.runtime.transcript import Role
 from yoi.tickets import RelationKind, State
 
@@ -136,3 +138,49 @@ async def test_a_blocker_added_before_a_retry_stops_it_and_says_why(tmp_path: Pa
     assert said.startswith("Run stopped: blocked_by_dependency")
     assert other in said
     work.inner.assert_consumed()
+
+
+async def test_a_budget_crossed_mid_run_cancels_it_with_the_figures(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    spend: list[list[Step]] = [
+        [Usage(4_000, 2_000), Call("read_file", {"path": "app.py"})],
+        [Stall()],  # it would go on; the budget stops it
+    ]
+    work = ScriptedModel(spend)
+    settings = OrchestratorSettings(pass_interval=0.5, budgets=Budgets(max_tokens=5_000))
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=settings
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        await stack.until(
+            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
+        )
+        run = stack.run(ticket)
+        said = stack.tickets.get(ticket).events[-1].body
+        assert run.coder_worker_id is not None
+        coder = await stack.work.get_worker(run.coder_worker_id)
+        usage = stack.orchestrator.status().runs[0]["usage"]
+    assert (run.phase, run.stop_reason) == (Phase.STOPPED, "budget_exhausted")
+    assert isinstance(usage, dict)
+    assert usage["total"]["input_tokens"] == 4_000
+    assert usage["total"]["cost_usd"] is None  # a scripted model has no known price
+    assert said.startswith("Run stopped: budget_exhausted")
+    assert "used 6000 tokens, over its budget of 5000" in said
+    assert coder.status is WorkerStatus.STOPPED
+    work.assert_consumed()
+
+
+async def test_new_runs_wait_while_the_worktrees_exceed_the_disk_budget(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    settings = OrchestratorSettings(pass_interval=0.5, budgets=Budgets(max_worktree_bytes=1))
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel([]), work_model=ScriptedModel([]), settings=settings
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        await stack.orchestrator.settled()
+        waiting = stack.orchestrator.status().waiting
+        assert stack.orchestrator.run(ticket) is None
+    assert [w.ticket_id for w in waiting] == [ticket]
+    assert "disk_budget" in waiting[0].sentence

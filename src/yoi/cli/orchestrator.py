@@ -110,7 +110,15 @@ def status_lines(status: Body) -> list[str]:
 
 
 def run_line(run: Body) -> str:
-    return f"{run['ticket_id']}  {run['phase']}  round {run['review_round']}  {run['title']}"
+    line = f"{run['ticket_id']}  {run['phase']}  round {run['review_round']}  {run['title']}"
+    total = (run.get("usage") or {}).get("total")
+    if not total:
+        return line
+    tokens = total["input_tokens"] + total["output_tokens"]
+    if not tokens:
+        return line
+    cost = "cost unknown" if total["cost_usd"] is None else f"${total['cost_usd']:.4f}"
+    return f"{line}  ({tokens:,} tokens, {cost})"
 
 
 def explanation_lines(explanation: Body) -> list[str]:

@@ -35,6 +35,7 @@ from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.orchestrator.state import OrchestratorState
 from yoi.orchestrator.steps import Steps
 from yoi.orchestrator.steps_merge import Finish
+from yoi.orchestrator.usage import Accounting, Breach, worktree_bytes
 from yoi.orchestrator.views import Problem, Waiting
 from yoi.tickets import State, TicketStore
 from yoi.tools.sandbox import Sandbox
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 _FIRST_BACKOFF = 0.5
 _LONGEST_BACKOFF = 30.0
 _TRANSIENT = (RuntimeUnavailable,)
+_ACCOUNT_EVERY = 1.0
 
 
 class Passes:
@@ -74,6 +76,8 @@ class Passes:
         )
         self.steps = Steps(self.crew)
         self.finish = Finish(self.crew, self.steps)
+        self.accounting = Accounting(self.crew, settings.budgets)
+        self._disk: str | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -145,6 +149,8 @@ class Passes:
                 sentence = f"{decision.ticket_id} waits: the orchestrator is off"
             elif held is not None:
                 sentence = held
+            elif self._disk is not None and decision.routing is Routing.IMPLEMENTATION_READY:
+                sentence = f"{decision.ticket_id} waits: {self._disk}"
             found.append(Waiting(decision.ticket_id, facts.title, str(decision.routing), sentence))
         return found
 
@@ -197,7 +203,8 @@ class Passes:
         snapshot = await asyncio.to_thread(self.snapshot)
         decided = decide(snapshot)
         await self._check_runs(decided)
-        starts = [t for t in decided.start if self._held(t) is None]
+        self._disk = await asyncio.to_thread(self._disk_check)
+        starts = [] if self._disk else [t for t in decided.start if self._held(t) is None]
         for decision in decided.decisions:
             if decision.routing is Routing.IMPLEMENTATION_READY or self._held(decision.ticket_id):
                 continue
@@ -227,6 +234,16 @@ class Passes:
         attempt = 1 if earlier is None else earlier.attempt + 1
         run = Run(ticket_id, attempt, Phase.ACCEPTING, now, now)
         return await self.crew.save(run)
+
+    def _disk_check(self) -> str | None:
+        """Why new runs wait for disk (``disk_budget``), when the worktrees exceed it."""
+        most = self.crew.settings.budgets.max_worktree_bytes
+        if most is None:
+            return None
+        used = worktree_bytes(self.crew.worktrees)
+        if used <= most:
+            return None
+        return f"disk_budget: the worktrees hold {used:,} bytes, over the budget of {most:,}"
 
     def _held(self, ticket_id: str) -> str | None:
         """Why a queued ticket whose last run ended is not started again: it stays put until
@@ -270,7 +287,7 @@ class Passes:
         failures = 0
         while not run.phase.over:
             try:
-                run = await self._phase(run)
+                run = await self._watched(run)
                 backoff = _FIRST_BACKOFF
             except _TRANSIENT as error:
                 log.info("orchestrator: %s waits: %s", run.ticket_id, error.message)
@@ -284,6 +301,35 @@ class Passes:
                 log.exception("orchestrator: the run of %s broke", run.ticket_id)
                 failures += 1
                 run = await self._again(run, failures, "internal_error", type(error).__name__)
+
+    async def _watched(self, run: Run) -> Run:
+        """Carry out the run's phase, reading its usage every second and at its end: a
+        budget crossed cancels the phase and ends the run with the figures."""
+        phase = asyncio.create_task(self._phase(run), name=f"{run.ticket_id} {run.phase}")
+        try:
+            while True:
+                done, _ = await asyncio.wait({phase}, timeout=_ACCOUNT_EVERY)
+                breach = await self._account(self.crew.state.run(run.ticket_id) or run)
+                if breach is not None:
+                    phase.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, YoiError):
+                        await phase
+                    current = self.crew.state.run(run.ticket_id) or run
+                    return await self._end(
+                        current, "budget_exhausted", [breach.message], Phase.STOPPED
+                    )
+                if done:
+                    return phase.result()
+        finally:
+            if not phase.done():
+                phase.cancel()
+
+    async def _account(self, run: Run) -> Breach | None:
+        try:
+            return await self.accounting.account(run)
+        except YoiError as error:  # figures are read again next time
+            log.info("orchestrator: usage of %s not read: %s", run.ticket_id, error.message)
+            return None
 
     async def _again(self, run: Run, failures: int, code: str, message: str) -> Run:
         """After a failed or stalled step: try again after a backoff, if the ticket may still

@@ -34,6 +34,7 @@ from yoi.orchestrator.roles import Roles
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.orchestrator.state import OrchestratorState, hold_state, state_path
+from yoi.orchestrator.usage import usage_view
 from yoi.orchestrator.views import OrchestratorStatus, Problem, Waiting, run_view
 from yoi.runtime.stores.fs.files import RootLock
 from yoi.tickets import State, TicketStore
@@ -158,15 +159,22 @@ class Orchestrator:
 
     def status(self) -> OrchestratorStatus:
         """Every run with its phase, the queued tickets that wait and why, and problems."""
-        runs = self._state_or_none()
+        state = self._state_or_none()
         metas = self.tickets.catalog().metas
-        views = tuple(
-            run_view(
-                run,
-                title=metas[run.ticket_id].title if run.ticket_id in metas else "",
-                runtime_id=self.roles.work_runtime,
+        views = (
+            ()
+            if state is None
+            else tuple(
+                {
+                    **run_view(
+                        run,
+                        title=metas[run.ticket_id].title if run.ticket_id in metas else "",
+                        runtime_id=self.roles.work_runtime,
+                    ),
+                    "usage": usage_view(state, run.ticket_id),
+                }
+                for run in state.runs()
             )
-            for run in (runs.runs() if runs is not None else [])
         )
         waiting: tuple[Waiting, ...] = ()
         if self._passes is not None:

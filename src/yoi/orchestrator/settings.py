@@ -31,10 +31,11 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from yoi.errors import InvalidRequest
+from yoi.orchestrator.budget_settings import Budgets
 
 __all__ = ["MAX_VALIDATION_COMMANDS", "OrchestratorSettings", "PhaseTimeouts"]
 
@@ -106,6 +107,7 @@ class OrchestratorSettings:
     retry_backoff: float = 10.0
     retry_backoff_max: float = 300.0
     timeouts: PhaseTimeouts = PhaseTimeouts()
+    budgets: Budgets = field(default_factory=Budgets)
 
     def backoff(self, tries: int) -> float:
         """Seconds to wait before try ``tries + 1`` (``tries`` ≥ 1 have failed)."""
@@ -147,6 +149,7 @@ class OrchestratorSettings:
             retry_backoff=_seconds(table, "retry_backoff", default.retry_backoff),
             retry_backoff_max=_seconds(table, "retry_backoff_max", default.retry_backoff_max),
             timeouts=PhaseTimeouts.from_table(table.get("timeouts", {})),
+            budgets=Budgets.from_table(table.get("budgets", {})),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -165,6 +168,7 @@ class OrchestratorSettings:
             "retry_backoff": self.retry_backoff,
             "retry_backoff_max": self.retry_backoff_max,
             "timeouts": self.timeouts.to_dict(),
+            "budgets": self.budgets.to_dict(),
         }
 
 
