@@ -184,3 +184,31 @@ async def test_new_runs_wait_while_the_worktrees_exceed_the_disk_budget(tmp_path
         assert stack.orchestrator.run(ticket) is None
     assert [w.ticket_id for w in waiting] == [ticket]
     assert "disk_budget" in waiting[0].sentence
+
+
+async def test_return_to_planning_stops_the_run_and_keeps_its_worktree(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = Heard(ScriptedModel([[Stall()]]))
+    settings = OrchestratorSettings(pass_interval=0.5)
+    async with orchestrator_stack(
+        root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=settings
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        async with asyncio.timeout(30):
+            await work.asked.wait()  # the coder is at work
+        stack.tickets.move(ticket, State.PLANNING, author="ann", reason="rethink")
+        stack.orchestrator.wake()  # as the ticket feed does in yoi serve
+        async with asyncio.timeout(3):  # its workers are idle within 3 s
+            await stack.until(lambda: stack.run(ticket).phase.over)
+        run = stack.run(ticket)
+        assert run.coder_worker_id is not None
+        coder = await stack.work.get_worker(run.coder_worker_id)
+        detail = stack.tickets.get(ticket)
+        kept = (root / ".worktree" / str(run.workdir_id)).is_dir()  # (a memory ledger's end)
+    assert (run.phase, run.stop_reason) == (Phase.STOPPED, "ticket_taken_back")
+    assert coder.status is WorkerStatus.STOPPED
+    assert detail.meta.state is State.PLANNING
+    assert kept
+    assert "moved back to planning" in detail.events[-1].body
+    work.inner.assert_consumed()
