@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from yoi.orchestrator.failpoints import Failpoints
 from yoi.orchestrator.hosts import Hosts, WorkerHost
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.operations import OperationKey, OperationStatus
@@ -45,6 +46,8 @@ class Crew:
     merge_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
     """One ticket at a time merges and validates."""
     changes: asyncio.Condition = field(default_factory=asyncio.Condition)
+    failpoints: Failpoints = field(default_factory=Failpoints.from_environment)
+    """Where a test has this process die (see :mod:`~yoi.orchestrator.failpoints`)."""
 
     @property
     def worktrees(self) -> Path:
@@ -67,7 +70,18 @@ class Crew:
         """The result of the run's step ``kind`` (in ``round_``): the recorded one when it
         is done, else ``effect``'s, recorded."""
         key = OperationKey(run.ticket_id, run.attempt, kind, round_)
-        return await self.state.once(key, effect)
+        points = self.failpoints
+        if not points.armed:
+            return await self.state.once(key, effect)
+
+        async def effect_then_point() -> dict[str, object]:
+            result = await effect()
+            points.reach(f"{kind}.effect")
+            return result
+
+        result = await self.state.once(key, effect_then_point)
+        points.reach(f"{kind}.done")
+        return result
 
     def done(self, run: Run, kind: str, round_: int = 0) -> dict[str, object] | None:
         """The result of a step that is done, or ``None``."""

@@ -16,6 +16,7 @@ from yoi.errors import StateConflict, UnsupportedOperation, WorkdirNotFound, Yoi
 from yoi.orchestrator.asks import retire
 from yoi.orchestrator.branch_facts import Commit, branch_facts
 from yoi.orchestrator.crew import Crew
+from yoi.orchestrator.failpoints import Failpoint
 from yoi.orchestrator.integration import MergeConflict, Merged
 from yoi.orchestrator.integration_names import merge_message
 from yoi.orchestrator.prompts import FixReason
@@ -189,11 +190,13 @@ class Finish:
 
 
 async def _advance(crew: Crew, merged: Merged) -> dict[str, object]:
+    crew.failpoints.reach(Failpoint.ADVANCE_BEFORE_MOVE)
     try:
         await crew.integration.advance(merged)
     except StateConflict:
         if await crew.integration.head() != merged.commit:
             raise
+    crew.failpoints.reach(Failpoint.ADVANCE_AFTER_MOVE)
     return {"head": merged.commit}
 
 

@@ -1,0 +1,173 @@
+"""A process test: ``yoi serve`` dies at each failpoint in turn during a three-ticket run on
+the demo playbook model, and is started again without it. Every time the run finishes with
+nothing done twice: one acceptance, one coder, one merge and one ``→ done`` per ticket, no
+``work/`` branch and no worktree but the integration one left.
+
+Each failpoint gets a fresh repository; nothing else is shared."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.backend.test_orchestrator_process import Status, all_done, status_until
+from tests.backend.test_process import _LISTENING, Served, Serving
+from tests.git_repo import git
+from tests.server.test_process import Done, clean_env
+
+from yoi.orchestrator.failpoints import ENVIRONMENT, EXIT_CODE, Failpoint
+from yoi.tickets import State, TicketStore
+from yoi.tickets.model import EventKind
+
+DEADLINE = 60.0
+CONFIG = """\
+[orchestrator]
+max_parallel = 2
+pass_interval = 1
+validation = ["true"]
+"""
+TITLES = ("Add a greeting", "Add a farewell", "Add a toast")
+ARGS = ("--model", "demo:playbook", "--listen", "127.0.0.1:0")
+
+
+@pytest.fixture
+async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
+    async with Serving(tmp_path) as started:
+        yield started
+
+
+def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.py").write_text("print('one')\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "First")
+    (root / ".yoi").mkdir()
+    (root / ".yoi" / "config.toml").write_text(CONFIG)
+    store = TicketStore(root / ".yoi" / "tickets")
+    try:
+        made = [store.create(title, f"{title}.\n", author="ann").id for title in TITLES]
+        for ticket in made:
+            store.move(ticket, State.READY, author="ann")
+            store.move(ticket, State.QUEUED, author="ann")
+    finally:
+        store.close()
+    return root, made
+
+
+async def listening(serving: Serving, process: asyncio.subprocess.Process) -> Served | Done:
+    """The backend once it listens, or how it ended when it exits first."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(DEADLINE):
+        while not lines or not lines[-1].startswith("listening on"):
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                return await serving.finish(process)
+            lines.append(line)
+    found = _LISTENING.fullmatch(lines[-1].rstrip("\n"))
+    assert found is not None, lines
+    return Served(process, lines, found.group(1))
+
+
+async def died_at(serving: Serving, root: Path, tickets: list[str], point: Failpoint) -> Done:
+    """Serve with ``point`` armed until the process ends by itself; fail, naming the
+    point, when every ticket gets done without reaching it."""
+    env = clean_env(**{ENVIRONMENT: point.value})
+    started = await listening(serving, await serving.start(root, *ARGS, env=env))
+    if isinstance(started, Done):
+        return started
+    ended = asyncio.ensure_future(started.process.wait())
+    finished = asyncio.ensure_future(status_until(started, all_done(tickets)))
+    await asyncio.wait({ended, finished}, return_when=asyncio.FIRST_COMPLETED)
+    if not ended.done() and finished.exception() is None:
+        ended.cancel()
+        raise AssertionError(f"failpoint {point} was never reached: every ticket is done")
+    finished.cancel()  # or it failed: the process went away while it asked
+    async with asyncio.timeout(DEADLINE):
+        await ended
+    return await serving.finish(started.process)
+
+
+async def done_or_told(served: Served, tickets: list[str]) -> Status:
+    """The status once every ticket is done; on a timeout, a failure showing the runs."""
+    seen: list[Status] = []
+
+    def check(status: Status) -> bool:
+        seen[:] = [status]
+        return all_done(tickets)(status)
+
+    try:
+        async with asyncio.timeout(DEADLINE):
+            return await status_until(served, check)
+    except TimeoutError:
+        raise AssertionError(f"the restarted run did not finish: {seen}") from None
+
+
+@pytest.mark.parametrize("point", list(Failpoint), ids=str)
+async def test_serve_dies_at_the_failpoint_and_a_restart_finishes_without_repeats(
+    serving: Serving, tmp_path: Path, point: Failpoint
+) -> None:
+    root, tickets = workspace(tmp_path)
+    died = await died_at(serving, root, tickets, point)
+    assert died.code == EXIT_CODE, died.err
+    assert f"failpoint {point} reached" in died.err
+    again = await serving.serve(root, *ARGS, env=clean_env())
+    final = await done_or_told(again, tickets)
+    async with httpx.AsyncClient(base_url=again.loopback, timeout=DEADLINE) as http:
+        listed = await http.get("/api/workers", params={"runtime_id": "local", "limit": 200})
+    assert listed.status_code == 200, listed.text
+    workers = [w["worker_id"] for w in listed.json()["workers"]]
+    await serving.stop(again, signal.SIGTERM)
+    assert_once_each(root, tickets, final, workers)
+
+
+def assert_once_each(root: Path, tickets: list[str], final: Status, workers: list[str]) -> None:
+    assert {run["attempt"] for run in final["runs"]} == {1}
+    merges = git(root, "log", "--merges", "--format=%s", "orchestration").splitlines()
+    for ticket in tickets:
+        assert sum(1 for m in merges if m.startswith(f"merge: {ticket} ")) == 1, merges
+        for role in ("coder", "reviewer"):  # one review round: the demo approves at once
+            made = [w for w in workers if w.startswith(f"yoi-{role}-{ticket.lower()}")]
+            assert len(made) == 1, workers
+    store = TicketStore(root / ".yoi" / "tickets")
+    try:
+        for ticket in tickets:
+            events = store.get(ticket).events
+            accepted = [
+                e
+                for e in events
+                if e.kind == EventKind.DECISION and "implementation_ready" in e.body
+            ]
+            assert len(accepted) == 1, [e.body for e in events]
+            moves = [e.body for e in events if e.body.startswith("State changed from")]
+            assert sum(1 for m in moves if m.endswith(" to `inprogress`.")) == 1, moves
+            assert sum(1 for m in moves if m.endswith(" to `done`.")) == 1, moves
+            assert store.get(ticket).meta.state is State.DONE
+    finally:
+        store.close()
+    assert git(root, "branch", "--list", "work/*").strip() == ""
+    worktrees = [
+        line for line in git(root, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]  # fmt: skip
+    assert len(worktrees) == 2, worktrees  # the repository's own and the integration one
+
+
+async def test_an_unknown_failpoint_keeps_the_orchestrator_off_and_says_why(
+    serving: Serving, tmp_path: Path
+) -> None:
+    root, _ = workspace(tmp_path)
+    served = await serving.serve(root, *ARGS, env=clean_env(**{ENVIRONMENT: "merge.efect"}))
+    async with httpx.AsyncClient(base_url=served.loopback, timeout=DEADLINE) as http:
+        response = await http.get("/api/orchestrator")
+    await serving.stop(served, signal.SIGTERM)
+    assert response.status_code == 200, response.text
+    problems = response.json()["problems"]
+    assert [p["code"] for p in problems] == ["invalid_request"], problems
+    assert "merge.efect" in problems[0]["message"], problems
