@@ -109,7 +109,9 @@ async def test_tries_run_out_into_a_suppressed_run_that_stays_put(tmp_path: Path
         again = stack.run(ticket)
         thread = [e.body for e in stack.tickets.get(ticket).events]
         explained = stack.orchestrator.explain(ticket)
+        reasons = [view["reason"] for view in stack.orchestrator.status().runs]
     assert (run.phase, run.stop_reason) == (Phase.FAILED, "suppressed")
+    assert reasons == ["suppressed"]
     assert again == run
     assert len([b for b in thread if b.startswith("Retry scheduled: run_stalled")]) == 2
     assert thread[-1].startswith("Run stopped: suppressed")
@@ -161,7 +163,9 @@ async def test_a_budget_crossed_mid_run_cancels_it_with_the_figures(tmp_path: Pa
         assert run.coder_worker_id is not None
         coder = await stack.work.get_worker(run.coder_worker_id)
         usage = stack.orchestrator.status().runs[0]["usage"]
+        reason = stack.orchestrator.status().runs[0]["reason"]
     assert (run.phase, run.stop_reason) == (Phase.STOPPED, "budget_exhausted")
+    assert reason == "budget_exhausted"
     assert isinstance(usage, dict)
     assert usage["total"]["input_tokens"] == 4_000
     assert usage["total"]["cost_usd"] is None  # a scripted model has no known price
@@ -182,7 +186,7 @@ async def test_new_runs_wait_while_the_worktrees_exceed_the_disk_budget(tmp_path
         await stack.orchestrator.settled()
         waiting = stack.orchestrator.status().waiting
         assert stack.orchestrator.run(ticket) is None
-    assert [w.ticket_id for w in waiting] == [ticket]
+    assert [(w.ticket_id, w.reason) for w in waiting] == [(ticket, "disk_budget")]
     assert "disk_budget" in waiting[0].sentence
 
 

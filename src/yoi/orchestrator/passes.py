@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from yoi.errors import IntegrationBranchBusy, RuntimeUnavailable, YoiError
+from yoi.errors import IntegrationBranchBusy, RunStalled, RuntimeUnavailable, YoiError
 from yoi.orchestrator.crew import Crew
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
@@ -26,6 +26,7 @@ from yoi.orchestrator.operations import OperationStatus
 from yoi.orchestrator.policy import blockers_of, decide
 from yoi.orchestrator.policy_decision import Decision, Pass, Routing, RunVerdict
 from yoi.orchestrator.policy_inputs import PolicyConfig, RunInFlight, Snapshot
+from yoi.orchestrator.reasons import WaitReason, decision_reason, run_reason
 from yoi.orchestrator.records import TicketRecorder
 from yoi.orchestrator.records_decision import notes_of, record_of
 from yoi.orchestrator.records_work import RetryNote
@@ -78,6 +79,7 @@ class Passes:
         self.finish = Finish(self.crew, self.steps)
         self.accounting = Accounting(self.crew, settings.budgets)
         self._disk: str | None = None
+        self._stalled: set[str] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -151,7 +153,11 @@ class Passes:
                 sentence = held
             elif self._disk is not None and decision.routing is Routing.IMPLEMENTATION_READY:
                 sentence = f"{decision.ticket_id} waits: {self._disk}"
-            found.append(Waiting(decision.ticket_id, facts.title, str(decision.routing), sentence))
+            reason = decision_reason(decision, disk=self._disk is not None).value
+            if held is not None:
+                reason = self.held_reason(decision.ticket_id)
+            routing = str(decision.routing)
+            found.append(Waiting(decision.ticket_id, facts.title, routing, sentence, reason))
         return found
 
     # -- a person's commands --------------------------------------------------------------
@@ -234,6 +240,23 @@ class Passes:
         attempt = 1 if earlier is None else earlier.attempt + 1
         run = Run(ticket_id, attempt, Phase.ACCEPTING, now, now)
         return await self.crew.save(run)
+
+    def held_reason(self, ticket_id: str) -> str:
+        """The reason of a queued ticket kept back by how its last run ended."""
+        run = self.crew.state.run(ticket_id)
+        found = None if run is None else run_reason(run, last_fix=self.last_fix(run))
+        return found or WaitReason.SUPPRESSED.value
+
+    def reason(self, run: Run) -> str | None:
+        """Why a run is not running (see :mod:`~yoi.orchestrator.reasons`)."""
+        stalled = run.ticket_id in self._stalled
+        return run_reason(run, last_fix=self.last_fix(run), stalled=stalled)
+
+    def last_fix(self, run: Run) -> str | None:
+        """What the run's last fix round was about (``validation``, ``conflict``...)."""
+        rounds = self.crew.rounds(run, "sendback")
+        done = self.crew.done(run, "sendback", rounds[-1]) if rounds else None
+        return None if done is None else str(done.get("why"))
 
     def _disk_check(self) -> str | None:
         """Why new runs wait for disk (``disk_budget``), when the worktrees exceed it."""
@@ -347,7 +370,12 @@ class Passes:
         delay = settings.backoff(tries)
         note = RetryNote(code, message, tries + 1, settings.max_attempts, delay)
         await crew.record(lambda: crew.recorder.retrying(current.ticket_id, note))
-        await asyncio.sleep(delay)  # the backoff itself
+        if code == RunStalled.code:
+            self._stalled.add(current.ticket_id)
+        try:
+            await asyncio.sleep(delay)  # the backoff itself
+        finally:
+            self._stalled.discard(current.ticket_id)
         held = await asyncio.to_thread(self._ineligible, current)
         if held is not None:
             return await self._end(current, held[0], [held[1]], Phase.STOPPED)

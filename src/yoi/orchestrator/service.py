@@ -172,6 +172,7 @@ class Orchestrator:
                         runtime_id=self.roles.work_runtime,
                     ),
                     "usage": usage_view(state, run.ticket_id),
+                    "reason": None if self._passes is None else self._passes.reason(run),
                 }
                 for run in state.runs()
             )

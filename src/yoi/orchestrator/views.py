@@ -35,12 +35,15 @@ class Waiting:
     title: str
     routing: str
     sentence: str
+    reason: str = "waiting_capacity"
+    """One of :class:`~yoi.orchestrator.reasons.WaitReason`."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "ticket_id": self.ticket_id,
             "title": self.title,
             "routing": self.routing,
+            "reason": self.reason,
             "sentence": self.sentence,
         }
 
