@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from tests.git_repo import git
 from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
 from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
 
@@ -216,3 +217,35 @@ async def test_return_to_planning_stops_the_run_and_keeps_its_worktree(tmp_path:
     assert kept
     assert "moved back to planning" in detail.events[-1].body
     work.inner.assert_consumed()
+
+
+async def test_a_validation_over_its_wall_time_is_suppressed_and_its_merge_taken_back(
+    tmp_path: Path,
+) -> None:
+    root = make_repository(tmp_path / "repo")
+    work = ScriptedModel([*coder_turns(), *review_turns()])
+    settings = OrchestratorSettings(
+        pass_interval=0.5,
+        validation=("sleep 30",),
+        max_attempts=1,
+        timeouts=PhaseTimeouts(validation=0.5),
+    )
+    async with orchestrator_stack(
+        root,
+        intake_model=ScriptedModel(intake_turns()),
+        work_model=work,
+        settings=settings,
+        sandbox=True,
+    ) as stack:
+        ticket = queue(stack.tickets, "Greet in French")
+        stack.orchestrator.wake()
+        await stack.until(
+            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
+        )
+        run = stack.run(ticket)
+        said = stack.tickets.get(ticket).events[-1].body
+    assert (run.phase, run.stop_reason) == (Phase.FAILED, "suppressed")
+    assert "validation ran for more than 0.5 s in all" in said
+    assert "merge: " not in git(root, "log", "--format=%s", "orchestration")
+    on = git(root / ".worktree" / "orchestration", "symbolic-ref", "--short", "HEAD").strip()
+    assert on == "orchestration"  # the waiting merge was taken back

@@ -338,6 +338,7 @@ class Steps:
         """End the run as ``stopped`` (or ``failed``): its workers idle, its worktree kept,
         the ticket told."""
         crew = self.crew
+        await self._drop_pending_merge(run)
         host = crew.work_host()
         for worker in (run.coder_worker_id, run.reviewer_worker_id):
             with contextlib.suppress(YoiError):  # a runtime that is down runs nothing either
@@ -355,6 +356,16 @@ class Steps:
 
         await crew.step(run, "stop", tell)
         return await crew.save(run.advance(phase, at=crew.clock(), stop_reason=code))
+
+    async def _drop_pending_merge(self, run: Run) -> None:
+        """A run that ends while its merge waits for validation takes the merge back, so the
+        integration branch is free for the next ticket."""
+        if run.phase is not Phase.VALIDATING:
+            return
+        rounds = self.crew.rounds(run, "merge")
+        merged = self.crew.done(run, "merge", rounds[-1]) if rounds else None
+        if merged is not None and "commit" in merged:
+            await self.crew.integration.undo(str(merged["commit"]))
 
 
 def intent_of(crew: Crew, ticket_id: str) -> IntentPacket:

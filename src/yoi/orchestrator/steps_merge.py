@@ -12,7 +12,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from yoi.errors import StateConflict, UnsupportedOperation, WorkdirNotFound, YoiError
+from yoi.errors import (
+    RunStalled,
+    StateConflict,
+    UnsupportedOperation,
+    WorkdirNotFound,
+    YoiError,
+)
 from yoi.orchestrator.asks import retire
 from yoi.orchestrator.branch_facts import Commit, branch_facts
 from yoi.orchestrator.crew import Crew
@@ -103,13 +109,21 @@ class Finish:
         if crew.sandbox is None:
             raise UnsupportedOperation("validation commands are configured but no sandbox is")
         common = await crew.integration.git_common_dir()
-        result = await run_validation(
-            commands,
-            crew.integration.path,
-            crew.settings.validation_timeout,
-            crew.sandbox,
-            git_common_dir=common,
-        )
+        wall = crew.settings.timeouts.validation
+        try:
+            async with asyncio.timeout(wall):  # all commands together
+                result = await run_validation(
+                    commands,
+                    crew.integration.path,
+                    crew.settings.validation_timeout,
+                    crew.sandbox,
+                    git_common_dir=common,
+                )
+        except TimeoutError:
+            raise RunStalled(
+                f"validation ran for more than {wall:g} s in all",
+                details={"seconds": wall},
+            ) from None
         logs = await asyncio.to_thread(_store_logs, crew, run, result)
         runs = [
             {
