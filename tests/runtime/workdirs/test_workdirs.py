@@ -396,3 +396,19 @@ async def test_spares_are_found_again_after_a_restart(repo: Path, tmp_path: Path
         git(after.path("two"), "rev-parse", "HEAD").strip()
         == git(repo, "rev-parse", "v1^{commit}").strip()
     )
+
+
+async def test_a_stale_index_lock_left_by_a_killed_git_is_removed_at_open(
+    repo: Path, tmp_path: Path
+) -> None:
+    before = open_workdirs(repo, tmp_path)
+    await before.open()
+    await before.create(str(repo), "main", branch="work/lock", workdir_id="lock")
+    gitdir = (await before.placement("lock")).git_dir
+    (gitdir / "index.lock").write_text("")  # what a git killed mid-commit leaves
+    after = open_workdirs(repo, tmp_path)
+    await after.open()
+    assert not (gitdir / "index.lock").exists()
+    path = after.path("lock")
+    (path / "new.txt").write_text("x\n")
+    git(path, "add", "new.txt")  # would fail on the lock

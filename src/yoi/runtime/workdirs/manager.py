@@ -129,8 +129,21 @@ class Workdirs:
         self._records = {record.workdir_id: record for record in records}
         self.problems = tuple(problems)
         self._opened = True
+        await self._clear_stale_locks()
         if self._spare_limit:
             await self._find_spares()
+
+    async def _clear_stale_locks(self) -> None:
+        """Remove the ``index.lock`` a git command killed with the last runtime left in a
+        workdir: until it goes, every commit there fails. Only this runtime works in its
+        workdirs, and it has only just opened."""
+        for workdir_id in self._records:
+            with contextlib.suppress(WorkdirFailed, StoreError):
+                placement = await self.placement(workdir_id)
+                lock = placement.git_dir / "index.lock"
+                if await asyncio.to_thread(lock.is_file):
+                    await asyncio.to_thread(lock.unlink)
+                    log.warning("workdir %s: removed a stale index.lock", workdir_id)
 
     async def close(self) -> None:
         if self._ledger.durable:
