@@ -1,13 +1,14 @@
-"""A process test: ``yoi serve`` dies at each failpoint in turn during a three-ticket run on
-the demo playbook model, and is started again without it. Every time the run finishes with
-nothing done twice: one acceptance, one coder, one merge and one ``→ done`` per ticket, no
-``work/`` branch and no worktree but the integration one left.
-
-Each failpoint gets a fresh repository; nothing else is shared."""
+"""A process test: ``yoi serve`` dies at each failpoint in turn during three-ticket runs on the
+demo playbook model. It is started with every failpoint not yet reached armed, dies at the
+first one its run reaches, and is started again with the rest, until each has been reached
+once (three more tickets are queued whenever a run ends with points left). Then every ticket
+is done with nothing done twice: one acceptance, one coder, one reviewer, one merge and one
+``→ done`` each, no ``work/`` branch and no worktree but the integration one left."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from yoi.tickets import State, TicketStore
 from yoi.tickets.model import EventKind
 
 DEADLINE = 60.0
+_REACHED = re.compile(r"failpoint (\S+) reached")
 CONFIG = """\
 [orchestrator]
 max_parallel = 2
@@ -75,25 +77,6 @@ async def listening(serving: Serving, process: asyncio.subprocess.Process) -> Se
     return Served(process, lines, found.group(1))
 
 
-async def died_at(serving: Serving, root: Path, tickets: list[str], point: Failpoint) -> Done:
-    """Serve with ``point`` armed until the process ends by itself; fail, naming the
-    point, when every ticket gets done without reaching it."""
-    env = clean_env(**{ENVIRONMENT: point.value})
-    started = await listening(serving, await serving.start(root, *ARGS, env=env))
-    if isinstance(started, Done):
-        return started
-    ended = asyncio.ensure_future(started.process.wait())
-    finished = asyncio.ensure_future(status_until(started, all_done(tickets)))
-    await asyncio.wait({ended, finished}, return_when=asyncio.FIRST_COMPLETED)
-    if not ended.done() and finished.exception() is None:
-        ended.cancel()
-        raise AssertionError(f"failpoint {point} was never reached: every ticket is done")
-    finished.cancel()  # or it failed: the process went away while it asked
-    async with asyncio.timeout(DEADLINE):
-        await ended
-    return await serving.finish(started.process)
-
-
 async def done_or_told(served: Served, tickets: list[str]) -> Status:
     """The status once every ticket's run is over; a failure showing the runs unless
     every one is done."""
@@ -108,14 +91,19 @@ async def done_or_told(served: Served, tickets: list[str]) -> Status:
     return final
 
 
-@pytest.mark.parametrize("point", list(Failpoint), ids=str)
-async def test_serve_dies_at_the_failpoint_and_a_restart_finishes_without_repeats(
-    serving: Serving, tmp_path: Path, point: Failpoint
+async def test_serve_dies_at_each_failpoint_in_turn_and_restarts_finish_without_repeats(
+    serving: Serving, tmp_path: Path
 ) -> None:
     root, tickets = workspace(tmp_path)
-    died = await died_at(serving, root, tickets, point)
-    assert died.code == EXIT_CODE, died.err
-    assert f"failpoint {point} reached" in died.err
+    left = list(Failpoint)
+    for rounds in range(1, 5):
+        reached = await die_at_each(serving, root, tickets, left)
+        left = [point for point in left if point not in reached]
+        if not left:
+            break
+        assert reached, f"round {rounds} reached none of {left}"
+        tickets += queue_more(root, rounds)
+    assert not left, f"never reached: {left}"
     again = await serving.serve(root, *ARGS, env=clean_env())
     final = await done_or_told(again, tickets)
     async with httpx.AsyncClient(base_url=again.loopback, timeout=DEADLINE) as http:
@@ -124,6 +112,50 @@ async def test_serve_dies_at_the_failpoint_and_a_restart_finishes_without_repeat
     workers = [w["worker_id"] for w in listed.json()["workers"]]
     await serving.stop(again, signal.SIGTERM)
     assert_once_each(root, tickets, final, workers)
+
+
+async def die_at_each(
+    serving: Serving, root: Path, tickets: list[str], armed: list[Failpoint]
+) -> list[Failpoint]:
+    """Serve with ``armed`` until its run is done, starting again each time the process dies
+    at a failpoint (with that one disarmed); the failpoints reached, in order."""
+    reached: list[Failpoint] = []
+    while len(reached) < len(armed):
+        names = ",".join(point.value for point in armed if point not in reached)
+        env = clean_env(**{ENVIRONMENT: names})
+        started = await listening(serving, await serving.start(root, *ARGS, env=env))
+        if not isinstance(started, Done):
+            ended = asyncio.ensure_future(started.process.wait())
+            finished = asyncio.ensure_future(status_until(started, all_done(tickets)))
+            await asyncio.wait({ended, finished}, return_when=asyncio.FIRST_COMPLETED)
+            if not ended.done() and finished.exception() is None:
+                ended.cancel()
+                await serving.stop(started, signal.SIGTERM)
+                return reached  # this round is done; the points left wait for the next
+            finished.cancel()
+            async with asyncio.timeout(DEADLINE):
+                await ended
+            started = await serving.finish(started.process)
+        assert started.code == EXIT_CODE, started.err
+        found = _REACHED.search(started.err)
+        assert found is not None, started.err
+        reached.append(Failpoint(found.group(1)))
+    return reached
+
+
+def queue_more(root: Path, rounds: int) -> list[str]:
+    store = TicketStore(root / ".yoi" / "tickets")
+    try:
+        made = [
+            store.create(f"{title} ({rounds + 1})", f"{title}.\n", author="ann").id
+            for title in TITLES
+        ]
+        for ticket in made:
+            store.move(ticket, State.READY, author="ann")
+            store.move(ticket, State.QUEUED, author="ann")
+    finally:
+        store.close()
+    return made
 
 
 def assert_once_each(root: Path, tickets: list[str], final: Status, workers: list[str]) -> None:
