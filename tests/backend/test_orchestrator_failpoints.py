@@ -15,7 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.backend.test_orchestrator_process import Status, all_done, status_until
+from tests.backend.test_orchestrator_process import (
+    Status,
+    all_done,
+    configured_repository,
+    status_until,
+)
 from tests.backend.test_process import _LISTENING, Served, Serving
 from tests.git_repo import git
 from tests.server.test_process import Done, clean_env
@@ -43,23 +48,21 @@ async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
 
 
 def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
-    root = tmp_path / "project"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.py").write_text("print('one')\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "First")
-    (root / ".yoi").mkdir()
-    (root / ".yoi" / "config.toml").write_text(CONFIG)
+    root = configured_repository(tmp_path, CONFIG)
+    return root, queued(root, TITLES)
+
+
+def queued(root: Path, titles: tuple[str, ...]) -> list[str]:
+    """Tickets of ``titles``, marked ready and queued, as a person does."""
     store = TicketStore(root / ".yoi" / "tickets")
     try:
-        made = [store.create(title, f"{title}.\n", author="ann").id for title in TITLES]
+        made = [store.create(title, f"{title}.\n", author="ann").id for title in titles]
         for ticket in made:
             store.move(ticket, State.READY, author="ann")
             store.move(ticket, State.QUEUED, author="ann")
     finally:
         store.close()
-    return root, made
+    return made
 
 
 async def listening(serving: Serving, process: asyncio.subprocess.Process) -> Served | Done:
@@ -102,7 +105,7 @@ async def test_serve_dies_at_each_failpoint_in_turn_and_restarts_finish_without_
         if not left:
             break
         assert reached, f"round {rounds} reached none of {left}"
-        tickets += queue_more(root, rounds)
+        tickets += queued(root, tuple(f"{title} ({rounds + 1})" for title in TITLES))
     assert not left, f"never reached: {left}"
     again = await serving.serve(root, *ARGS, env=clean_env())
     final = await done_or_told(again, tickets)
@@ -141,21 +144,6 @@ async def die_at_each(
         assert found is not None, started.err
         reached.append(Failpoint(found.group(1)))
     return reached
-
-
-def queue_more(root: Path, rounds: int) -> list[str]:
-    store = TicketStore(root / ".yoi" / "tickets")
-    try:
-        made = [
-            store.create(f"{title} ({rounds + 1})", f"{title}.\n", author="ann").id
-            for title in TITLES
-        ]
-        for ticket in made:
-            store.move(ticket, State.READY, author="ann")
-            store.move(ticket, State.QUEUED, author="ann")
-    finally:
-        store.close()
-    return made
 
 
 def assert_once_each(root: Path, tickets: list[str], final: Status, workers: list[str]) -> None:

@@ -38,7 +38,8 @@ async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
         yield started
 
 
-def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+def configured_repository(tmp_path: Path, config: str) -> Path:
+    """A git repository with one commit and ``config`` as its ``.yoi/config.toml``."""
     root = tmp_path / "project"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
@@ -46,7 +47,12 @@ def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "First")
     (root / ".yoi").mkdir()
-    (root / ".yoi" / "config.toml").write_text(CONFIG)
+    (root / ".yoi" / "config.toml").write_text(config)
+    return root
+
+
+def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = configured_repository(tmp_path, CONFIG)
     store = TicketStore(root / ".yoi" / "tickets")
     made = list(seed_epic(store).values())
     store.close()

@@ -435,3 +435,13 @@ async def test_a_red_validation_undoes_the_merge_and_a_fixed_commit_lands(
     assert git(repo, "rev-list", "--count", "--merges", "orchestration").strip() == "1"
     assert git(repo, "show", "orchestration:a.txt") == "fixed\n"
     assert status(integration.path) == ""  # validation's scratch is ignored or cleaned
+
+
+async def test_a_merge_the_branch_moved_past_is_held_by_it(integration: Integration) -> None:
+    first = await merged_ticket(integration, ALPHA, "a.txt")
+    tip = await integration.head()
+    assert await integration.holds(tip)
+    assert await integration.holds(first.base_commit)
+    later = await merged_ticket(integration, BETA, "b.txt")
+    assert await integration.holds(tip)  # a merge the branch moved on from
+    assert not await integration.holds(commit_file(later.path, "c.txt", "not merged\n"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.git_repo import git
 from tests.orchestrator.stack import make_repository, orchestrator_stack, queue
-from tests.orchestrator.test_loop import coder_turns, intake_turns, review_turns
+from tests.orchestrator.test_loop import coder_turns, finish, intake_turns, review_turns
 
 from yoi.engine.model import ModelChunk, ModelRequest
 from yoi.orchestrator.budget_settings import Budgets
@@ -52,10 +52,7 @@ async def test_a_silent_coder_is_cancelled_and_asked_again(tmp_path: Path) -> No
         root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=QUICK
     ) as stack:
         ticket = queue(stack.tickets, "Greet in French")
-        stack.orchestrator.wake()
-        await stack.until(
-            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
-        )
+        await finish(stack, ticket)
         run = stack.run(ticket)
         thread = [e.body for e in stack.tickets.get(ticket).events]
         assert run.coder_worker_id is not None
@@ -82,10 +79,7 @@ async def test_a_long_tool_call_is_not_silence(tmp_path: Path) -> None:
         sandbox=True,
     ) as stack:
         ticket = queue(stack.tickets, "Greet in French")
-        stack.orchestrator.wake()
-        await stack.until(
-            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
-        )
+        await finish(stack, ticket)
         run = stack.run(ticket)
         thread = [e.body for e in stack.tickets.get(ticket).events]
     assert run.phase is Phase.DONE, run.stop_reason
@@ -100,10 +94,7 @@ async def test_tries_run_out_into_a_suppressed_run_that_stays_put(tmp_path: Path
         root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=QUICK
     ) as stack:
         ticket = queue(stack.tickets, "Greet in French")
-        stack.orchestrator.wake()
-        await stack.until(
-            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
-        )
+        await finish(stack, ticket)
         run = stack.run(ticket)
         stack.orchestrator.wake()
         await stack.orchestrator.settled()  # a pass after it: nothing starts again
@@ -155,10 +146,7 @@ async def test_a_budget_crossed_mid_run_cancels_it_with_the_figures(tmp_path: Pa
         root, intake_model=ScriptedModel(intake_turns()), work_model=work, settings=settings
     ) as stack:
         ticket = queue(stack.tickets, "Greet in French")
-        stack.orchestrator.wake()
-        await stack.until(
-            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
-        )
+        await finish(stack, ticket)
         run = stack.run(ticket)
         said = stack.tickets.get(ticket).events[-1].body
         assert run.coder_worker_id is not None
@@ -238,10 +226,7 @@ async def test_a_validation_over_its_wall_time_is_suppressed_and_its_merge_taken
         sandbox=True,
     ) as stack:
         ticket = queue(stack.tickets, "Greet in French")
-        stack.orchestrator.wake()
-        await stack.until(
-            lambda: stack.orchestrator.run(ticket) is not None and stack.run(ticket).phase.over
-        )
+        await finish(stack, ticket)
         run = stack.run(ticket)
         said = stack.tickets.get(ticket).events[-1].body
     assert (run.phase, run.stop_reason) == (Phase.FAILED, "suppressed")

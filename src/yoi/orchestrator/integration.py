@@ -154,6 +154,11 @@ class Integration:
         """The integration branch's commit: validated work only."""
         return await self._tip()
 
+    async def holds(self, commit: str) -> bool:
+        """Whether the integration branch holds ``commit`` (is it, or descends from it)."""
+        tip = await self._tip()
+        return tip == commit or await self._repository.is_ancestor(commit, tip)
+
     async def git_common_dir(self) -> Path:
         """The repository's git directory: what validation binds read-only."""
         if self._common is None:
