@@ -11,15 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yoi.engine.messages import ToolCall
-from yoi.errors import DuplicateWorker, InvalidRequest, WorkerNotFound, WorkerStopped, YoiError
+from yoi.errors import (
+    DuplicateWorker,
+    InvalidRequest,
+    RuntimeUnavailable,
+    WorkerNotFound,
+    WorkerStopped,
+    YoiError,
+)
 from yoi.orchestrator.hosts import WorkerHost
 from yoi.orchestrator.runs import await_run
 from yoi.orchestrator.submissions import read_submission
 from yoi.runtime import CreateWorkerRequest, Input, OnBusy, WorkerDetail
+from yoi.runtime.events import RunFinished
 from yoi.runtime.transcript import Role
 from yoi.tools.reports import Report, parse_report
 
-__all__ = ["Answer", "answer_of", "ask", "ensure_worker", "retire"]
+__all__ = ["INTERRUPTED", "Answer", "answer_of", "ask", "ensure_worker", "retire"]
+
+INTERRUPTED = "the worker's run was interrupted: its runtime stopped while it ran"
 
 _PAGE = 200
 
@@ -91,10 +101,19 @@ async def answer_of(
     sign of life) and read the last report it submitted through one of ``tools``."""
     finished = await await_run(host, worker_id, run_id, silence=silence)
     submission = await read_submission(host, worker_id, tools, run_id=run_id)
+    if submission is None and _interrupted(finished):
+        raise RuntimeUnavailable(
+            INTERRUPTED, details={"worker_id": worker_id, "run_id": run_id}
+        )  # not the worker's doing: asked again, as a new input, once the runtime is back
     if submission is None:
         return Answer(run_id, finished.result, None, None)
     call = submission.call
     return Answer(run_id, finished.result, call.name, call.arguments)
+
+
+def _interrupted(finished: RunFinished) -> bool:
+    error = finished.error or {}
+    return finished.result != "completed" and error.get("code") == "interrupted"
 
 
 async def retire(host: WorkerHost, worker_id: str | None, reason: str) -> bool:

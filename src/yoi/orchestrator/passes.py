@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from yoi.errors import IntegrationBranchBusy, RunStalled, RuntimeUnavailable, YoiError
+from yoi.orchestrator.asks import INTERRUPTED
 from yoi.orchestrator.crew import Crew
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
@@ -385,7 +386,9 @@ class Passes:
         return sum(
             1
             for step in self.crew.state.steps(run.ticket_id)
-            if step.key.attempt == run.attempt and step.status is OperationStatus.FAILED
+            if step.key.attempt == run.attempt
+            and step.status is OperationStatus.FAILED
+            and step.error != INTERRUPTED  # a restart's doing, asked again at no cost
         )
 
     def _ineligible(self, run: Run) -> tuple[str, str] | None:
