@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import click
+
 from yoi.errors import InvalidRequest, UnsupportedOperation, WorkspaceMismatch
 from yoi.serving import read_record, read_workspace_id
 from yoi.workspace import Workspace
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from yoi.client.backend import BackendClient
 
 __all__ = [
+    "BACKEND_HELP",
+    "backend_option",
     "BackendAddress",
     "Here",
     "backend_url",
@@ -36,6 +40,21 @@ __all__ = [
     "find_backend",
     "locate",
 ]
+
+BACKEND_HELP = (
+    "The backend, as http://HOST:PORT or HOST:PORT (default: the `yoi serve` running for "
+    "this workspace, else [backend] listen in .yoi/config.toml, else 127.0.0.1:8787). "
+    "Its token comes from YOI_BACKEND_TOKEN."
+)
+backend_option = click.option(
+    "--backend",
+    "backend_url",
+    metavar="URL",
+    envvar="YOI_BACKEND_URL",
+    show_envvar=True,
+    help=BACKEND_HELP,
+)
+"""The ``--backend`` of a command group that talks to a running backend."""
 
 DEFAULT_LISTEN = "127.0.0.1:8787"
 """``yoi serve``'s default (``yoi.backend.config``), known here without importing the backend."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from yoi.cli.backend_address import check_workspace, connect, locate
+from yoi.cli.backend_address import backend_option, check_workspace, connect, locate
 from yoi.cli.orchestrator_demo import demo
 from yoi.cli.orchestrator_rebuild import rebuild
 
@@ -28,24 +28,12 @@ __all__ = ["explanation_lines", "orchestrator", "run_line", "status_lines"]
 T = TypeVar("T")
 Body = Mapping[str, Any]
 
-_BACKEND_HELP = (
-    "The backend, as http://HOST:PORT or HOST:PORT (default: the `yoi serve` running for "
-    "this workspace, else [backend] listen in .yoi/config.toml, else 127.0.0.1:8787). "
-    "Its token comes from YOI_BACKEND_TOKEN."
-)
 _json = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON object.")
 _by = click.option("--by", metavar="NAME", help="Who asks (default: the backend's ticket author).")
 
 
 @click.group()
-@click.option(
-    "--backend",
-    "backend_url",
-    metavar="URL",
-    envvar="YOI_BACKEND_URL",
-    show_envvar=True,
-    help=_BACKEND_HELP,
-)
+@backend_option
 @click.pass_context
 def orchestrator(ctx: click.Context, backend_url: str | None) -> None:
     """What the orchestrator of a running backend (`yoi serve`) is doing, and why."""

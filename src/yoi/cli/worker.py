@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from yoi.cli.backend_address import check_workspace, connect, locate
+from yoi.cli.backend_address import BACKEND_HELP, backend_option, check_workspace, connect, locate
 from yoi.cli.backend_chat import BackendConversation
 from yoi.cli.render import ReplyRenderer
 from yoi.cli.worker_create import (
@@ -58,22 +58,8 @@ __all__ = ["DEFAULT_RUNTIME", "worker"]
 T = TypeVar("T")
 
 
-_BACKEND_HELP = (
-    "The backend, as http://HOST:PORT or HOST:PORT (default: the `yoi serve` running for "
-    "this workspace, else [backend] listen in .yoi/config.toml, else 127.0.0.1:8787). "
-    "Its token comes from YOI_BACKEND_TOKEN."
-)
-
-
 @click.group()
-@click.option(
-    "--backend",
-    "backend_url",
-    metavar="URL",
-    envvar="YOI_BACKEND_URL",
-    show_envvar=True,
-    help=_BACKEND_HELP,
-)
+@backend_option
 @click.pass_context
 def worker(ctx: click.Context, backend_url: str | None) -> None:
     """Create, drive and watch the workers of a running backend (`yoi serve`)."""
@@ -94,7 +80,7 @@ def _command(name: str | None = None) -> Callable[[Callable[..., T]], click.Comm
             metavar="URL",
             expose_value=False,
             callback=_name_backend,
-            help=_BACKEND_HELP,
+            help=BACKEND_HELP,
         )
         return worker.command(name)(backend(function))
 
