@@ -46,6 +46,8 @@ class Failpoint(StrEnum):
     """The kickoff is on the ticket, not in the state."""
     KICKOFF_DONE = "kickoff.done"
     """The kickoff is recorded; the coder has not been sent its input."""
+    ASK_SENT = "ask.sent"
+    """A worker (intake, coder or reviewer) was sent its input; its answer has not come."""
     CODE_EFFECT = "code.effect"
     """The coder answered and its report is on the ticket; the state does not know it."""
     CODE_DONE = "code.done"

@@ -20,6 +20,7 @@ from yoi.errors import InvalidRequest, RunStalled, YoiError
 from yoi.orchestrator.asks import Answer, answer_of, ask, ensure_worker, retire
 from yoi.orchestrator.branch_facts import branch_facts
 from yoi.orchestrator.crew import Crew
+from yoi.orchestrator.failpoints import Failpoint
 from yoi.orchestrator.hosts import WorkerHost
 from yoi.orchestrator.operations import OperationKey, OperationStatus
 from yoi.orchestrator.policy_decision import Routing
@@ -79,7 +80,7 @@ class Steps:
         text = intake_input(run.ticket_id, title, body, op)
         silence = crew.settings.timeouts.intake
         answered = await crew.step(
-            run, "intake", lambda: _answered(host, worker, text, _INTAKE_TOOLS, silence)
+            run, "intake", lambda: _answered(crew, host, worker, text, _INTAKE_TOOLS, silence)
         )
         await retire(host, worker, "intake answered")
         report = _intake(Answer.from_dict(answered))
@@ -194,7 +195,9 @@ class Steps:
         op = input_id(crew, run, "code", round_)
         text = await self._coder_input(run, round_, op)
         silence = crew.settings.timeouts.implement
-        found = await _answered(crew.work_host(), run.coder_worker_id, text, _CODER_TOOLS, silence)
+        found = await _answered(
+            crew, crew.work_host(), run.coder_worker_id, text, _CODER_TOOLS, silence
+        )
         answer = Answer.from_dict(found)
         facts = await branch_facts(crew.worktrees / str(run.workdir_id), run.base_commit)
         report = answer.report()
@@ -303,7 +306,7 @@ class Steps:
         )  # fmt: skip
         silence = crew.settings.timeouts.review
         found = await _answered(
-            crew.work_host(), run.reviewer_worker_id, text, _REVIEW_TOOLS, silence
+            crew, crew.work_host(), run.reviewer_worker_id, text, _REVIEW_TOOLS, silence
         )
         answer = Answer.from_dict(found)
         report = answer.report()
@@ -383,11 +386,12 @@ async def _created(host: WorkerHost, request: CreateWorkerRequest) -> dict[str, 
 
 
 async def _answered(
-    host: WorkerHost, worker: str, text: str, tools: frozenset[str], silence: float
+    crew: Crew, host: WorkerHost, worker: str, text: str, tools: frozenset[str], silence: float
 ) -> dict[str, object]:
     """Ask the worker and wait for its answer; a run that stalls is cancelled before the
     stall is raised, so the next try starts from an idle worker."""
     run_id = await ask(host, worker, text)
+    crew.failpoints.reach(Failpoint.ASK_SENT)
     try:
         found = await answer_of(host, worker, run_id, tools, silence=silence)
     except RunStalled:
