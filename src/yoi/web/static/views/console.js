@@ -2,6 +2,8 @@
 //
 // The worker's detail comes from `GET .../workers/{w}` and then from each
 // snapshot of its event stream; its status from the stream's `status` events.
+// Its usage (tokens, and their cost as the backend prices them) is the detail's
+// `usage_summary`: a `usage` event on the stream fetches the detail again.
 // A worker or runtime that does not exist shows its error and opens no stream;
 // any other failure (a runtime that is down) shows its error while the stream
 // keeps trying, and the console comes back when the runtime does.
@@ -10,6 +12,7 @@ import { formDialog } from "../lib/dialog.js";
 import { errorLine, h, replace } from "../lib/dom.js";
 import { createComposer } from "./composer.js";
 import { createTranscript } from "./transcript.js";
+import { usageLine } from "./usage.js";
 
 const NOT_THERE = new Set(["worker_not_found", "runtime_not_found"]);
 
@@ -36,6 +39,7 @@ function open(main, { runtimeId, workerId }) {
     text: "…",
   });
   const facts = h("dl", { class: "worker-facts" });
+  const usage = h("div", { class: "worker-usage", dataset: { role: "worker-usage" } });
   const errors = h("div", { class: "console-errors", "aria-live": "polite" });
   const cancel = h("button", { type: "button", text: "Cancel", disabled: true });
   cancel.addEventListener("click", cancelRun);
@@ -53,7 +57,11 @@ function open(main, { runtimeId, workerId }) {
       loadProblem = null;
       showWorker(worker);
     },
+    onEvent: (frame) => {
+      if (frame.event?.type === "usage") usageChanged();
+    },
   });
+  const refetch = { loading: false, again: false };
   const composer = createComposer({
     label: `Message to ${name}`,
     send: async (content, onBusy) => {
@@ -71,6 +79,7 @@ function open(main, { runtimeId, workerId }) {
       h("a", { class: "back-link", href: "#/workers", text: "← Workers" }),
       h("div", { class: "console-title" }, title, badge),
       facts,
+      usage,
       h("div", { class: "console-actions" }, cancel, stop),
     ),
     errors,
@@ -111,6 +120,30 @@ function open(main, { runtimeId, workerId }) {
       fact("Worker id", worker.worker_id),
       fact("Runtime", worker.runtime_id),
     );
+    if (worker.usage_summary) replace(usage, usageLine(worker.usage_summary, "usage"));
+  }
+
+  /** Tokens were used: fetch the detail again (its figures and cost), one fetch at a time. */
+  async function usageChanged() {
+    if (refetch.loading) {
+      refetch.again = true;
+      return;
+    }
+    refetch.loading = true;
+    try {
+      do {
+        refetch.again = false;
+        try {
+          const { worker } = await api.get(path());
+          if (closed) return;
+          showWorker(worker);
+        } catch {
+          // the stream says what is wrong with the runtime; the last figures stay
+        }
+      } while (refetch.again && !closed);
+    } finally {
+      refetch.loading = false;
+    }
   }
 
   function showStatus(status) {

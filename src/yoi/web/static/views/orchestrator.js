@@ -1,13 +1,15 @@
 // What the orchestrator is doing, as the board and the ticket drawer show it.
 //
-// Everything here renders `GET /api/orchestrator` (runs with their phase,
-// queued tickets with the sentence that says why they wait, problems) and
+// Everything here renders `GET /api/orchestrator` (runs with their phase, usage and
+// gate, queued tickets with the sentence that says why they wait, problems) and
 // `GET /api/tickets/{id}/explain`. The one choice made here is presentation:
 // Stop is offered on a run that is not over, Retry on a stopped or failed one;
 // the backend decides whether either is allowed and says why not.
 import { api, ticketPath } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
+import { gateBadge, gateButtons, gateDossier } from "./gate.js";
 import { humanize } from "./ticket.js";
+import { usageLine, usageTable } from "./usage.js";
 
 /** How often the status is fetched again when no ticket changed (a run's phase may have). */
 export const STATUS_EVERY_MS = 20_000;
@@ -79,10 +81,12 @@ export function cardRun(card, status, act) {
   const waiting = card.state === "queued" && !run ? status.waiting(card.id) : null;
   return [
     run ? runLine(run) : null,
+    run && card.state === "inprogress" ? usageLine(run.usage?.run) : null,
     waiting
       ? h("p", { class: "card-waiting", dataset: { role: "waiting" }, text: waiting.sentence })
       : null,
-    run ? runButtons(run, act) : [],
+    run ? gateDossier(run, { folded: true }) : null,
+    run ? runActions(run, act) : [],
   ];
 }
 
@@ -96,6 +100,7 @@ function runLine(run) {
       dataset: { role: "phase", phase: run.phase },
       text: phaseText(run),
     }),
+    gateBadge(run),
     workerLink("coder", run.coder),
     workerLink("reviewer", run.reviewer),
   );
@@ -123,6 +128,11 @@ export function runButtons(run, act) {
     return button("retry", "Retry", "primary", act, () => api.post(path("retry")));
   }
   return [];
+}
+
+/** A run's buttons: Approve and Reject at a gate, then Stop or Retry. */
+function runActions(run, act) {
+  return [gateButtons(run, act), runButtons(run, act)];
 }
 
 function button(name, label, emphasis, act, send) {
@@ -182,11 +192,14 @@ export class TicketRun {
 
   render() {
     const run = this.status.run(this.ticketId);
+    const act = (send, button) => this.act(send, button);
     replace(
       this.body,
       this.error ? errorLine(this.error) : explanation(this.explained),
       run ? h("div", { class: "run-detail" }, runLine(run), runFacts(run)) : null,
-      run ? h("div", { class: "drawer-actions" }, runButtons(run, (send, b) => this.act(send, b))) : null,
+      run ? gateDossier(run) : null,
+      run ? usageTable(run.usage, run.attempt) : null,
+      run ? h("div", { class: "drawer-actions" }, runActions(run, act)) : null,
     );
   }
 
