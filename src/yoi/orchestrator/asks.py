@@ -4,10 +4,17 @@ A worker is created by its deterministic name (one that exists already is the sa
 made before a crash); an input is found in the worker's transcript by its first line
 (:func:`~yoi.orchestrator.prompts.header`) before it is sent; the answer is the report tool
 call the worker's run made, read from its transcript once the run has ended.
+
+A runtime that is away while a worker is made, asked or awaited (stopped, killed, starting
+again) is a restart's doing, not the worker's: each of these raises ``runtime_unavailable``
+with the one message :data:`INTERRUPTED`, which the orchestrator does not count as a failed
+try, and says the runtime's own words in the error's ``cause``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from yoi.engine.messages import ToolCall
@@ -29,7 +36,7 @@ from yoi.tools.reports import Report, parse_report
 
 __all__ = ["INTERRUPTED", "Answer", "answer_of", "ask", "ensure_worker", "retire"]
 
-INTERRUPTED = "the worker's run was interrupted: its runtime stopped while it ran"
+INTERRUPTED = "the worker's runtime stopped or was away: tried again once it is back"
 
 _PAGE = 200
 
@@ -73,19 +80,21 @@ class Answer:
 async def ensure_worker(host: WorkerHost, request: CreateWorkerRequest) -> WorkerDetail:
     """The worker ``request`` names, created unless it exists already."""
     assert request.worker_id is not None, "the orchestrator names its workers"
-    try:
-        return await host.create_worker(request)
-    except DuplicateWorker:
-        return await host.get_worker(request.worker_id)
+    with _runtime_away(request.worker_id):
+        try:
+            return await host.create_worker(request)
+        except DuplicateWorker:
+            return await host.get_worker(request.worker_id)
 
 
 async def ask(host: WorkerHost, worker_id: str, text: str) -> str:
     """Send ``text`` unless the worker's transcript holds it already; the run it started."""
     first_line = text.split("\n", 1)[0]
-    found = await _sent(host, worker_id, first_line)
-    if found is not None:
-        return found
-    ack = await host.send_input(worker_id, Input(text, on_busy=OnBusy.ENQUEUE))
+    with _runtime_away(worker_id):
+        found = await _sent(host, worker_id, first_line)
+        if found is not None:
+            return found
+        ack = await host.send_input(worker_id, Input(text, on_busy=OnBusy.ENQUEUE))
     return ack.run_id
 
 
@@ -99,8 +108,9 @@ async def answer_of(
 ) -> Answer:
     """Wait for run ``run_id`` to end (``run_stalled`` after ``silence`` seconds without a
     sign of life) and read the last report it submitted through one of ``tools``."""
-    finished = await await_run(host, worker_id, run_id, silence=silence)
-    submission = await read_submission(host, worker_id, tools, run_id=run_id)
+    with _runtime_away(worker_id, run_id):
+        finished = await await_run(host, worker_id, run_id, silence=silence)
+        submission = await read_submission(host, worker_id, tools, run_id=run_id)
     if submission is None and _interrupted(finished):
         raise RuntimeUnavailable(
             INTERRUPTED, details={"worker_id": worker_id, "run_id": run_id}
@@ -109,6 +119,20 @@ async def answer_of(
         return Answer(run_id, finished.result, None, None)
     call = submission.call
     return Answer(run_id, finished.result, call.name, call.arguments)
+
+
+@contextmanager
+def _runtime_away(worker_id: str, run_id: str | None = None) -> Iterator[None]:
+    """``runtime_unavailable`` raised inside, as :data:`INTERRUPTED` (see the module)."""
+    try:
+        yield
+    except RuntimeUnavailable as error:
+        if error.message == INTERRUPTED:
+            raise
+        details = {**error.details, "worker_id": worker_id, "cause": error.message}
+        if run_id is not None:
+            details["run_id"] = run_id
+        raise RuntimeUnavailable(INTERRUPTED, details=details) from None
 
 
 def _interrupted(finished: RunFinished) -> bool:
