@@ -313,20 +313,25 @@ def test_a_bad_row_is_refused_naming_its_field(changes: dict[str, object], field
     assert refused.value.details == {"field": field}
 
 
-def test_a_database_of_the_version_before_keeps_its_runs_and_gains_usage(tmp_path: Path) -> None:
+def test_a_database_of_the_first_version_keeps_its_runs_and_gains_usage(tmp_path: Path) -> None:
     path = state_path(tmp_path)
     old = Database.connect(path)
     migrate(old, MIGRATIONS[:1])  # what the code before usage made
-    before = OrchestratorState(old, clock=lambda: 5.0)
-    before.save(a_run(coder_worker_id=CODER))
-    before.close()
+    run = a_run(coder_worker_id=CODER)
+    with old.writing("a version 1 run") as connection:  # the columns of version 1
+        connection.execute(
+            "INSERT INTO runs (ticket_id, attempt, phase, coder_worker_id, review_round, "
+            "fix_rounds, started_at, updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
+            (TICKET, run.attempt, str(run.phase), CODER, run.started_at, run.updated_at),
+        )
+    old.close()
     with OrchestratorState.open(path) as state:
-        assert state.runs() == [a_run(coder_worker_id=CODER)]
+        assert state.runs() == [run]
         state.record_usage([row()])
         assert state.usage(TICKET) == [row()]
     again = Database.connect(path)
     try:
-        assert version(again) == len(MIGRATIONS) == 2
+        assert version(again) == len(MIGRATIONS) == 3
     finally:
         again.close()
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import yoi
-from yoi.backend import orchestrator_routes, routes, stream, ticket_stream, tickets
+from yoi.backend import (
+    orchestrator_routes,
+    orchestrator_stream,
+    routes,
+    stream,
+    ticket_stream,
+    tickets,
+)
 from yoi.backend.admission import BackendAdmission
 from yoi.backend.console import ConsoleHeaders, mount_console
 from yoi.backend.service import Backend
@@ -50,6 +57,7 @@ def create_backend_app(
     app.include_router(orchestrator_routes.router)
     app.include_router(stream.router)
     app.include_router(ticket_stream.router)
+    app.include_router(orchestrator_stream.router)
     if console is not None:
         mount_console(app, console)
     install_error_handlers(app)

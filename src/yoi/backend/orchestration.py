@@ -256,6 +256,16 @@ class Orchestration:
         """Start the ticket's stopped or failed run again."""
         return await self._command(ticket_id, by, lambda o, wanted: o.retry(wanted, by=by))
 
+    async def gate(
+        self, ticket_id: str, gate: str, decision: str, *, by: str, note: str | None
+    ) -> dict[str, object]:
+        """A person's decision at the gate the ticket's run waits at."""
+
+        def decide(o: Orchestrator, wanted: str) -> Awaitable[Run]:
+            return o.gate(wanted, gate, decision, by=by, note=note)
+
+        return await self._command(ticket_id, by, decide)
+
     # -- helpers ----------------------------------------------------------------------------
 
     async def _command(

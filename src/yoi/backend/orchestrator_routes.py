@@ -2,7 +2,8 @@
 :class:`~yoi.backend.orchestration.Orchestration`, and returns its JSON.
 
 ``GET /api/orchestrator`` (runs, phases, why queued tickets wait, problems), ``GET
-/api/tickets/{id}/explain``, ``POST /api/orchestrator/runs/{id}/stop`` and ``/retry``.
+/api/tickets/{id}/explain``, ``POST /api/orchestrator/runs/{id}/stop``, ``/retry`` and
+``/gate`` (the stream is :mod:`~yoi.backend.orchestrator_stream`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from yoi.backend.orchestrator_schemas import (
     ExplanationBody,
+    GateCommandBody,
     OrchestratorStatusBody,
     RunBody,
     RunCommandBody,
@@ -28,7 +30,7 @@ _DESCRIBED = {
     401: "unauthorized",
     403: "forbidden origin",
     404: "no such ticket",
-    409: "the run cannot do that now (over already, or not stopped or failed)",
+    409: "the run cannot do that now (over, not stopped or failed, or not at that gate)",
     415: "not JSON",
     422: "the ticket's files cannot be read",
     500: "internal",
@@ -84,6 +86,15 @@ async def retry(
     """Start a stopped or failed run again, as its next attempt."""
     by = _by(backend.ticket_author, body)
     return JSONResponse(await backend.orchestration.retry(ticket_id, by=by))
+
+
+@router.post("/orchestrator/runs/{ticket_id}/gate", response_model=RunBody, responses=_COMMANDS)
+async def gate(backend: Served, ticket_id: str, body: GateCommandBody) -> JSONResponse:
+    """Approve or reject the run waiting at its plan or merge gate."""
+    by = backend.ticket_author if body.by is None else body.by
+    return JSONResponse(
+        await backend.orchestration.gate(ticket_id, body.gate, body.decision, by=by, note=body.note)
+    )
 
 
 def _by(default: str, body: RunCommandBody | None) -> str:

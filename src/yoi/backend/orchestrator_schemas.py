@@ -7,14 +7,20 @@ answer against it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from yoi.orchestrator.run_record import Phase
 from yoi.tickets import State
 
-__all__ = ["ExplanationBody", "OrchestratorStatusBody", "RunCommandBody", "RunBody"]
+__all__ = [
+    "ExplanationBody",
+    "GateCommandBody",
+    "OrchestratorStatusBody",
+    "RunBody",
+    "RunCommandBody",
+]
 
 
 def _by() -> Any:
@@ -25,6 +31,25 @@ class RunCommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str | None = _by()
+
+
+class GateCommandBody(BaseModel):
+    """A person's decision at the gate a run waits at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gate: Literal["plan", "merge"] = Field(description="the gate the run waits at")
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: the run goes on; reject: it stops and the ticket returns to planning"
+    )
+    note: str | None = Field(default=None, max_length=4000, description="said on the ticket")
+    by: str | None = _by()
+
+
+class GateView(BaseModel):
+    gate: Literal["plan", "merge"]
+    opened_at: float | None = Field(description="seconds since the epoch")
+    dossier: str | None = Field(description="what the person decides on, as Markdown")
 
 
 class ProblemView(BaseModel):
@@ -55,6 +80,11 @@ class RunBody(BaseModel):
     stop_reason: str | None
     started_at: float = Field(description="seconds since the epoch")
     updated_at: float
+    reason: str | None = Field(
+        default=None, description="why the run is not running, from the fixed vocabulary"
+    )
+    gate: GateView | None = Field(default=None, description="the gate the run waits at")
+    usage: dict[str, Any] | None = Field(default=None, description="tokens and cost")
 
 
 class WaitingView(BaseModel):

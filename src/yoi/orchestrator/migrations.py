@@ -16,6 +16,12 @@ Version 2:
 
 - ``usage``: the tokens each worker of a ticket's attempt has used so far, one row per
   worker (:class:`~.usage_record.WorkerUsage`); the runs of version 1 are kept as they are.
+
+Version 3:
+
+- ``runs.gate``: the gate a run is parked at (``plan``, ``merge``), null for none.
+- ``transitions``: the log of phase changes and gate moves (:mod:`~.transitions`), written
+  with the run's save; ``meta``: the database's ``epoch``, which a cursor names.
 """
 
 from __future__ import annotations
@@ -95,7 +101,26 @@ _V2: Migration = (
     """,
 )
 
-MIGRATIONS: Sequence[Migration] = (_V1, _V2)
+_V3: Migration = (
+    "ALTER TABLE runs ADD COLUMN gate TEXT CHECK (gate IN ('plan', 'merge'))",
+    """
+    CREATE TABLE transitions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ticket_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('phase', 'gate')),
+        from_phase TEXT,
+        to_value TEXT NOT NULL,
+        gate TEXT,
+        reason TEXT,
+        at REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
+    "INSERT INTO meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))))",
+)
+
+MIGRATIONS: Sequence[Migration] = (_V1, _V2, _V3)
 
 
 def version(database: Database) -> int:

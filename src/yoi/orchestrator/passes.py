@@ -21,6 +21,7 @@ from datetime import datetime
 from yoi.errors import IntegrationBranchBusy, RunStalled, RuntimeUnavailable, YoiError
 from yoi.orchestrator.asks import INTERRUPTED
 from yoi.orchestrator.crew import Crew
+from yoi.orchestrator.gates import Gates
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.operations import OperationStatus
@@ -78,6 +79,7 @@ class Passes:
         )
         self.steps = Steps(self.crew)
         self.finish = Finish(self.crew, self.steps)
+        self.gates = Gates(self.crew, self.steps)
         self.accounting = Accounting(self.crew, settings.budgets)
         self._disk: str | None = None
         self._stalled: set[str] = set()
@@ -169,6 +171,22 @@ class Passes:
         self.wake()
         return stopped
 
+    async def gate(
+        self, run: Run, gate: str, decision: str, *, by: str, note: str | None = None
+    ) -> Run:
+        """A person's decision at the gate ``run`` is parked at: an approval lets its task
+        go on; a rejection stops it here and returns its ticket to planning."""
+        await self.gates.decide(run, gate, decision, by=by, note=note)
+        if decision == "approve":
+            async with self.crew.changes:
+                self.crew.changes.notify_all()
+            return self.crew.state.run(run.ticket_id) or run
+        await self._cancel(run.ticket_id)
+        current = self.crew.state.run(run.ticket_id) or run
+        rejected = await self.gates.reject(current, gate, self.gates.round_of(current, gate))
+        self.wake()
+        return rejected
+
     async def retry(self, run: Run, *, by: str) -> Run:
         crew = self.crew
         phase = Phase.IMPLEMENTING if run.branch is not None else Phase.ACCEPTING
@@ -252,6 +270,10 @@ class Passes:
         """Why a run is not running (see :mod:`~yoi.orchestrator.reasons`)."""
         stalled = run.ticket_id in self._stalled
         return run_reason(run, last_fix=self.last_fix(run), stalled=stalled)
+
+    def gate_view(self, run: Run) -> dict[str, object] | None:
+        """The gate the run waits at, with its dossier (``None`` when it waits at none)."""
+        return self.gates.waiting(run)
 
     def last_fix(self, run: Run) -> str | None:
         """What the run's last fix round was about (``validation``, ``conflict``...)."""
@@ -415,10 +437,14 @@ class Passes:
             case Phase.ACCEPTING:
                 return await self.steps.accept(run)
             case Phase.IMPLEMENTING:
-                return await self.steps.implement(run)
+                run = await self.gates.plan(run)
+                return run if run.phase.over else await self.steps.implement(run)
             case Phase.REVIEWING:
                 return await self.steps.review(run)
-            case Phase.MERGING | Phase.VALIDATING:
+            case Phase.MERGING:
+                run = await self.gates.merge(run)
+                return run if run.phase.over else await self.finish.merge(run)
+            case Phase.VALIDATING:
                 return await self.finish.merge(run)
             case Phase.CLEANING_UP:
                 return await self.finish.clean_up(run)

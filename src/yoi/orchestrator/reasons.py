@@ -41,6 +41,10 @@ _ENDED = {
     "blocked_by_dependency": WaitReason.BLOCKED_BY_DEPENDENCY,
     "suppressed": WaitReason.SUPPRESSED,
 }
+_GATES = {
+    "plan": WaitReason.AWAITING_PLAN_APPROVAL,
+    "merge": WaitReason.AWAITING_MERGE_APPROVAL,
+}
 _LAST_FIX = {"validation": WaitReason.VALIDATION_FAILED, "conflict": WaitReason.CONFLICT}
 
 
@@ -60,6 +64,8 @@ def run_reason(run: Run, *, last_fix: str | None = None, stalled: bool = False) 
     were about), or ``stalled`` while it waits to try again; ``None`` while it runs or once
     it is done or its ticket left the orchestrator (returned to planning by its intake)."""
     if not run.phase.over:
+        if run.gate is not None:
+            return _GATES[run.gate].value
         return WaitReason.STALLED.value if stalled else None
     if run.phase is Phase.DONE:
         return None

@@ -157,6 +157,18 @@ class TicketRecorder:
         """Say on the ticket that a step failed and when it is tried again."""
         return self._comment(ticket_id, render_retry(note), EventKind.IMPLEMENTATION_REPORT)
 
+    def gate_opened(self, ticket_id: str, body: str) -> ThreadEvent:
+        """Say on the ticket that its run waits at a gate, with what a person decides on."""
+        return self._comment(ticket_id, body, EventKind.IMPLEMENTATION_REPORT)
+
+    def gate_decided(self, ticket_id: str, body: str) -> ThreadEvent:
+        return self._comment(ticket_id, body, EventKind.IMPLEMENTATION_REPORT)
+
+    def rejected(self, ticket_id: str, gate: str) -> Meta:
+        """Move the ticket of a run rejected at a gate back to planning."""
+        reason = f"{gate}_gate_rejected"
+        return self._move(ticket_id, State.INPROGRESS, State.PLANNING, reason)
+
     def cleanup(self, ticket_id: str, cleanup: Cleanup) -> ThreadEvent:
         return self._comment(ticket_id, render_cleanup(cleanup), EventKind.IMPLEMENTATION_REPORT)
 

@@ -28,7 +28,7 @@ from yoi.orchestrator.fields import (
     checked_ticket,
 )
 
-__all__ = ["Phase", "Run"]
+__all__ = ["GATES", "GATE_REJECTED", "Phase", "Run"]
 
 
 class Phase(StrEnum):
@@ -93,6 +93,8 @@ class Run:
     phase_deadline: float | None = None
     run_deadline: float | None = None
     stop_reason: str | None = None
+    gate: str | None = None
+    """The gate the run is parked at (``plan``, ``merge``) until a person decides."""
 
     def __post_init__(self) -> None:
         for name, value in _checked(self).items():
@@ -127,7 +129,19 @@ def _checked(run: Run) -> dict[str, object]:
         "phase_deadline": _optional_moment(run.phase_deadline, "phase_deadline"),
         "run_deadline": _optional_moment(run.run_deadline, "run_deadline"),
         "stop_reason": _optional_text(run.stop_reason, "stop_reason"),
+        "gate": _gate(run.gate),
     }
+
+
+GATES = ("plan", "merge")
+GATE_REJECTED = "gate_rejected"
+"""The stop reason of a run a person rejected at a gate (its ticket back in planning)."""
+
+
+def _gate(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value in GATES):
+        return value
+    raise InvalidRequest("gate must be plan, merge or null", details={"field": "gate"})
 
 
 def _phase(value: object) -> Phase:

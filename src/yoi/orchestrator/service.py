@@ -24,7 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from yoi.errors import InvalidRequest, InvalidTransition, RuntimeNotFound
+from yoi.errors import (
+    CursorExpired,
+    InvalidCursor,
+    InvalidRequest,
+    InvalidTransition,
+    RuntimeNotFound,
+)
 from yoi.orchestrator.hosts import Hosts
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.passes import Passes
@@ -34,6 +40,7 @@ from yoi.orchestrator.roles import Roles
 from yoi.orchestrator.run_record import Phase, Run
 from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.orchestrator.state import OrchestratorState, hold_state, state_path
+from yoi.orchestrator.transitions import Position, Transition, decode_cursor
 from yoi.orchestrator.usage import usage_view
 from yoi.orchestrator.views import OrchestratorStatus, Problem, Waiting, run_view
 from yoi.runtime.stores.fs.files import RootLock
@@ -173,6 +180,7 @@ class Orchestrator:
                     ),
                     "usage": usage_view(state, run.ticket_id),
                     "reason": None if self._passes is None else self._passes.reason(run),
+                    "gate": None if self._passes is None else self._passes.gate_view(run),
                 }
                 for run in state.runs()
             )
@@ -209,6 +217,41 @@ class Orchestrator:
         and the ticket says who stopped it. ``invalid_transition`` for a run that is over;
         ``invalid_request`` for a ticket without a run."""
         return await self._require().stop(self._active(ticket_id), by=by)
+
+    async def gate(
+        self, ticket_id: str, gate: str, decision: str, *, by: str, note: str | None = None
+    ) -> Run:
+        """A person approves or rejects the run parked at ``gate`` (``plan`` or ``merge``):
+        approved, it goes on; rejected, it stops and its ticket returns to planning.
+        ``invalid_transition`` when the run does not wait at that gate."""
+        run = self._active(ticket_id)
+        return await self._require().gate(run, gate, decision, by=by, note=note)
+
+    def position(self) -> Position:
+        """The newest transition's place: a stream resumes after its cursor."""
+        state = self._require_state()
+        return Position(state.epoch(), state.transition_bounds()[1])
+
+    def cursor(self) -> str:
+        """The cursor of the newest transition."""
+        return self.position().cursor
+
+    def transitions(self, after: str | None = None, *, limit: int = 500) -> list[Transition]:
+        """The runs' transitions after ``after`` (from the oldest kept when ``None``), oldest
+        first; ``cursor_expired`` when the log no longer reaches back there, ``invalid_cursor``
+        for a malformed cursor, another state's, or one from the future."""
+        state = self._require_state()
+        low, high = state.transition_bounds()
+        if after is None:
+            return state.transitions(low, limit=limit)
+        seq = decode_cursor(after, state.epoch())
+        if seq > high:
+            raise InvalidCursor("the cursor is ahead of the orchestrator's transitions")
+        if seq < low:
+            raise CursorExpired(
+                "the transitions after this cursor are no longer kept: resync from a snapshot"
+            )
+        return state.transitions(seq, limit=limit)
 
     async def retry(self, ticket_id: str, *, by: str) -> Run:
         """Start a stopped or failed run again as the next attempt, from where its work is

@@ -15,6 +15,8 @@
     max_attempts = 3                # tries of a stalled or failed step before the run is suppressed
     retry_backoff = 10              # seconds before the first retry, doubling each time...
     retry_backoff_max = 300         # ...up to this
+    plan_gate = false               # true: a person approves each plan before a coder starts
+    merge_gate = false              # true: a person approves each merge, from its dossier
 
     [orchestrator.timeouts]         # a phase's stall clock: seconds since the worker's last event
     intake = 600
@@ -57,6 +59,8 @@ _KEYS = {
     "max_attempts",
     "retry_backoff",
     "retry_backoff_max",
+    "plan_gate",
+    "merge_gate",
     "timeouts",
     "budgets",  # read by budget_settings
 }
@@ -106,6 +110,8 @@ class OrchestratorSettings:
     max_attempts: int = 3
     retry_backoff: float = 10.0
     retry_backoff_max: float = 300.0
+    plan_gate: bool = False
+    merge_gate: bool = False
     timeouts: PhaseTimeouts = PhaseTimeouts()
     budgets: Budgets = field(default_factory=Budgets)
 
@@ -148,6 +154,8 @@ class OrchestratorSettings:
             max_attempts=_count(table, "max_attempts", default.max_attempts, 20),
             retry_backoff=_seconds(table, "retry_backoff", default.retry_backoff),
             retry_backoff_max=_seconds(table, "retry_backoff_max", default.retry_backoff_max),
+            plan_gate=_flag(table, "plan_gate", default.plan_gate),
+            merge_gate=_flag(table, "merge_gate", default.merge_gate),
             timeouts=PhaseTimeouts.from_table(table.get("timeouts", {})),
             budgets=Budgets.from_table(table.get("budgets", {})),
         )
@@ -167,6 +175,8 @@ class OrchestratorSettings:
             "max_attempts": self.max_attempts,
             "retry_backoff": self.retry_backoff,
             "retry_backoff_max": self.retry_backoff_max,
+            "plan_gate": self.plan_gate,
+            "merge_gate": self.merge_gate,
             "timeouts": self.timeouts.to_dict(),
             "budgets": self.budgets.to_dict(),
         }

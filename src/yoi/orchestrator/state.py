@@ -43,7 +43,8 @@ from yoi.orchestrator.operations import (
     OperationStatus,
     checked_result,
 )
-from yoi.orchestrator.run_record import Run
+from yoi.orchestrator.run_record import GATE_REJECTED, Run
+from yoi.orchestrator.transitions import RETAINED, Transition, TransitionKind
 from yoi.orchestrator.usage_record import WorkerUsage
 from yoi.runtime.stores.fs.files import RootLock
 
@@ -70,6 +71,7 @@ _RUN_FIELDS = (
     "started_at",
     "updated_at",
     "stop_reason",
+    "gate",
 )
 _SAVE_RUN = (
     f"INSERT INTO runs ({', '.join(_RUN_FIELDS)}) VALUES ({', '.join('?' * len(_RUN_FIELDS))}) "
@@ -77,6 +79,8 @@ _SAVE_RUN = (
     + ", ".join(f"{name} = excluded.{name}" for name in _RUN_FIELDS[1:])
 )
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_FIELDS)} FROM runs"
+_TRANSITION_VALUES = "ticket_id, attempt, kind, from_phase, to_value, gate, reason, at"
+_TRANSITION_FIELDS = f"seq, {_TRANSITION_VALUES}"
 _STEP_FIELDS = "op_id, ticket_id, attempt, kind, round, status, result, error, at"
 _USAGE_FIELDS = (
     "ticket_id, attempt, worker_id, role, model, input_tokens, output_tokens, cached_tokens"
@@ -167,9 +171,43 @@ class OrchestratorState:
         return [run for run in runs if not run.phase.over] if active_only else runs
 
     def save(self, run: Run) -> None:
-        """Insert or replace the ticket's run, in one transaction."""
+        """Insert or replace the ticket's run, in one transaction with the transitions it
+        makes (a new phase, a gate opened or closed)."""
         with self._database.writing("cannot save a run") as connection:
-            connection.execute(_SAVE_RUN, _run_row(run))
+            _store_run(connection, run)
+
+    # Transitions
+
+    def epoch(self) -> str:
+        """The database's own id, made with it: a cursor names it."""
+        with self._database.reading("cannot read the state's epoch") as connection:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row is None:
+            raise _corrupt("the orchestrator state has no epoch")
+        return str(row[0])
+
+    def transition_bounds(self) -> tuple[int, int]:
+        """The lowest sequence number a cursor may name and still resume (one before the
+        oldest transition kept), and the newest (0 and 0 for an empty log)."""
+        with self._database.reading("cannot read the transitions") as connection:
+            low, high = connection.execute("SELECT min(seq), max(seq) FROM transitions").fetchone()
+            if high is None:
+                last = connection.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'transitions'"
+                ).fetchone()
+                newest = 0 if last is None else int(last[0])
+                return newest, newest
+        return int(low) - 1, int(high)
+
+    def transitions(self, after: int = 0, *, limit: int = 500) -> list[Transition]:
+        """The transitions after sequence number ``after``, oldest first, at most ``limit``."""
+        epoch = self.epoch()
+        with self._database.reading("cannot read the transitions") as connection:
+            rows = connection.execute(
+                f"SELECT {_TRANSITION_FIELDS} FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [_transition_from(epoch, row) for row in rows]
 
     # Usage
 
@@ -374,7 +412,60 @@ def _save_with(connection: sqlite3.Connection, key: OperationKey, run: Run | Non
             details={"field": "run"},
         )
     _check_attempt(connection, key)  # a retry since the step began: its run is not ours
+    _store_run(connection, run)
+
+
+def _store_run(connection: sqlite3.Connection, run: Run) -> None:
+    """Save ``run`` and log what moved since its saved row: its phase, its gate."""
+    row = connection.execute(
+        "SELECT attempt, phase, gate FROM runs WHERE ticket_id = ?", (run.ticket_id,)
+    ).fetchone()
     connection.execute(_SAVE_RUN, _run_row(run))
+    before_phase = None if row is None else str(row[1])
+    before_gate = None if row is None else row[2]
+    moved_on = row is None or int(row[0]) != run.attempt or before_phase != run.phase
+    if moved_on:
+        _log(connection, run, TransitionKind.PHASE, before_phase, str(run.phase), None)
+    if before_gate != run.gate:
+        if run.gate is not None:
+            _log(connection, run, TransitionKind.GATE, None, "open", run.gate)
+        else:
+            _log(connection, run, TransitionKind.GATE, None, _gate_end(run), before_gate)
+
+
+def _gate_end(run: Run) -> str:
+    """How a gate the run was parked at closed: decided by a person, or with the run."""
+    if run.stop_reason == GATE_REJECTED:
+        return "rejected"
+    return "closed" if run.phase.over else "approved"
+
+
+def _log(
+    connection: sqlite3.Connection,
+    run: Run,
+    kind: TransitionKind,
+    before: str | None,
+    to: str,
+    gate: str | None,
+) -> None:
+    reason = run.stop_reason if kind is TransitionKind.PHASE and run.phase.over else None
+    seq = connection.execute(
+        f"INSERT INTO transitions ({_TRANSITION_VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING seq",
+        (run.ticket_id, run.attempt, kind.value, before, to, gate, reason, run.updated_at),
+    ).fetchone()[0]
+    if seq % 1_000 == 0:
+        connection.execute("DELETE FROM transitions WHERE seq <= ?", (seq - RETAINED,))
+
+
+def _transition_from(epoch: str, row: tuple[Any, ...]) -> Transition:
+    seq, ticket_id, attempt, kind, before, to, gate, reason, at = row
+    try:
+        return Transition(
+            epoch, seq, ticket_id, attempt, TransitionKind(kind), before, to, gate, reason, at
+        )
+    except ValueError:
+        raise _corrupt("a stored transition is not valid") from None
 
 
 def _append(connection: sqlite3.Connection, operation: Operation) -> Operation:

@@ -208,7 +208,13 @@ class Steps:
             lambda: crew.recorder.implementation(run.ticket_id, report, facts)
         )
         if check.believed and facts.commits:
-            return {"believed": True, "head": facts.head}
+            reported = [_command_line(c.command, c.exit_code, c.outcome) for c in report.commands]
+            return {
+                "believed": True,
+                "head": facts.head,
+                "summary": report.summary,
+                "reported": reported[:20],
+            }
         problems = list(check.problems) or ["the branch holds no commit"]
         return {"believed": False, "why": FixReason.CLAIMS.value, "details": problems}
 
@@ -217,9 +223,12 @@ class Steps:
         if round_ == 0:
             detail = await crew.record(lambda: crew.tickets.get(run.ticket_id))
             packet = intent_of(crew, run.ticket_id)
-            return implement_input(
+            text = implement_input(
                 run.ticket_id, detail.meta.title, detail.body, packet, str(run.branch), op
             )
+            note = plan_note(crew, run.ticket_id)
+            said = "A person approved the plan with a note:"
+            return text if note is None else f"{text}\n\n{said}\n{note}"
         back = crew.done(run, "sendback", round_) or {}
         why = FixReason(str(back.get("why", FixReason.REVIEW.value)))
         return fix_input(run.ticket_id, why, _strings(back.get("details")), op)
@@ -325,7 +334,12 @@ class Steps:
             f"{f.severity}: {f.file}{'' if f.line is None else f':{f.line}'}: {f.message}"
             for f in report.findings
         ]
-        return {"verdict": report.verdict.value, "commit": run.head_commit, "findings": findings}
+        return {
+            "verdict": report.verdict.value,
+            "commit": run.head_commit,
+            "findings": findings,
+            "summary": report.summary,
+        }
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -358,7 +372,8 @@ class Steps:
             return {"code": code}
 
         await crew.step(run, "stop", tell)
-        return await crew.save(run.advance(phase, at=crew.clock(), stop_reason=code))
+        ended = run.advance(phase, at=crew.clock(), stop_reason=code)
+        return await crew.save(dataclasses.replace(ended, gate=None))
 
     async def _drop_pending_merge(self, run: Run) -> None:
         """A run that ends while its merge waits for validation takes the merge back, so the
@@ -369,6 +384,13 @@ class Steps:
         merged = self.crew.done(run, "merge", rounds[-1]) if rounds else None
         if merged is not None and "commit" in merged:
             await self.crew.integration.undo(str(merged["commit"]))
+
+
+def plan_note(crew: Crew, ticket_id: str) -> str | None:
+    """The note a person approved the ticket's plan with, for the coder to read."""
+    found = crew.earlier(ticket_id, "plan_gate") or {}
+    note = found.get("note")
+    return str(note) if found.get("decision") == "approve" and note else None
 
 
 def intent_of(crew: Crew, ticket_id: str) -> IntentPacket:
@@ -449,6 +471,12 @@ def _relative(crew: Crew, path: Path) -> Path:
         if path.is_relative_to(crew.integration.root)
         else path
     )
+
+
+def _command_line(command: str, exit_code: int | None, outcome: str | None) -> str:
+    said = [] if exit_code is None else [f"exit {exit_code}"]
+    said += [] if outcome is None else [outcome]
+    return f"{command}: {', '.join(said)}" if said else command
 
 
 def _strings(value: object) -> list[str]:
