@@ -53,7 +53,7 @@ class Gates:
         if not crew.settings.plan_gate or run.coder_worker_id is not None:
             return run
         if (crew.earlier(run.ticket_id, "plan_gate") or {}).get("decision") == "approve":
-            return await self._clear(run)
+            return await self.clear(run)
         return await self._park(run, "plan", 0)
 
     async def merge(self, run: Run) -> Run:
@@ -78,7 +78,7 @@ class Gates:
         decided = crew.done(current, f"{gate}_gate", round_) or {}
         if decided.get("decision") == "reject":
             return await self.reject(current, gate, round_)
-        return await self._clear(current)
+        return await self.clear(current)
 
     async def _decided(self, run: Run, gate: str, round_: int) -> None:
         """Wait for the person's decision (a change of any run wakes the check)."""
@@ -88,7 +88,8 @@ class Gates:
                 async with asyncio.timeout(_RECHECK), crew.changes:
                     await crew.changes.wait()
 
-    async def _clear(self, run: Run) -> Run:
+    async def clear(self, run: Run) -> Run:
+        """The run no longer waits at a gate (saved so, when it did)."""
         current = self.crew.state.run(run.ticket_id) or run
         if current.gate is None:
             return current

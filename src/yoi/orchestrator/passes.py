@@ -178,9 +178,7 @@ class Passes:
         go on; a rejection stops it here and returns its ticket to planning."""
         await self.gates.decide(run, gate, decision, by=by, note=note)
         if decision == "approve":
-            async with self.crew.changes:
-                self.crew.changes.notify_all()
-            return self.crew.state.run(run.ticket_id) or run
+            return await self.gates.clear(run)  # its task, waiting, sees it and goes on
         await self._cancel(run.ticket_id)
         current = self.crew.state.run(run.ticket_id) or run
         rejected = await self.gates.reject(current, gate, self.gates.round_of(current, gate))
