@@ -225,3 +225,50 @@ async def test_rebuild_makes_the_state_again_and_refuses_while_it_is_held_or_not
         run = state.run(ticket)
     assert run is not None
     assert run.branch == f"work/{ticket}-greet-in-french"
+
+
+def gated(root: Path) -> str:
+    """A ticket in progress whose run waits at the plan gate."""
+    store = TicketStore.for_workspace(root)
+    ticket = queued(store, "Greet in French")
+    store.move(ticket, State.INPROGRESS, author=PERSON)
+    now = time.time()
+    run = Run(ticket, 1, Phase.IMPLEMENTING, now, now, branch=f"work/{ticket}-greet", gate="plan")
+    state_path(root).parent.mkdir(parents=True, exist_ok=True)
+    with OrchestratorState.open(state_path(root)) as state:
+        state.save(run)
+    return ticket
+
+
+async def test_a_run_at_a_gate_is_shown_approved_and_a_wrong_gate_refused(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    ticket = gated(root)
+    async with served(root) as backend:
+        status = await backend.yoi("status")
+        wrong = await backend.yoi("approve", ticket, "--gate", "merge")
+        approved = await backend.yoi("approve", ticket, "--gate", "plan", "--note", "Use tu")
+        after = await backend.yoi("status", "--json")
+    assert status.code == 0, status.err
+    assert (
+        f"{ticket}  implementing  round 0  Greet in French  [awaiting_plan_approval]" in status.out
+    )
+    assert f"yoi orchestrator approve|reject {ticket} --gate plan" in status.out
+    assert wrong.code == 1
+    assert wrong.err.startswith("yoi: invalid_transition: ")
+    assert approved.code == 0, approved.err
+    [run] = json.loads(after.out)["runs"]
+    assert (run["gate"], run["reason"]) == (None, None)
+    thread = (root / ".yoi" / "tickets" / ticket / "thread.md").read_text(encoding="utf-8")
+    assert "Plan gate approved by" in thread
+    assert "Use tu" in thread
+
+
+async def test_reject_returns_the_ticket_to_planning(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    ticket = gated(root)
+    async with served(root) as backend:
+        rejected = await backend.yoi("reject", ticket, "--gate", "plan", "--by", "bo", "--json")
+    assert rejected.code == 0, rejected.err
+    run = json.loads(rejected.out)
+    assert (run["phase"], run["stop_reason"]) == ("stopped", "gate_rejected")
+    assert TicketStore.for_workspace(root).get(ticket).meta.state is State.PLANNING

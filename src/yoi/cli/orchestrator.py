@@ -81,6 +81,59 @@ def retry(backend_url: str | None, ticket_id: str, by: str | None, as_json: bool
     _print(body, as_json, lambda run: [run_line(run)])
 
 
+_gate = click.option(
+    "--gate",
+    type=click.Choice(["plan", "merge"]),
+    required=True,
+    help="The gate the run waits at (status shows it).",
+)
+_note = click.option("--note", metavar="TEXT", help="Said on the ticket (and to the coder).")
+
+
+@orchestrator.command()
+@click.argument("ticket_id")
+@_gate
+@_note
+@_by
+@_json
+@click.pass_obj
+def approve(
+    backend_url: str | None,
+    ticket_id: str,
+    gate: str,
+    note: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """Approve the run waiting at its plan or merge gate: it goes on."""
+    body = _call(
+        backend_url, lambda client: client.decide_gate(ticket_id, gate, "approve", note=note, by=by)
+    )
+    _print(body, as_json, lambda run: [run_line(run)])
+
+
+@orchestrator.command()
+@click.argument("ticket_id")
+@_gate
+@_note
+@_by
+@_json
+@click.pass_obj
+def reject(
+    backend_url: str | None,
+    ticket_id: str,
+    gate: str,
+    note: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """Reject the run waiting at its gate: it stops and the ticket returns to planning."""
+    body = _call(
+        backend_url, lambda client: client.decide_gate(ticket_id, gate, "reject", note=note, by=by)
+    )
+    _print(body, as_json, lambda run: [run_line(run)])
+
+
 orchestrator.add_command(demo)
 orchestrator.add_command(rebuild)
 
@@ -91,7 +144,12 @@ orchestrator.add_command(rebuild)
 def status_lines(status: Body) -> list[str]:
     """One line per run, then the waiting tickets with their sentence, then problems."""
     lines = [] if status["enabled"] else ["the orchestrator is off"]
-    lines += [run_line(run) for run in status["runs"]]
+    for run in status["runs"]:
+        lines.append(run_line(run))
+        if gate := run.get("gate"):
+            name, ticket = gate["gate"], run["ticket_id"]
+            command = f"yoi orchestrator approve|reject {ticket} --gate {name}"
+            lines.append(f"  waits at the {name} gate: {command}")
     lines += [f"{wait['ticket_id']}  waiting  {wait['sentence']}" for wait in status["waiting"]]
     lines += [f"problem {problem['code']}: {problem['message']}" for problem in status["problems"]]
     return lines or ["no runs, and no queued ticket waits"]
@@ -99,6 +157,8 @@ def status_lines(status: Body) -> list[str]:
 
 def run_line(run: Body) -> str:
     line = f"{run['ticket_id']}  {run['phase']}  round {run['review_round']}  {run['title']}"
+    if reason := run.get("reason"):
+        line = f"{line}  [{reason}]"
     total = (run.get("usage") or {}).get("total")
     if not total:
         return line

@@ -419,6 +419,22 @@ class BackendClient(JsonApi):
         """Start the ticket's stopped or failed run again; the new attempt."""
         return await self._run_command(ticket_id, "retry", by)
 
+    async def decide_gate(
+        self,
+        ticket_id: str,
+        gate: str,
+        decision: str,
+        *,
+        note: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        """Approve or reject the ticket's run waiting at ``gate``; the run as it is now."""
+        path = f"/api/orchestrator/runs/{canonical_id(ticket_id)}/gate"
+        body: dict[str, object] = {"gate": gate, "decision": decision, "note": note}
+        if by is not None:
+            body["by"] = by
+        return await self._call("POST", path, json=body)
+
     async def _run_command(self, ticket_id: str, verb: str, by: str | None) -> dict[str, Any]:
         path = f"/api/orchestrator/runs/{canonical_id(ticket_id)}/{verb}"
         return await self._call("POST", path, json={} if by is None else {"by": by})
