@@ -63,8 +63,8 @@ def parked_ticket(root: Path, gate: str = "plan") -> str:
     """A ticket in progress whose run waits at ``gate``."""
     store = TicketStore.for_workspace(root)
     ticket = store.create("Build the thing", "Build it.\n", author=PERSON).id
-    for state in (State.READY, State.QUEUED, State.INPROGRESS):
-        store.move(ticket, state, author=PERSON)
+    for moved in (State.READY, State.QUEUED, State.INPROGRESS):
+        store.move(ticket, moved, author=PERSON)
     now = time.time()
     phase = Phase.IMPLEMENTING if gate == "plan" else Phase.MERGING
     run = Run(ticket, 1, phase, now, now, branch=f"work/{ticket}-build", gate=gate)
