@@ -209,13 +209,14 @@ async def test_a_stale_stop_is_refused_on_its_card_and_a_retry_waits_for_a_model
 
     async with open_board(tmp_path, root, store) as board:
         page = board.page
-        # The change feed stays silent, as when a change lands before the page hears of it.
+        # The ticket feed and the orchestrator's stream stay silent, as when a change lands
+        # before the page hears of it.
         silenced: list[WebSocketRoute] = []
 
         def silence(feed: WebSocketRoute) -> None:
             silenced.append(feed)
 
-        await page.route_web_socket(re.compile(r"/api/tickets/events/ws$"), silence)
+        await page.route_web_socket(re.compile(r"/api/(tickets|orchestrator)/events/ws$"), silence)
         await page.reload()
         run_card = card(page, running)
         await expect(run_card.locator("[data-role=phase]")).to_have_text("implementing")

@@ -6,18 +6,34 @@ the gates a run waits at.
   real ``yoi serve`` with the offline model, which starts nothing, so it stays as seeded.
 - A worker's console shows its tokens and their cost as they grow: a real remote runtime on
   ``openai:gpt-4o-mini`` whose fake server reports usage; the price is the backend's.
+- A plan gate: ``yoi serve`` on the demo playbook model with ``plan_gate = true`` parks each
+  run after its intake; the card and the drawer say so, show the dossier and offer Approve
+  and Reject; approving lets the run go on to ``done``, rejecting (with a note) returns the
+  ticket to planning, and a decision the backend refuses is shown where it was asked.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from playwright.async_api import expect
-from tests.web.rig import ARTIFACTS, REMOTE, open_console
-from tests.web.test_console_orchestrator import card, make_repository, moved, open_board, seed_run
+from playwright.async_api import WebSocketRoute, async_playwright, expect
+from tests.backend.test_process import Serving
+from tests.server.test_process import clean_env
+from tests.web.rig import ARTIFACTS, DEADLINE, REMOTE, Record, launch, open_console, watch
+from tests.web.test_console_orchestrator import (
+    Board,
+    card,
+    make_repository,
+    moved,
+    open_board,
+    seed_run,
+)
 
 from yoi.orchestrator.prices import price
 from yoi.orchestrator.run_record import Phase, Run
@@ -156,3 +172,117 @@ async def test_a_worker_console_shows_its_tokens_and_their_cost_as_they_grow(
             "aria-label", f"Usage: 20,000 in · 4,000 out, {dollars(price(PRICED, 20_000, 4_000))}"
         )
         await console.screenshot("worker-console-usage")
+
+
+GATED = """\
+[orchestrator]
+plan_gate = true
+max_parallel = 3
+pass_interval = 1
+"""
+
+
+@asynccontextmanager
+async def open_demo_board(tmp_path: Path, root: Path, tickets: TicketStore) -> AsyncIterator[Board]:
+    """``yoi serve`` on ``root`` with the demo playbook model, and Chromium on its board."""
+    record = Record()
+    async with Serving(tmp_path) as serving, async_playwright() as playwright:
+        backend = await serving.serve(root, "--model", "demo:playbook", env=clean_env())
+        browser = await launch(playwright)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(DEADLINE * 1000)
+        watch(page, record)
+        await page.goto(f"{backend.loopback}/#/board")
+        yield Board(page, backend, tickets)
+        await browser.close()
+    assert record.problems == [], record.problems
+
+
+async def gate_of(board: Board, ticket_id: str) -> dict[str, object] | None:
+    status = await board.get("/api/orchestrator")
+    runs = {run["ticket_id"]: run for run in status["runs"]}  # type: ignore[attr-defined]
+    gate: dict[str, object] | None = runs[ticket_id]["gate"]
+    return gate
+
+
+async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "project")
+    (root / ".yoi").mkdir(exist_ok=True)
+    (root / ".yoi" / "config.toml").write_text(GATED)
+    store = TicketStore.for_workspace(root)
+    approved = moved(store, "Write the notes", State.READY, State.QUEUED)
+    rejected = moved(store, "Write the other notes", State.READY, State.QUEUED)
+    stale = moved(store, "Write more notes", State.READY, State.QUEUED)
+
+    async with open_demo_board(tmp_path, root, store) as board:
+        page = board.page
+        for ticket in (approved, rejected, stale):
+            badge = card(page, ticket).locator("[data-role=gate]")
+            await expect(badge).to_have_text("awaiting plan approval")
+            await expect(badge).to_have_attribute("data-gate", "plan")
+        gate = await gate_of(board, approved)
+        assert gate is not None
+        assert gate["gate"] == "plan"
+        dossier = str(gate["dossier"])
+        first_line = next(line for line in dossier.splitlines() if line.strip())
+
+        # The card folds the dossier; the drawer shows it, with Approve and Reject.
+        folded = card(page, approved).locator("details[data-role=dossier]")
+        await expect(folded.locator("summary")).to_have_text("Plan dossier")
+        await folded.locator("summary").click()
+        await expect(folded).to_contain_text(first_line.strip("# "))
+        await card(page, approved).get_by_role("link", name="Write the notes").click()
+        panel = page.get_by_role("dialog", name="Write the notes")
+        orchestration = panel.locator("[data-role=orchestration]")
+        await expect(orchestration.locator("[data-role=gate]")).to_have_text(
+            "awaiting plan approval"
+        )
+        shown = orchestration.get_by_role("region", name="Plan dossier")
+        await expect(shown).to_contain_text(first_line.strip("# "))
+        await page.screenshot(path=str(ARTIFACTS / "board-plan-gate.png"))
+
+        # Approved in the drawer: the run goes on, its ticket to done.
+        await orchestration.get_by_role("button", name=f"Approve plan of {approved}").click()
+        await expect(orchestration.locator("[data-role=gate]")).to_have_count(0)
+        assert await gate_of(board, approved) is None
+        await panel.get_by_role("button", name="Close drawer").click()
+        done = page.locator(
+            f"section.column[data-state=done] article.card[data-ticket-id='{approved}']"
+        )
+        await expect(done).to_be_visible(timeout=3 * DEADLINE * 1000)
+
+        # Rejected from its card, with a note: the ticket is back in planning, the note said.
+        await card(page, rejected).get_by_role("button", name=f"Reject plan of {rejected}").click()
+        dialog = page.get_by_role("dialog", name=f"Reject the plan of {rejected}?")
+        await dialog.get_by_label("Note (optional)").fill("Split it in two first.")
+        await dialog.get_by_role("button", name="Reject").click()
+        await expect(dialog).to_have_count(0)
+        planning = page.locator(
+            f"section.column[data-state=planning] article.card[data-ticket-id='{rejected}']"
+        )
+        await expect(planning).to_be_visible()
+        assert await board.state_of(rejected) == "planning"
+        thread = await board.get(f"/api/tickets/{rejected}")
+        assert "Split it in two first." in str(thread), thread
+
+        # A decision made elsewhere first: this page's Approve is refused, inline on the card.
+        silenced: list[WebSocketRoute] = []
+
+        def silence(stream: WebSocketRoute) -> None:
+            silenced.append(stream)
+
+        await page.route_web_socket(re.compile(r"/events/ws$"), silence)
+        await page.reload()
+        stale_card = card(page, stale)
+        await expect(stale_card.locator("[data-role=gate]")).to_be_visible()
+        assert silenced
+        async with httpx.AsyncClient(base_url=board.backend.loopback) as http:
+            answer = await http.post(
+                f"/api/orchestrator/runs/{stale}/gate", json={"gate": "plan", "decision": "approve"}
+            )
+        assert answer.status_code == 200, answer.text
+        await stale_card.get_by_role("button", name=f"Approve plan of {stale}").click()
+        refused = stale_card.locator(".error-line[data-code=invalid_transition]")
+        await expect(refused).to_be_visible()
+        await expect(refused.locator(".error-code")).to_have_text("invalid_transition")
+        await expect(stale_card.locator("[data-role=gate]")).to_have_count(0)

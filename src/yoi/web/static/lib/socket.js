@@ -162,3 +162,24 @@ export function watchTickets(onChange, onState) {
     onState,
   }).start();
 }
+
+/** Diagnostics after which the orchestrator's stream is not tried again (the timer stays). */
+const FINAL_ORCHESTRATOR_CODES = new Set(["observation_only"]);
+
+/**
+ * The orchestrator's event stream (`/api/orchestrator/events/ws`): `onChange()` on its
+ * snapshot (each (re)connection: changes may have been missed while away) and on each
+ * transition of a run (a phase, a gate opened or decided). Resumes from no cursor: the
+ * snapshot that opens each connection is the catch-up.
+ */
+export function watchOrchestrator(onChange) {
+  const socket = new LiveSocket(() => "/api/orchestrator/events/ws", {
+    onFrame: (frame) => {
+      if (frame.kind === "event") onChange(frame.event);
+      else if (frame.kind === "diagnostic" && FINAL_ORCHESTRATOR_CODES.has(frame.code)) {
+        socket.close();
+      }
+    },
+  });
+  return socket.start();
+}

@@ -5,12 +5,14 @@
 // CLI, git or an editor. `#/board/<id>` opens that ticket's drawer; `update`
 // opens and closes it without building the board again. The columns, their
 // order and their names are the API's: the board knows no state of its own.
-// The orchestrator's status (`GET /api/orchestrator`) is loaded with it, and
-// again on a slow timer: it adds each run's phase and each queued ticket's
-// reason to the cards, and its problems above the columns.
+// The orchestrator's status (`GET /api/orchestrator`) is loaded with it, again
+// at each event of the orchestrator's stream (a run's phase, a gate) and on a
+// slow timer (usage grows without events): it adds each run's phase, usage and
+// gate and each queued ticket's reason to the cards, and its problems above the
+// columns.
 import { api } from "../lib/api.js";
 import { errorLine, h, replace } from "../lib/dom.js";
-import { watchTickets } from "../lib/socket.js";
+import { watchOrchestrator, watchTickets } from "../lib/socket.js";
 import { openNewTicket } from "./new_ticket.js";
 import { STATUS_EVERY_MS, Status, TicketRun, cardRun, fetchStatus, statusNotes } from "./orchestrator.js";
 import { humanize, openTicket } from "./ticket.js";
@@ -87,13 +89,14 @@ class Board {
     this.feed = watchTickets(
       (ids) => this.changed(ids),
       (state) => this.showLive(state),
-    );
+    );    this.runs = watchOrchestrator(() => this.refreshStatus());
   }
 
   unmount() {
     this.gone = true;
     clearInterval(this.timer);
     this.feed.close();
+    this.runs.close();
     document.removeEventListener("keydown", this.onKey);
     this.drawer?.destroy();
     this.drawer = null;

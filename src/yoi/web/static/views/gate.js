@@ -32,16 +32,16 @@ export function gateButtons(run, act) {
     type: "button",
     class: "run-action primary",
     dataset: { action: "approve", gate },
-    "aria-label": `Approve the ${gate} of ${run.ticket_id}`,
-    text: "Approve",
+    "aria-label": `Approve ${gate} of ${run.ticket_id}`,
+    text: `Approve ${gate}`,
     onclick: (event) => act(() => decide("approve"), event.currentTarget),
   });
   const reject = h("button", {
     type: "button",
     class: "run-action danger",
     dataset: { action: "reject", gate },
-    "aria-label": `Reject the ${gate} of ${run.ticket_id}`,
-    text: "Reject",
+    "aria-label": `Reject ${gate} of ${run.ticket_id}`,
+    text: `Reject ${gate}`,
     onclick: (event) => act(() => askToReject(run, decide), event.currentTarget),
   });
   return [approve, reject];
@@ -60,6 +60,10 @@ function askToReject(run, decide) {
 
 const DOSSIER_TITLE = { plan: "Plan dossier", merge: "Merge dossier" };
 
+/** The folded dossiers a person opened, by ticket, gate and opening: a card drawn again
+ * (at each status) keeps its dossier open. */
+const unfolded = new Set();
+
 /**
  * The gate's dossier: the backend's rendered HTML when it sends one, else its Markdown source
  * as text (the console renders no Markdown itself). `folded`: in a disclosure (on a card).
@@ -73,8 +77,14 @@ export function gateDossier(run, { folded = false } = {}) {
     : h("pre", { class: "dossier-source", text: gate.dossier || "" });
   const data = { role: "dossier", gate: gate.gate };
   if (folded) {
+    const key = `${run.ticket_id}:${gate.gate}:${gate.opened_at}`;
+    const toggled = (event) => {
+      if (event.currentTarget.open) unfolded.add(key);
+      else unfolded.delete(key);
+    };
     const summary = h("summary", { text: title });
-    return h("details", { class: "gate-dossier", dataset: data }, summary, body);
+    const props = { class: "gate-dossier", dataset: data, open: unfolded.has(key) };
+    return h("details", { ...props, ontoggle: toggled }, summary, body);
   }
   const headingId = `dossier-${run.ticket_id}-${gate.gate}`;
   return h(
