@@ -45,7 +45,7 @@ from yoi.tickets import State, TicketStore
 
 PRICED = "openai:gpt-4o-mini"
 CODER = "yoi-coder-x"
-REVIEWER = "yoi-reviewer-x"
+CARD = "article.card[data-ticket-id='{}']"
 
 
 def seed_usage(root: Path, rows: list[WorkerUsage]) -> None:
@@ -168,8 +168,8 @@ async def test_a_worker_console_shows_its_tokens_and_their_cost_as_they_grow(
         await expect(usage.locator("[data-role=cost]")).to_have_text(
             dollars(price(PRICED, 20_000, 4_000))
         )
-        await expect(usage).to_have_attribute(
-            "aria-label", f"Usage: 20,000 in · 4,000 out, {dollars(price(PRICED, 20_000, 4_000))}"
+        await expect(usage).to_have_text(
+            f"Usage: 20,000 in · 4,000 out · {dollars(price(PRICED, 20_000, 4_000))}"
         )
         await console.screenshot("worker-console-usage")
 
@@ -246,9 +246,7 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
         await expect(orchestration.locator("[data-role=gate]")).to_have_count(0)
         assert await gate_of(board, approved) is None
         await panel.get_by_role("button", name="Close drawer").click()
-        done = page.locator(
-            f"section.column[data-state=done] article.card[data-ticket-id='{approved}']"
-        )
+        done = page.locator(f"section.column[data-state=done] {CARD.format(approved)}")
         await expect(done).to_be_visible(timeout=3 * DEADLINE * 1000)
 
         # Rejected from its card, with a note: the ticket is back in planning, the note said.
@@ -257,9 +255,7 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
         await dialog.get_by_label("Note (optional)").fill("Split it in two first.")
         await dialog.get_by_role("button", name="Reject").click()
         await expect(dialog).to_have_count(0)
-        planning = page.locator(
-            f"section.column[data-state=planning] article.card[data-ticket-id='{rejected}']"
-        )
+        planning = page.locator(f"section.column[data-state=planning] {CARD.format(rejected)}")
         await expect(planning).to_be_visible()
         assert await board.state_of(rejected) == "planning"
         thread = await board.get(f"/api/tickets/{rejected}")
@@ -286,3 +282,32 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
         await expect(refused).to_be_visible()
         await expect(refused.locator(".error-code")).to_have_text("invalid_transition")
         await expect(stale_card.locator("[data-role=gate]")).to_have_count(0)
+
+
+async def test_a_merge_gated_run_waits_on_its_card_until_approved(tmp_path: Path) -> None:
+    root = make_repository(tmp_path / "project")
+    (root / ".yoi").mkdir(exist_ok=True)
+    (root / ".yoi" / "config.toml").write_text(GATED.replace("plan_gate", "merge_gate"))
+    store = TicketStore.for_workspace(root)
+    ticket = moved(store, "Write the notes", State.READY, State.QUEUED)
+
+    async with open_demo_board(tmp_path, root, store) as board:
+        page = board.page
+        waiting = card(page, ticket)
+        badge = waiting.locator("[data-role=gate]")
+        await expect(badge).to_have_text("awaiting merge approval", timeout=3 * DEADLINE * 1000)
+        await expect(waiting.locator("[data-role=phase]")).to_have_text("merging")
+        gate = await gate_of(board, ticket)
+        assert gate is not None
+        assert gate["gate"] == "merge"
+        folded = waiting.locator("details[data-role=dossier]")
+        await expect(folded).to_have_attribute("data-gate", "merge")
+        await expect(folded.locator("summary")).to_have_text("Merge dossier")
+        await expect(
+            waiting.get_by_role("button", name=f"Reject merge of {ticket}")
+        ).to_be_visible()
+
+        await waiting.get_by_role("button", name=f"Approve merge of {ticket}").click()
+        done = page.locator(f"section.column[data-state=done] {CARD.format(ticket)}")
+        await expect(done).to_be_visible(timeout=3 * DEADLINE * 1000)
+        assert await gate_of(board, ticket) is None

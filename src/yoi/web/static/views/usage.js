@@ -25,17 +25,15 @@ export function tokensText(usage) {
   return parts.join(" · ");
 }
 
-/** One line: tokens, then cost; `role` names it for tests and styles. */
+/** One line: tokens, then cost (said as usage to a screen reader); `role` names it for tests
+ * and styles. */
 export function usageLine(usage, role = "usage") {
   if (!usage) return null;
   const known = usage.cost_usd !== null && usage.cost_usd !== undefined;
   return h(
     "p",
-    {
-      class: "usage-line",
-      dataset: { role, cost: known ? "known" : "unknown" },
-      "aria-label": `Usage: ${tokensText(usage)}, ${costText(usage.cost_usd)}`,
-    },
+    { class: "usage-line", dataset: { role, cost: known ? "known" : "unknown" } },
+    h("span", { class: "visually-hidden", text: "Usage: " }),
     h("span", { class: "usage-tokens", dataset: { role: "tokens" }, text: tokensText(usage) }),
     " · ",
     h("span", { class: "usage-cost", dataset: { role: "cost" }, text: costText(usage.cost_usd) }),
