@@ -65,7 +65,19 @@ async def test_an_inprogress_card_and_its_drawer_show_the_runs_usage(tmp_path: P
     store = TicketStore.for_workspace(root)
     priced = moved(store, "Build the parser", State.READY, State.QUEUED, State.INPROGRESS)
     unknown = moved(store, "Use the parser", State.READY, State.QUEUED, State.INPROGRESS)
+    ended = moved(store, "Document the parser", State.READY, State.QUEUED, State.INPROGRESS)
     now = time.time()
+    seed_run(
+        root,
+        Run(
+            ticket_id=ended,
+            attempt=1,
+            phase=Phase.FAILED,
+            started_at=now,
+            updated_at=now,
+            stop_reason="fix_rounds_exhausted",
+        ),
+    )
     for ticket, worker in ((priced, CODER), (unknown, "yoi-coder-y")):
         seed_run(
             root,
@@ -101,6 +113,11 @@ async def test_an_inprogress_card_and_its_drawer_show_the_runs_usage(tmp_path: P
         )
         await expect(shown.locator("[data-role=cost]")).to_have_text(dollars(cost))
         await expect(shown).to_have_attribute("data-cost", "known")
+        # A run that is not running says why, in the backend's word, besides its phase.
+        assert runs[ended]["reason"] == "suppressed"
+        reason = card(page, ended).locator("[data-role=run-reason]")
+        await expect(reason).to_have_text("suppressed")
+        await expect(card(page, priced).locator("[data-role=run-reason]")).to_have_count(0)
         unpriced = card(page, unknown).locator("[data-role=usage]")
         await expect(unpriced.locator("[data-role=tokens]")).to_have_text("700 in · 80 out")
         await expect(unpriced.locator("[data-role=cost]")).to_have_text("cost unknown")

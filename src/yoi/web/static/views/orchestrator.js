@@ -101,9 +101,21 @@ function runLine(run) {
       text: phaseText(run),
     }),
     gateBadge(run),
+    reasonBadge(run),
     workerLink("coder", run.coder),
     workerLink("reviewer", run.reviewer),
   );
+}
+
+/** Why a run is not running, as the backend names it, when its phase and gate do not say it
+ * already ("stalled", "validation failed" for a run that ran out of fix rounds). */
+function reasonBadge(run) {
+  if (!run.reason || run.gate || run.reason === run.stop_reason) return null;
+  return h("span", {
+    class: "badge run-reason",
+    dataset: { role: "run-reason", reason: run.reason },
+    text: humanize(run.reason),
+  });
 }
 
 function workerLink(role, worker) {
