@@ -256,6 +256,7 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
         )
         shown = orchestration.get_by_role("region", name="Plan dossier")
         await expect(shown).to_contain_text(first_line.strip("# "))
+        await expect(shown.locator("[data-role=gate-since]")).to_contain_text("Waiting since")
         await page.screenshot(path=str(ARTIFACTS / "board-plan-gate.png"))
 
         # Approved in the drawer: the run goes on, its ticket to done.

@@ -4,7 +4,7 @@
 // shown here is one the backend reported, and its answer (or refusal) is the backend's.
 import { api } from "../lib/api.js";
 import { formDialog } from "../lib/dialog.js";
-import { h, setRenderedHtml } from "../lib/dom.js";
+import { formatTime, h, setRenderedHtml } from "../lib/dom.js";
 import { humanize } from "./ticket.js";
 
 /** "awaiting plan approval": the run's reason, as the backend names the wait. */
@@ -91,6 +91,13 @@ export function gateDossier(run, { folded = false } = {}) {
     "section",
     { class: "gate-dossier", dataset: data, "aria-labelledby": headingId },
     h("h4", { id: headingId, text: title }),
+    gate.opened_at
+      ? h("p", {
+          class: "hint",
+          dataset: { role: "gate-since" },
+          text: `Waiting since ${formatTime(new Date(gate.opened_at * 1000).toISOString())}`,
+        })
+      : null,
     body,
   );
 }
