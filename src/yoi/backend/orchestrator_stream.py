@@ -83,7 +83,8 @@ async def _send(
             await _frame(websocket, head.cursor, head.seq, time.time(), snapshot)
             after = head.cursor
         while True:
-            changed = asyncio.ensure_future(orchestrator.changed())
+            changed = asyncio.ensure_future(orchestrator.changed())  # before the read
+            changed.add_done_callback(_retrieved)
             batch = await anyio.to_thread.run_sync(_page, orchestrator, after)
             for transition in batch:
                 if (overflow := await backlog.wait()) is not None:
@@ -104,6 +105,12 @@ async def _send(
     except YoiError as error:
         return error
     return None
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A wake-up's outcome is read here: one not awaited (a full page came) never warns."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _page(orchestrator: Orchestrator, after: str) -> list[Transition]:
