@@ -138,17 +138,26 @@ class Client:
             yield Stream(connection, self.record, "WS tickets")
 
     async def refused(self, runtime_id: str, worker_id: str) -> tuple[int, str]:
-        url = self._url(runtime_id, worker_id, None)
+        return await self._refused(
+            self._url(runtime_id, worker_id, None), f"{runtime_id}/{worker_id}"
+        )
+
+    async def refused_orchestrator_events(self) -> tuple[int, str]:
+        path = "/api/orchestrator/events/ws"
+        self.record.route("WS", path)
+        return await self._refused(self.base.replace("http", "ws", 1) + path, "orchestrator")
+
+    async def _refused(self, url: str, name: str) -> tuple[int, str]:
         try:
             async with asyncio.timeout(DEADLINE):
                 connection = await connect(url, open_timeout=DEADLINE)
         except InvalidStatus as error:
             body = bytes(error.response.body or b"").decode()
-            self.record.keep(f"WS refusal {runtime_id}/{worker_id}", body)
+            self.record.keep(f"WS refusal {name}", body)
             code: str = json.loads(body)["error"]["code"]
             return error.response.status_code, code
         await connection.close()
-        raise AssertionError(f"the upgrade to {runtime_id}/{worker_id} was accepted")
+        raise AssertionError(f"the upgrade to {name} was accepted")
 
     async def expect(self, status: int, method: str, path: str, **kwargs: Any) -> Frame:
         response = await self.http.request(method, path, **kwargs)
@@ -369,6 +378,10 @@ async def asks_the_orchestrator(client: Client) -> None:
     for verb in ("stop", "retry"):
         path = f"/api/orchestrator/runs/{ticket}/{verb}"
         assert await client.error(501, "POST", path, json={}) == "unsupported_operation"
+    gate = {"gate": "plan", "decision": "approve"}
+    path = f"/api/orchestrator/runs/{ticket}/gate"
+    assert await client.error(501, "POST", path, json=gate) == "unsupported_operation"
+    assert await client.refused_orchestrator_events() == (501, "unsupported_operation")
 
 
 async def meets_broken_tickets(client: Client, workspace: Workspace) -> None:

@@ -26,6 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from yoi.backend import create_backend_app
 from yoi.orchestrator import Phase, Run, state_path
+from yoi.orchestrator.operations import OperationKey
 from yoi.orchestrator.state import OrchestratorState
 from yoi.orchestrator.transitions import encode_cursor
 from yoi.runtime.frames import CLOSE_CODES
@@ -69,8 +70,11 @@ def parked_ticket(root: Path, gate: str = "plan") -> str:
     phase = Phase.IMPLEMENTING if gate == "plan" else Phase.MERGING
     run = Run(ticket, 1, phase, now, now, branch=f"work/{ticket}-build", gate=gate)
     state_path(root).parent.mkdir(parents=True, exist_ok=True)
+    opened = OperationKey(ticket, 1, f"{gate}_gate_open", 0)
     with OrchestratorState.open(state_path(root)) as state:
         state.save(run)
+        state.begin(opened)
+        state.finish(opened, {"opened_at": now, "dossier": f"Awaiting {gate} approval: **it**"})
     return ticket
 
 
@@ -86,6 +90,7 @@ async def test_the_stream_starts_with_a_snapshot_then_hears_a_gate_decided(root:
     [seen] = first["event"]["status"]["runs"]
     assert seen["reason"] == "awaiting_plan_approval"
     assert seen["gate"]["gate"] == "plan"
+    assert seen["gate"]["dossier_html"] == "<p>Awaiting plan approval: <strong>it</strong></p>\n"
     assert run["ticket_id"] == ticket
     [frame] = frames
     assert frame["seq"] > first["seq"]

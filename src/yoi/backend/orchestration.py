@@ -23,6 +23,7 @@ from typing import TypeVar
 import anyio.to_thread
 
 from yoi.backend.config import LOCAL_RUNTIME_ID
+from yoi.backend.markdown import render_markdown
 from yoi.backend.registry import RuntimeRegistry, with_bundle
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.sources import Observation, RuntimeSource
@@ -236,7 +237,7 @@ class Orchestration:
         if orchestrator is None:
             problems = () if self._problem is None else (self._problem,)
             return self._clean(status_off(self.settings, problems))
-        return await self._safely(lambda: orchestrator.status().to_dict())
+        return await self._safely(lambda: _rendered(orchestrator.status().to_dict()))
 
     async def explain(self, ticket_id: str) -> dict[str, object]:
         """Why the ticket has not started: the orchestrator's view, or the policy's over the
@@ -313,6 +314,16 @@ class Orchestration:
         cleaned = self._scrubber.value(body)
         assert isinstance(cleaned, dict)
         return cleaned
+
+
+def _rendered(status: dict[str, object]) -> dict[str, object]:
+    """The status with each gate's dossier also as HTML, for the console to show."""
+    runs = status.get("runs")
+    for run in runs if isinstance(runs, list) else []:
+        gate = run.get("gate") if isinstance(run, dict) else None
+        if isinstance(gate, dict) and isinstance(gate.get("dossier"), str):
+            gate["dossier_html"] = render_markdown(gate["dossier"])
+    return status
 
 
 def status_off(

@@ -50,6 +50,7 @@ class GateView(BaseModel):
     gate: Literal["plan", "merge"]
     opened_at: float | None = Field(description="seconds since the epoch")
     dossier: str | None = Field(description="what the person decides on, as Markdown")
+    dossier_html: str | None = Field(default=None, description="the dossier as safe HTML")
 
 
 class ProblemView(BaseModel):
