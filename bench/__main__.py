@@ -32,6 +32,8 @@ BENCHMARKS = (
     "orchestrator_policy",
     "orchestrator_overhead",
     "orchestrator_epic",
+    "orchestrator_load",
+    "orchestrator_restart",
     "tools_files",
     "tools_grep",
     "tools_bash",
