@@ -3,11 +3,15 @@ demo playbook model. It is started with every failpoint not yet reached armed, d
 first one its run reaches, and is started again with the rest, until each has been reached
 once (three more tickets are queued whenever a run ends with points left). Then every ticket
 is done with nothing done twice: one acceptance, one coder, one reviewer, one merge and one
-``→ done`` each, no ``work/`` branch and no worktree but the integration one left."""
+``→ done`` each, no ``work/`` branch and no worktree but the integration one left; and each
+ticket's thread reads as the same ticket's does after a run that nothing interrupted (the
+orchestrator writes no note of a restart, so the two are of one shape:
+:mod:`tests.backend.thread_shape`)."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -22,6 +26,7 @@ from tests.backend.test_orchestrator_process import (
     status_until,
 )
 from tests.backend.test_process import _LISTENING, Served, Serving
+from tests.backend.thread_shape import Shape, thread_shape
 from tests.git_repo import git
 from tests.server.test_process import Done, clean_env
 
@@ -31,6 +36,7 @@ from yoi.tickets.model import EventKind
 
 DEADLINE = 60.0
 _REACHED = re.compile(r"failpoint (\S+) reached")
+_ROUND = re.compile(r" \(\d+\)$")
 CONFIG = """\
 [orchestrator]
 max_parallel = 2
@@ -48,6 +54,7 @@ async def serving(tmp_path: Path) -> AsyncIterator[Serving]:
 
 
 def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+    tmp_path.mkdir(exist_ok=True)
     root = configured_repository(tmp_path, CONFIG)
     return root, queued(root, TITLES)
 
@@ -94,9 +101,11 @@ async def done_or_told(served: Served, tickets: list[str]) -> Status:
     return final
 
 
+@pytest.mark.timeout(300)  # about 75 s; twice that and more on a machine busy elsewhere
 async def test_serve_dies_at_each_failpoint_in_turn_and_restarts_finish_without_repeats(
     serving: Serving, tmp_path: Path
 ) -> None:
+    expected = await uninterrupted(serving, tmp_path / "uninterrupted")
     root, tickets = workspace(tmp_path)
     left = list(Failpoint)
     for rounds in range(1, 5):
@@ -115,6 +124,45 @@ async def test_serve_dies_at_each_failpoint_in_turn_and_restarts_finish_without_
     workers = [w["worker_id"] for w in listed.json()["workers"]]
     await serving.stop(again, signal.SIGTERM)
     assert_once_each(root, tickets, final, workers)
+    assert_threads_alike(root, tickets, expected)
+
+
+async def uninterrupted(serving: Serving, base: Path) -> dict[str, Shape]:
+    """The thread shape of each of the three tickets, by title, after a run that nothing
+    interrupted (same config, same model)."""
+    root, tickets = workspace(base)
+    served = await serving.serve(root, *ARGS, env=clean_env())
+    await done_or_told(served, tickets)
+    await serving.stop(served, signal.SIGTERM)
+    return {title: shape for _, title, shape in shapes(root, tickets)}
+
+
+def shapes(root: Path, tickets: list[str]) -> list[tuple[str, str, Shape]]:
+    """Each ticket's id, title (without a later round's ``(2)``) and thread shape."""
+    store = TicketStore(root / ".yoi" / "tickets")
+    try:
+        details = [store.get(ticket) for ticket in tickets]
+    finally:
+        store.close()
+    return [(d.id, _ROUND.sub("", d.meta.title), thread_shape(d)) for d in details]
+
+
+def assert_threads_alike(root: Path, tickets: list[str], expected: dict[str, Shape]) -> None:
+    """Every ticket's thread has the shape of its title's in the uninterrupted run."""
+    differing = [
+        "\n".join(
+            difflib.unified_diff(
+                _lines(expected[title]), _lines(shape), "uninterrupted", ticket, lineterm=""
+            )
+        )
+        for ticket, title, shape in shapes(root, tickets)
+        if shape != expected[title]
+    ]
+    assert not differing, "\n\n".join(differing)
+
+
+def _lines(shape: Shape) -> list[str]:
+    return [line for event in shape for line in str(event).split("\n")]
 
 
 async def die_at_each(
