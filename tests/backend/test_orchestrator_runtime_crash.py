@@ -64,10 +64,12 @@ class Held:
     step: str
     merged: Callable[[str], tuple[str, str]]
     sandbox: str | None = None
+    signal: signal.Signals = signal.SIGKILL
 
     @property
     def name(self) -> str:
-        return self.role if self.sandbox is None else f"{self.role}-command-{self.sandbox}"
+        name = self.role if self.sandbox is None else f"{self.role}-command-{self.sandbox}"
+        return name if self.signal is signal.SIGKILL else f"{name}-{self.signal.name}"
 
 
 def coder_turns(ticket: str, _: str) -> list[Turn]:
@@ -120,6 +122,7 @@ HELD = [
     Held("reviewer", reviewer_turns, "review", lambda t: (f"notes/{t}.md", "# Add a greeting\n")),
     Held("coder", command_turns, "code", greeting, sandbox="bwrap"),
     Held("coder", command_turns, "code", greeting, sandbox="none"),
+    Held("coder", coder_turns, "code", greeting, signal=signal.SIGTERM),
 ]
 UNCONFINED_ORPHAN = pytest.mark.xfail(
     strict=True,
@@ -159,7 +162,7 @@ async def test_the_local_runtime_killed_mid_run_comes_back_and_the_run_goes_on_o
         killed = runtime_child(served)
         async with httpx.AsyncClient(base_url=served.loopback, timeout=DEADLINE) as http:
             assert (await worker(http, worker_id))["status"] == "running"
-            os.kill(killed, signal.SIGKILL)
+            os.kill(killed, held.signal)
             successor = await until(lambda: _successor(served, killed))
             await until(lambda: _available(http))
             final = await status_until(served, all_done([ticket]))
@@ -173,6 +176,49 @@ async def test_the_local_runtime_killed_mid_run_comes_back_and_the_run_goes_on_o
     assert left == [], "the command of the killed runtime's worker runs on"
     assert not alive(killed)
     assert not alive(successor), "the restarted runtime outlived yoi serve"
+    assert_asked_again_once(root, ticket, held, final, workers, inputs)
+
+
+async def test_serve_killed_while_its_runtime_runs_a_coder_asks_again_not_for_a_fix(
+    serving: Serving, tmp_path: Path
+) -> None:
+    """``yoi serve`` killed outright: its runtime, told by the kernel, stops in order and
+    cancels the coder's run; the next ``yoi serve`` asks the coder again, as a restart's
+    doing, not for a fix of a report never sent."""
+    held = HELD[0]
+    root = configured_repository(tmp_path, CONFIG.format(role=held.role))
+    [ticket] = queued(root, ("Add a greeting",))
+    async with FakeOpenAIServer(held.turns(ticket, "")) as fake:
+        env = clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=fake.base_url)
+        first = await listening(serving, await serving.start(root, *ARGS, env=env))
+        assert isinstance(first, Served), first
+        waiting = await status_until(first, lambda _: len(fake.requests) >= 2)
+        worker_id = worker_of(waiting, ticket, held.role)
+        orphaned = runtime_child(first)
+        first.process.send_signal(signal.SIGKILL)
+        assert (await serving.finish(first.process)).code == -signal.SIGKILL
+        await until(lambda: _gone(orphaned))
+        second = await listening(serving, await serving.start(root, *ARGS, env=env))
+        assert isinstance(second, Served), second
+        successor = runtime_child(second)
+        final = await status_until(second, all_done([ticket]))
+        async with httpx.AsyncClient(base_url=second.loopback, timeout=DEADLINE) as http:
+            listed = await http.get("/api/workers", params={"runtime_id": "local", "limit": 200})
+            assert listed.status_code == 200, listed.text
+            workers: list[Worker] = listed.json()["workers"]
+            inputs = await inputs_of(http, worker_id)
+        await serving.stop(second, signal.SIGTERM)
+        fake.assert_consumed()
+    assert not alive(successor), "the runtime outlived yoi serve"
+    assert_asked_again_once(root, ticket, held, final, workers, inputs)
+
+
+def assert_asked_again_once(
+    root: Path, ticket: str, held: Held, final: Status, workers: list[Worker], inputs: list[str]
+) -> None:
+    """Done once each (see :func:`assert_once_each`), every worker idle or stopped, the held
+    worker's work merged, and its step asked twice: the try the runtime's end cut, counted as
+    no failure, and one more."""
     assert_once_each(root, [ticket], final, [w["worker_id"] for w in workers])
     ours = [w for w in workers if w["worker_id"].startswith("yoi-")]
     assert {w["status"] for w in ours} <= {"idle", "stopped"}, ours
@@ -216,6 +262,10 @@ async def until(found: Callable[[], Awaitable[T | None]]) -> T:
             if value is not None:
                 return value
             await asyncio.sleep(0.02)
+
+
+async def _gone(pid: int) -> bool | None:
+    return None if alive(pid) else True
 
 
 async def _available(http: httpx.AsyncClient) -> bool | None:

@@ -136,8 +136,14 @@ def _runtime_away(worker_id: str, run_id: str | None = None) -> Iterator[None]:
 
 
 def _interrupted(finished: RunFinished) -> bool:
+    """Whether the run was cut short by something other than the worker: its runtime died
+    (``interrupted``, written when it starts again) or stopped in order, cancelling it
+    (``cancelled``: a runtime told to stop when ``yoi serve`` dies, or a person's cancel —
+    the orchestrator cancels no run it still waits for)."""
     error = finished.error or {}
-    return finished.result != "completed" and error.get("code") == "interrupted"
+    return finished.result == "cancelled" or (
+        finished.result != "completed" and error.get("code") == "interrupted"
+    )
 
 
 async def retire(host: WorkerHost, worker_id: str | None, reason: str) -> bool:
