@@ -1,11 +1,15 @@
-"""A process test: the local runtime (the ``yoi runtime serve`` child of ``yoi serve``) is
-killed with SIGKILL while a ticket's coder is mid-run. The backend starts the runtime again,
-the orchestrator asks the coder again from the step it had recorded, and the ticket is done
-with nothing done twice; once ``yoi serve`` stops, no runtime process of it is left.
+"""Process tests: the local runtime (the ``yoi runtime serve`` child of ``yoi serve``) ends
+while a ticket's coder or reviewer is mid-run — killed with SIGKILL, stopped with SIGTERM, or
+told to stop by the kernel because ``yoi serve`` itself was killed. The runtime comes back,
+the orchestrator asks the worker again from the step it had recorded (a restart's doing, no
+failed try and no fix round), and the ticket is done with nothing done twice: one coder, one
+reviewer, one merge, one ``→ done``. Afterwards every worker is idle or stopped, no runtime
+process outlives ``yoi serve``, and no command the dead runtime's worker ran is left running.
 
-The coder's model is a fake OpenAI server holding the coder's second model request (after
-its first tool call, a file written) until the runtime dies, so the kill lands mid-run; the
-intake and the reviewer answer on the demo playbook model.
+The held role's model is a fake OpenAI server: it answers the worker's first model request
+with a tool call (a file written or read) and never answers the second, so the runtime ends
+mid-run; or the first call is a long command, running when the runtime dies. The other roles
+answer on the demo playbook model.
 """
 
 from __future__ import annotations
