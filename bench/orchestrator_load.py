@@ -1,16 +1,18 @@
 """The load scenario at 2 and at 8 in parallel: the orchestrator's cost per ticket.
 Target: per ticket at 8 no more than 20 % above per ticket at 2.
 
-Forty queued tickets in five ``depends_on`` trees of eight (four levels deep), the forest
-of ``tests/orchestrator/test_load.py``, taken to ``done`` by the real loop on real runtimes
-and a real 5,000-file repository (the one of ``orchestrator_overhead``), with the demo
-playbook model as intake, coder and reviewer answering at once (it writes and commits each
-ticket's note) and no validation: everything timed is the orchestrator's own work. Once
-with ``max_parallel = 2``, once with 8, each on a fresh repository. The cost per ticket is
-the wall time from the queue to the last ``done`` over the forty tickets; the CPU seconds
-(this process and the git processes it waited for) per ticket are given as context, and so
-is each run's own time from its start to ``done``, which grows with the runs sharing the
-CPU. The previous figure, one ticket at a time, is ``orchestrator_overhead``'s p50.
+Forty queued tickets in five ``depends_on`` trees of eight (four levels deep), the forest of
+``tests/orchestrator/test_load.py``, taken to ``done`` by the real loop on real runtimes and
+a real 5,000-file repository (the one of ``orchestrator_overhead``), with the demo playbook
+model as intake, coder and reviewer answering at once (it writes and commits each ticket's
+note) and no validation: everything timed is the orchestrator's own work. With
+``max_parallel = 2`` and with 8, twice each, alternating, each on a fresh repository, the
+faster of each kept. The workdirs keep two spare worktrees, as the other orchestrator
+benchmarks and the tests do. The cost per ticket is the wall time from the queue to the last
+``done`` over the forty tickets; the CPU seconds (this process and the git processes it
+waited for) per ticket are given as context, and so is each run's own time from its start to
+``done``, which grows with the runs sharing the CPU. The previous figure, one ticket at a
+time, is ``orchestrator_overhead``'s p50.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from yoi.tickets import TicketStore
 BENCH = "orchestrator_load"
 PARALLEL = (2, 8)
 TARGET_RATIO = 1.2
+ROUNDS = 2  # each, alternating; the faster of each kept (other work on the machine adds noise)
 PREVIOUS = ("orchestrator_overhead", "per-ticket overhead p50")
 
 
@@ -114,7 +117,8 @@ def _figures(load: Load) -> list[Result]:
 
 async def measure() -> list[Result]:
     previous = _previous()
-    loads = [await _scenario(parallel) for parallel in PARALLEL]
+    tries = [await _scenario(parallel) for _ in range(ROUNDS) for parallel in PARALLEL]
+    loads = [min((t for t in tries if t.parallel == p), key=lambda t: t.wall) for p in PARALLEL]
     low, high = loads
     ratio = high.per_ticket / low.per_ticket
     note = (
