@@ -5,10 +5,11 @@ made before a crash); an input is found in the worker's transcript by its first 
 (:func:`~yoi.orchestrator.prompts.header`) before it is sent; the answer is the report tool
 call the worker's run made, read from its transcript once the run has ended.
 
-A runtime that is away while a worker is made, asked or awaited (stopped, killed, starting
-again) is a restart's doing, not the worker's: each of these raises ``runtime_unavailable``
-with the one message :data:`INTERRUPTED`, which the orchestrator does not count as a failed
-try, and says the runtime's own words in the error's ``cause``.
+A runtime that is away while a worker is made, asked, awaited or retired (stopped, killed,
+starting again) is a restart's doing, not the worker's: each of these then raises
+``runtime_unavailable`` with the one message :data:`INTERRUPTED`, which the orchestrator
+does not count as a failed try, and the runtime's own words in the error's ``cause``. A run
+its runtime cut short is answered the same way, so the worker is asked again.
 """
 
 from __future__ import annotations
@@ -151,8 +152,9 @@ async def retire(host: WorkerHost, worker_id: str | None, reason: str) -> bool:
     if worker_id is None:
         return False
     try:
-        await host.cancel_worker(worker_id)
-        await host.stop_worker(worker_id, reason)
+        with _runtime_away(worker_id):
+            await host.cancel_worker(worker_id)
+            await host.stop_worker(worker_id, reason)
     except (WorkerNotFound, WorkerStopped):
         return False
     except YoiError as error:
