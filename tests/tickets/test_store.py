@@ -519,3 +519,29 @@ def test_writers_wait_a_bounded_time_for_the_lock(
     assert [type(o).__name__ for o in outcome] == ["ThreadEvent"]
     assert [e.author for e in store.get(ticket).events] == [AUTHOR, "patient"]
     assert os.path.exists(store.root / ".ticket-backend.lock")
+
+
+@pytest.mark.parametrize("target", [State.READY, State.QUEUED])
+def test_a_move_cut_short_after_its_event_is_finished_not_written_twice(
+    tmp_path: Path, target: State
+) -> None:
+    """A writer killed between the thread's append and ``item.md``'s write (as ``os._exit``
+    would) leaves the event without the state; the same move again finishes it."""
+    store = new_store(tmp_path)
+    ticket = store.create("Cut short", "Body.\n", author=AUTHOR).id
+    if target is State.QUEUED:
+        store.move(ticket, State.READY, author=AUTHOR)
+    item = store.root / ticket / "item.md"
+    before = item.read_text(encoding="utf-8")
+    source = store.get(ticket).meta.state
+    store.move(ticket, target, author=AUTHOR)
+    item.write_text(before, encoding="utf-8")  # the item's write never happened
+    assert store.get(ticket).meta.state is source
+    moved = store.move(ticket, target, author=AUTHOR, expected=source)
+    detail = store.get(ticket)
+    changes = [e for e in detail.events if e.kind == EventKind.STATE_CHANGED]
+    assert moved.state is target
+    assert detail.meta.state is target
+    assert [(e.attr("from"), e.attr("to")) for e in changes][-1] == (source.value, target.value)
+    assert sum(e.attr("to") == target.value for e in changes) == 1
+    assert diagnose(store.root).ok

@@ -27,6 +27,7 @@ from yoi.errors import (
     StateConflict,
     StoreError,
     StoreFull,
+    YoiError,
 )
 from yoi.tickets import inputs
 from yoi.tickets.config import CONFIG_NAME, TicketConfig
@@ -292,9 +293,11 @@ class TicketStore:
                     f"{change.folder.id} is {source}, not {expected}: it changed before this move",
                     details={"ticket_id": change.folder.id, "state": source.value},
                 )
+            blocks, fields = self._moving(change, source, target, author, reason, summary)
+            if target is not State.CLOSED and _cut_short(change.folder, source, target):
+                return self._commit(change, [], fields)  # its events are on the thread already
             check_move(source, target)
             self._gate(change.folder.id, target)
-            blocks, fields = self._moving(change, source, target, author, reason, summary)
             if target is not State.CLOSED:
                 return self._commit(change, blocks, fields)
             assert resolution is not None
@@ -513,6 +516,21 @@ def _refuse_cycle(owned: Mapping[str, Sequence[Relation]], relation: Relation) -
                 "cycle": cycle,
             },
         )
+
+
+def _cut_short(folder: TicketFolder, source: State, target: State) -> bool:
+    """Whether this very move was begun by a writer killed between appending its events and
+    writing ``item.md``: the thread's last state change is ``source → target`` while the
+    item still says ``source``. The move is then finished, not written twice."""
+    try:
+        events = folder.thread().events
+    except YoiError:  # a thread that cannot be read: the write refuses it in its own words
+        return False
+    changes = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+    if not changes:
+        return False
+    last = changes[-1]
+    return (last.attr("from"), last.attr("to")) == (source.value, target.value)
 
 
 def _moved(meta: Meta, fields: Mapping[str, Value], at: str) -> Meta:
