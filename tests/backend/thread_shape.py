@@ -20,13 +20,7 @@ _SHA = re.compile(r"\b[0-9a-f]{40}\b")
 _SECONDS = re.compile(r"\(\d+(?:\.\d+)? s\)")
 _ROUND = re.compile(r" \(\d+\)$")
 """The ``(2)`` a ticket of a later round of a test carries after its title."""
-_INTEGRATION = "Integration / validation report:"
 _TICKET = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{13}\b")
-_FOREIGN_COMMIT = re.compile(r"- `<sha>` (?:merge: )?<other>[: ].*")
-"""A commit of another ticket in the integration report's list of included commits, which
-counts every commit since the ticket's base on the integration branch (other tickets'
-merges too), so depends on what merged meanwhile: a known fault of that report, not of a
-restart; the ticket's own commits are kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +55,7 @@ def thread_shape(detail: TicketDetail) -> Shape:
     def normal(text: str) -> str:
         for word, placeholder in words:
             text = text.replace(word, placeholder)
-        text = _TICKET.sub("<other>", _SECONDS.sub("(<s>)", _SHA.sub("<sha>", text)))
-        if text.startswith(_INTEGRATION):
-            text = "\n".join(
-                line for line in text.split("\n") if not _FOREIGN_COMMIT.fullmatch(line)
-            )
-        return text
+        return _TICKET.sub("<other>", _SECONDS.sub("(<s>)", _SHA.sub("<sha>", text)))
 
     return tuple(
         EventShape(

@@ -61,12 +61,13 @@ class BranchFacts:
         return tuple(path for path in claimed if path not in self.changed_paths)
 
 
-async def branch_facts(worktree: Path, base: str) -> BranchFacts:
-    """The facts of the branch checked out at ``worktree`` since commit ``base``."""
+async def branch_facts(worktree: Path, base: str, head: str = "HEAD") -> BranchFacts:
+    """The facts of the branch checked out at ``worktree`` since commit ``base`` (up to
+    ``head``, its checked-out commit unless named)."""
     try:
         with Scope.open(worktree, Grant(frozenset())) as scope:
             git = GitRunner(scope, GitSettings(max_output=_OUTPUT, timeout=120.0))
-            head = (await git.ok("rev-parse", "--verify", "HEAD^{commit}")).strip()
+            head = (await git.ok("rev-parse", "--verify", f"{head}^{{commit}}")).strip()
             span = f"{base}..{head}"
             log = await git.ok(
                 "log", "--reverse", f"--max-count={MAX_COMMITS}", "--format=%H%x00%s", span

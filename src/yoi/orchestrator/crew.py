@@ -19,7 +19,7 @@ from yoi.orchestrator.failpoints import Failpoints
 from yoi.orchestrator.hosts import Hosts, WorkerHost
 from yoi.orchestrator.integration import Integration
 from yoi.orchestrator.operations import OperationKey, OperationStatus
-from yoi.orchestrator.records import TicketRecorder
+from yoi.orchestrator.records import RESUMING, TicketRecorder
 from yoi.orchestrator.roles import Roles
 from yoi.orchestrator.run_record import Run
 from yoi.orchestrator.settings import OrchestratorSettings
@@ -70,6 +70,9 @@ class Crew:
         """The result of the run's step ``kind`` (in ``round_``): the recorded one when it
         is done, else ``effect``'s, recorded."""
         key = OperationKey(run.ticket_id, run.attempt, kind, round_)
+        begun = self.state.get(key)
+        if begun is not None and begun.status is OperationStatus.STARTED:
+            effect = _resuming(effect)
         points = self.failpoints
         if not points.armed:
             return await self.state.once(key, effect)
@@ -116,3 +119,18 @@ class Crew:
     async def record(self, call: Callable[[], T]) -> T:
         """Write on a ticket (file I/O under the store's lock) off the event loop."""
         return await asyncio.to_thread(call)
+
+
+def _resuming(
+    effect: Callable[[], Awaitable[dict[str, object]]],
+) -> Callable[[], Awaitable[dict[str, object]]]:
+    """``effect`` run again after a crash cut it short: its records are not written twice."""
+
+    async def again() -> dict[str, object]:
+        token = RESUMING.set(True)
+        try:
+            return await effect()
+        finally:
+            RESUMING.reset(token)
+
+    return again

@@ -14,6 +14,7 @@ after a crash: what they already wrote is not written again.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -52,12 +53,22 @@ from yoi.orchestrator.records_work import (
 from yoi.tickets import EventKind, Meta, PlanKind, State, ThreadEvent, TicketStore
 from yoi.tools.reports import ImplementationReport, ReviewReport
 
-__all__ = ["ACCEPTANCE_REASON", "AUTHOR", "DONE_REASON", "AcceptedPlan", "TicketRecorder"]
+__all__ = [
+    "ACCEPTANCE_REASON",
+    "AUTHOR",
+    "DONE_REASON",
+    "RESUMING",
+    "AcceptedPlan",
+    "TicketRecorder",
+]
 
 AUTHOR: Final = "orchestrator"
 ACCEPTANCE_REASON: Final = "orchestrator_acceptance"
 NOT_READY_REASON: Final = "intake_not_implementation_ready"
 DONE_REASON: Final = "merged_reviewed_validated"
+RESUMING: ContextVar[bool] = ContextVar("yoi_orchestrator_resuming", default=False)
+"""Set while a step that began before a crash runs again (see
+:meth:`~yoi.orchestrator.crew.Crew.step`): the records it writes may be on the ticket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,8 @@ class TicketRecorder:
         self, ticket_id: str, review: ReviewReport, *, commit: str, reviewer: str, round_: int
     ) -> ThreadEvent:
         body = render_review(review, commit, reviewer, round_)
+        if (written := self._written(ticket_id, EventKind.REVIEW, body)) is not None:
+            return written
         return self._store.review(ticket_id, review_status(review), body, author=self._author)
 
     def integration(self, ticket_id: str, integration: IntegrationReport) -> Meta | None:
@@ -173,7 +186,19 @@ class TicketRecorder:
         return self._comment(ticket_id, render_cleanup(cleanup), EventKind.IMPLEMENTATION_REPORT)
 
     def _comment(self, ticket_id: str, body: str, role: EventKind) -> ThreadEvent:
+        if (written := self._written(ticket_id, role, body)) is not None:
+            return written
         return self._store.comment(ticket_id, body, author=self._author, role=role)
+
+    def _written(self, ticket_id: str, kind: EventKind, body: str) -> ThreadEvent | None:
+        """The same event on the thread, when a step cut short by a crash runs again: what
+        it wrote before is not written twice. ``None`` otherwise, or when not resuming."""
+        if not RESUMING.get():
+            return None
+        for event in reversed(self._store.get(ticket_id).events):
+            if event.author == self._author and event.kind == kind and event.body == body:
+                return event
+        return None
 
     def _move(self, ticket_id: str, source: State, target: State, reason: str) -> Meta:
         meta = self._store.get(ticket_id).meta

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from yoi.errors import (
     RunStalled,
+    RuntimeUnavailable,
     StateConflict,
     UnsupportedOperation,
     WorkdirNotFound,
@@ -149,7 +150,8 @@ class Finish:
         self, run: Run, merged: Merged, checked: dict[str, object]
     ) -> dict[str, object]:
         crew = self.crew
-        facts = await branch_facts(crew.integration.path, str(run.base_commit))
+        # the ticket's own commits: up to what was approved, not what merged on top since
+        facts = await branch_facts(crew.integration.path, str(run.base_commit), merged.merged)
         runs = tuple(
             ValidationRun(
                 str(item["command"]),
@@ -189,12 +191,15 @@ class Finish:
             if run.workdir_id is not None:
                 try:
                     await host.delete_workdir(run.workdir_id)
-                    removed.append(Path(".worktree") / run.workdir_id)
-                    branches.append(str(run.branch))
                 except WorkdirNotFound:
-                    pass
+                    pass  # removed before a crash cut this step short: it is gone all the same
+                except RuntimeUnavailable:
+                    raise  # tried again once the runtime is back, not kept for good
                 except YoiError as error:
                     kept.append(f"{run.workdir_id}: {error.message}")
+                if not kept:
+                    removed.append(Path(".worktree") / run.workdir_id)
+                    branches.append(str(run.branch))
             cleanup = Cleanup(tuple(workers), tuple(removed), tuple(branches), tuple(kept))
             await crew.record(lambda: crew.recorder.cleanup(run.ticket_id, cleanup))
             return {"kept": kept}
