@@ -26,10 +26,9 @@ from yoi.backend.service import Backend
 from yoi.errors import InvalidRequest, UnsupportedOperation, YoiError
 from yoi.orchestrator.service import Orchestrator
 from yoi.orchestrator.transitions import Transition
-from yoi.runtime.frames import GOING_AWAY, diagnostic_frame
 from yoi.server.connections import Backlog
 from yoi.server.envelope import error_response
-from yoi.server.stream import watch_client
+from yoi.server.stream import serve_observer
 
 __all__ = ["router"]
 
@@ -49,20 +48,12 @@ async def orchestrator_events(websocket: WebSocket, cursor: str | None = None) -
         await websocket.send_denial_response(error_response(denial))
         return
     await websocket.accept()
-    sender = asyncio.create_task(_send(websocket, orchestration, orchestrator, cursor))
-    listener = asyncio.create_task(watch_client(websocket))
-    done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    problem = listener.result() if listener in done else sender.result()
-    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-        if problem is not None:
-            text, code = diagnostic_frame(backend.registry.scrubber.error(problem))
-            await websocket.send_text(text)
-            await websocket.close(code, problem.code)
-        elif sender in done:
-            await websocket.close(GOING_AWAY, "the orchestrator is closing")
+    await serve_observer(
+        websocket,
+        _send(websocket, orchestration, orchestrator, cursor),
+        going_away="the orchestrator is closing",
+        scrub=backend.registry.scrubber.error,
+    )
 
 
 async def _send(

@@ -11,7 +11,6 @@ Like the worker streams it is observation only (a client may send only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 from fastapi import APIRouter, WebSocket
@@ -19,10 +18,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from yoi.backend.service import Backend
 from yoi.backend.ticket_feed import TicketChange, TicketFeed
-from yoi.errors import UnsupportedOperation
-from yoi.runtime.frames import GOING_AWAY, diagnostic_frame
+from yoi.errors import UnsupportedOperation, YoiError
 from yoi.server.envelope import error_response
-from yoi.server.stream import watch_client
+from yoi.server.stream import serve_observer
 
 __all__ = ["router"]
 
@@ -38,23 +36,12 @@ async def ticket_events(websocket: WebSocket) -> None:
         await websocket.send_denial_response(error_response(denial))
         return
     await websocket.accept()
-    sender = asyncio.create_task(_send(websocket, feed))
-    listener = asyncio.create_task(watch_client(websocket))
-    done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    problem = listener.result() if listener in done else None
-    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-        if problem is not None:
-            text, code = diagnostic_frame(problem)
-            await websocket.send_text(text)
-            await websocket.close(code, problem.code)
-        elif sender in done:
-            await websocket.close(GOING_AWAY, "the backend is shutting down")
+    await serve_observer(
+        websocket, _send(websocket, feed), going_away="the backend is shutting down"
+    )
 
 
-async def _send(websocket: WebSocket, feed: TicketFeed) -> None:
+async def _send(websocket: WebSocket, feed: TicketFeed) -> YoiError | None:
     change: TicketChange | None = TicketChange(feed.revision, None)
     while change is not None:
         frame = {"kind": "tickets", "revision": change.revision, "ticket_ids": change.ticket_ids}
@@ -63,3 +50,4 @@ async def _send(websocket: WebSocket, feed: TicketFeed) -> None:
         except (WebSocketDisconnect, OSError, RuntimeError):
             await asyncio.Future()  # the peer is gone: the listener sees it
         change = await feed.wait(change.revision)
+    return None

@@ -90,48 +90,37 @@ _gate = click.option(
 _note = click.option("--note", metavar="TEXT", help="Said on the ticket (and to the coder).")
 
 
-@orchestrator.command()
-@click.argument("ticket_id")
-@_gate
-@_note
-@_by
-@_json
-@click.pass_obj
-def approve(
-    backend_url: str | None,
-    ticket_id: str,
-    gate: str,
-    note: str | None,
-    by: str | None,
-    as_json: bool,
-) -> None:
-    """Approve the run waiting at its plan or merge gate: it goes on."""
-    body = _call(
-        backend_url, lambda client: client.decide_gate(ticket_id, gate, "approve", note=note, by=by)
-    )
-    _print(body, as_json, lambda run: [run_line(run)])
+def _gate_command(decision: str, summary: str) -> click.Command:
+    """``yoi orchestrator approve`` or ``reject``: a person's decision at a run's gate."""
+
+    @orchestrator.command(name=decision, help=summary)
+    @click.argument("ticket_id")
+    @_gate
+    @_note
+    @_by
+    @_json
+    @click.pass_obj
+    def decide(
+        backend_url: str | None,
+        ticket_id: str,
+        gate: str,
+        note: str | None,
+        by: str | None,
+        as_json: bool,
+    ) -> None:
+        body = _call(
+            backend_url,
+            lambda client: client.decide_gate(ticket_id, gate, decision, note=note, by=by),
+        )
+        _print(body, as_json, lambda run: [run_line(run)])
+
+    return decide
 
 
-@orchestrator.command()
-@click.argument("ticket_id")
-@_gate
-@_note
-@_by
-@_json
-@click.pass_obj
-def reject(
-    backend_url: str | None,
-    ticket_id: str,
-    gate: str,
-    note: str | None,
-    by: str | None,
-    as_json: bool,
-) -> None:
-    """Reject the run waiting at its gate: it stops and the ticket returns to planning."""
-    body = _call(
-        backend_url, lambda client: client.decide_gate(ticket_id, gate, "reject", note=note, by=by)
-    )
-    _print(body, as_json, lambda run: [run_line(run)])
+_gate_command("approve", "Approve the run waiting at its plan or merge gate: it goes on.")
+_gate_command(
+    "reject", "Reject the run waiting at its gate: it stops and the ticket returns to planning."
+)
 
 
 orchestrator.add_command(demo)

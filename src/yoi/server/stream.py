@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -30,7 +32,7 @@ from yoi.runtime.frames import GOING_AWAY, diagnostic_frame, event_frame, is_cli
 from yoi.server.connections import Backlog
 from yoi.server.envelope import error_response
 
-__all__ = ["FrameCache", "router", "watch_client"]
+__all__ = ["FrameCache", "router", "serve_observer", "watch_client"]
 
 router = APIRouter(prefix="/v1")
 
@@ -119,6 +121,30 @@ async def watch_client(websocket: WebSocket) -> YoiError | None:
             return ObservationOnly(
                 'the stream is observation only: a client may send only {"kind": "ping"}'
             )
+
+
+async def serve_observer(
+    websocket: WebSocket,
+    sending: Coroutine[Any, Any, YoiError | None],
+    *,
+    going_away: str,
+    scrub: Callable[[YoiError], YoiError] = lambda error: error,
+) -> None:
+    """Run ``sending`` beside :func:`watch_client` until either ends, then close the accepted
+    ``websocket``: with a diagnostic for the problem either had (``scrub``-bed first), or
+    with 1001 and ``going_away`` when the sender ran out."""
+    sender = asyncio.create_task(sending)
+    listener = asyncio.create_task(watch_client(websocket))
+    done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    problem = listener.result() if listener in done else sender.result()
+    if problem is not None:
+        await _end(websocket, scrub(problem))
+    elif sender in done:
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            await websocket.close(GOING_AWAY, going_away)
 
 
 async def _end(websocket: WebSocket, error: YoiError) -> None:
