@@ -22,7 +22,16 @@ from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.providers.demo import DEMO_REFERENCE, DemoModel
 from yoi.tickets import RelationKind, State, TicketStore
 
-__all__ = ["PHASES", "SlowDemo", "forest", "in_flight_peak", "read_stream"]
+__all__ = [
+    "DELAY",
+    "MAX_PARALLEL",
+    "PHASES",
+    "SlowDemo",
+    "check_dependency_order",
+    "check_histories",
+    "forest",
+    "most_in_flight",
+]
 
 TREES = 5
 PER_TREE = 8  # heap-shaped: node k depends on node (k - 1) // 2, four levels deep
