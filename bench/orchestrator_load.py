@@ -1,4 +1,5 @@
 """The load scenario at 2 and at 8 in parallel: the orchestrator's cost per ticket.
+
 Target: per ticket at 8 no more than 20 % above per ticket at 2.
 
 Forty queued tickets in five ``depends_on`` trees of eight (four levels deep), the forest of
@@ -7,12 +8,12 @@ a real 5,000-file repository (the one of ``orchestrator_overhead``), with the de
 model as intake, coder and reviewer answering at once (it writes and commits each ticket's
 note) and no validation: everything timed is the orchestrator's own work. With
 ``max_parallel = 2`` and with 8, twice each, alternating, each on a fresh repository, the
-faster of each kept. The workdirs keep two spare worktrees, as the other orchestrator
-benchmarks and the tests do. The cost per ticket is the wall time from the queue to the last
-``done`` over the forty tickets; the CPU seconds (this process and the git processes it
-waited for) per ticket are given as context, and so is each run's own time from its start to
-``done``, which grows with the runs sharing the CPU. The previous figure, one ticket at a
-time, is ``orchestrator_overhead``'s p50.
+faster of each kept. The workdirs keep a spare worktree per ticket run at once, as ``yoi
+serve``'s local runtime does (``max_parallel``). The cost per ticket is the wall time from
+the queue to the last ``done`` over the forty tickets; the CPU seconds (this process and the
+git processes it waited for) per ticket are given as context, and so is each run's own time
+from its start to ``done``, which grows with the runs sharing the CPU. The previous figure,
+one ticket at a time, is ``orchestrator_overhead``'s p50.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def _cpu() -> float:
 
 async def _load(root: Path, parallel: int) -> Load:
     tickets = TicketStore(root / ".yoi" / "tickets")
-    workdirs = Workdirs(repositories=[root], folder=root / ".worktree", shared=True, spares=2)
+    folder = root / ".worktree"
+    workdirs = Workdirs(repositories=[root], folder=folder, shared=True, spares=parallel)
     intake = Runtime(runtime_id="backend-internal", model=DemoModel())
     work = Runtime(runtime_id="local", model=DemoModel(), workdirs=workdirs)
     settings = OrchestratorSettings(max_parallel=parallel, pass_interval=1.0)

@@ -126,6 +126,7 @@ def test_a_launch_names_the_workspace_store_its_repository_and_the_backends_mode
         choice,
         env,
         withheld=("YOI_BACKEND_TOKEN", "FAR"),
+        spares=8,  # yoi serve: one per ticket its orchestrator runs at once
     )
     assert launch.argv[:5] == (sys.executable, "-m", "yoi", "runtime", "serve")
     assert options(launch.argv) == {
@@ -138,7 +139,7 @@ def test_a_launch_names_the_workspace_store_its_repository_and_the_backends_mode
         "--model": "openai:gpt-x",
         "--repository": str(workspace.root),
         "--worktrees": str(workspace.worktrees),
-        "--spare-worktrees": "2",
+        "--spare-worktrees": "8",
         "--sandbox": "none",
     }
     assert launch.env == {

@@ -74,8 +74,9 @@ class Restarts:
 
 
 SPARE_WORKTREES = 2
-"""Deleted workdirs the local runtime keeps to make the next one fast (one per ticket the
-orchestrator runs at once, by default)."""
+"""Deleted workdirs the local runtime keeps to make the next one fast, unless told: ``yoi
+serve`` keeps one per ticket its orchestrator runs at once (``max_parallel``), so that at
+any parallelism a new worktree is a checkout of what changed, not of every file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class LocalLaunch:
         *,
         withheld: tuple[str, ...] = (),
         roles: Mapping[str, ModelChoice] = {},
+        spares: int = SPARE_WORKTREES,
     ) -> LocalLaunch:
         """The local runtime of ``workspace``: its model is the backend's ``choice`` and each
         role in ``roles`` has its own, each with the variables that reach it; the variables in
@@ -114,7 +116,7 @@ class LocalLaunch:
         ]  # fmt: skip
         if workspace.in_git:  # workdirs go where the orchestrator's do: .worktree/
             argv += ["--repository", str(workspace.root), "--worktrees", str(workspace.worktrees)]
-            argv += ["--spare-worktrees", str(SPARE_WORKTREES)]
+            argv += ["--spare-worktrees", str(spares)]
         if settings.sandbox is not None:
             argv += ["--sandbox", settings.sandbox]
         for role, chosen in roles.items():

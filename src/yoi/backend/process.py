@@ -233,7 +233,10 @@ def _backend(
             scrubber.add_url(chosen.base_url)
     remotes: list[RuntimeSource] = []
     if settings.local_runtime.enabled:
-        remotes.append(_local_runtime(workspace, settings, choice, env, scrubber, roles=roles))
+        spares = orchestrator.settings.max_parallel  # a spare per ticket run at once
+        remotes.append(
+            _local_runtime(workspace, settings, choice, env, scrubber, roles=roles, spares=spares)
+        )
     for entry in settings.runtimes:
         token = entry.token(env)
         scrubber.add_url(entry.url)
@@ -294,13 +297,20 @@ def _local_runtime(
     scrubber: Scrubber,
     *,
     roles: Mapping[str, ModelChoice],
+    spares: int,
 ) -> LocalRuntime:
     """The workspace's own runtime process, on the default model and each role's own; it is
     not handed this backend's secrets."""
     tokens = tuple(entry.token_env for entry in settings.runtimes if entry.token_env)
     withheld = (settings.token_env, *tokens)
     launch = LocalLaunch.for_workspace(
-        workspace, settings.local_runtime, choice, env, withheld=withheld, roles=roles
+        workspace,
+        settings.local_runtime,
+        choice,
+        env,
+        withheld=withheld,
+        roles=roles,
+        spares=spares,
     )
     return LocalRuntime(launch, display_name=f"{workspace.name} (local)", scrubber=scrubber)
 
