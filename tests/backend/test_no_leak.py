@@ -416,6 +416,8 @@ async def works_on_the_embedded_runtime(client: Client) -> None:
     body = {"worker_id": "scribe", "display_name": "Scribe", "profile": "default"}
     await client.expect(201, "POST", base, json=body)
     await client.expect(200, "GET", f"{base}/scribe")
+    usage = (await client.expect(200, "GET", f"{base}/scribe/usage"))["usage"]
+    assert set(usage) == {"input_tokens", "output_tokens", "cached_tokens", "cost_usd"}
     async with client.watch(EMBEDDED, "scribe") as stream:
         await stream.frame()
         await client.expect(202, "POST", f"{base}/scribe/input", json={"content": "write it"})

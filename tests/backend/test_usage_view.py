@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yoi.backend.usage_view import worker_usage
+from yoi.backend.usage_view import usage_of, worker_usage
 from yoi.backend.views import project_worker_dict
 from yoi.orchestrator.prices import price
 
@@ -27,17 +27,15 @@ def test_a_model_with_no_known_price_costs_none_and_bad_counts_read_as_zero() ->
     assert found == {"input_tokens": 5, "output_tokens": 0, "cached_tokens": 0, "cost_usd": None}
 
 
-def test_a_projected_worker_carries_its_usage_summary() -> None:
+def test_a_worker_view_is_priced_from_its_model_and_counts() -> None:
     body: dict[str, object] = {
         "display_name": "Scout",
         "model": "scripted:offline",
-        "usage": {"input_tokens": 0, "output_tokens": 0},
+        "usage": {"input_tokens": 7, "output_tokens": 2},
     }
-    projected = project_worker_dict(body, "local")
-    assert projected["usage_summary"] == {
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cached_tokens": 0,
-        "cost_usd": 0.0,
-    }
-    assert "usage_summary" not in project_worker_dict({"display_name": "Bare"}, "local")
+    assert usage_of(body) == worker_usage(
+        "scripted:offline", {"input_tokens": 7, "output_tokens": 2}
+    )
+    bare = usage_of({"display_name": "Bare"})  # no model, no counts: nothing used
+    assert (bare["input_tokens"], bare["output_tokens"], bare["cached_tokens"]) == (0, 0, 0)
+    assert "usage_summary" not in project_worker_dict(dict(body), "local")  # the API's own route

@@ -160,7 +160,8 @@ async def test_a_worker_console_shows_its_tokens_and_their_cost_as_they_grow(
         )
         assert made.status_code == 201, made.text
         worker = made.json()["worker"]
-        assert worker["usage_summary"] == {
+        priced = await http.get(f"/api/runtimes/{REMOTE}/workers/{worker['worker_id']}/usage")
+        assert priced.json()["usage"] == {
             "input_tokens": 0,
             "output_tokens": 0,
             "cached_tokens": 0,
@@ -242,12 +243,13 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
         assert gate["gate"] == "plan"
         dossier = str(gate["dossier"])
         first_line = next(line for line in dossier.splitlines() if line.strip())
+        plain = first_line.strip("# ").replace("`", "")  # as the rendered HTML reads
 
         # The card folds the dossier; the drawer shows it, with Approve and Reject.
         folded = card(page, approved).locator("details[data-role=dossier]")
         await expect(folded.locator("summary")).to_have_text("Plan dossier")
         await folded.locator("summary").click()
-        await expect(folded).to_contain_text(first_line.strip("# "))
+        await expect(folded).to_contain_text(plain)
         await card(page, approved).get_by_role("link", name="Write the notes").click()
         panel = page.get_by_role("dialog", name="Write the notes")
         orchestration = panel.locator("[data-role=orchestration]")
@@ -255,7 +257,7 @@ async def test_a_plan_gated_run_is_approved_or_rejected_from_the_board(tmp_path:
             "awaiting plan approval"
         )
         shown = orchestration.get_by_role("region", name="Plan dossier")
-        await expect(shown).to_contain_text(first_line.strip("# "))
+        await expect(shown).to_contain_text(plain)
         await expect(shown.locator("[data-role=gate-since]")).to_contain_text("Waiting since")
         await page.screenshot(path=str(ARTIFACTS / "board-plan-gate.png"))
 

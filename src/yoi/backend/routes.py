@@ -22,9 +22,11 @@ from yoi.backend.schemas import (
     RuntimeOneBody,
     WorkerCreateBody,
     WorkerListingBody,
+    WorkerUsageBody,
     WorkspaceBody,
 )
 from yoi.backend.service import Backend
+from yoi.backend.usage_view import usage_of
 from yoi.errors import Unauthorized
 from yoi.runtime import Input, OnBusy, WorkerStatus
 from yoi.server.approval_routes import ApprovalAckBody, DecisionBody
@@ -145,6 +147,17 @@ async def create_worker(
 )
 async def get_worker(backend: Served, runtime_id: str, worker_id: str) -> JSONResponse:
     return JSONResponse({"worker": await backend.registry.get_worker(runtime_id, worker_id)})
+
+
+@router.get(
+    "/runtimes/{runtime_id}/workers/{worker_id}/usage",
+    response_model=WorkerUsageBody,
+    responses=_errors(*_ROUTED),
+)
+async def get_worker_usage(backend: Served, runtime_id: str, worker_id: str) -> JSONResponse:
+    """The worker's tokens and their cost, priced by the backend (null where unknown)."""
+    worker = await backend.registry.get_worker(runtime_id, worker_id)
+    return JSONResponse({"usage": usage_of(worker)})
 
 
 @router.post(

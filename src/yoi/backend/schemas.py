@@ -145,6 +145,17 @@ class CompanionView(BaseModel):
     offline: bool
 
 
+class UsageSummaryBody(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float | None = Field(description="in USD; null where the model's price is unknown")
+
+
+class WorkerUsageBody(BaseModel):
+    usage: UsageSummaryBody
+
+
 class CompanionBody(BaseModel):
     companion: CompanionView
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from yoi.orchestrator.prices import price
 
-__all__ = ["worker_usage"]
+__all__ = ["usage_of", "worker_usage"]
 
 # The runtime's names for tokens read from a provider's cache (as the orchestrator reads them).
 _CACHED_KEYS = ("cached_tokens", "cache_read_tokens")
@@ -36,3 +36,11 @@ def worker_usage(model: str, usage: Mapping[str, object]) -> dict[str, object]:
 def _count(usage: Mapping[str, object], key: str) -> int:
     value = usage.get(key, 0)
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def usage_of(worker: Mapping[str, object]) -> dict[str, object]:
+    """:func:`worker_usage` of a worker's JSON form (its ``model`` and ``usage``)."""
+    model, usage = worker.get("model"), worker.get("usage")
+    return worker_usage(
+        model if isinstance(model, str) else "", usage if isinstance(usage, Mapping) else {}
+    )

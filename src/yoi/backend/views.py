@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from yoi.backend.usage_view import worker_usage
 from yoi.runtime import Diagnostic, RuntimeSummary, WorkerDetail
 
 __all__ = [
@@ -111,17 +110,13 @@ def project_worker_dict(body: dict[str, object], runtime_id: str) -> Projection:
     A remote runtime may call itself something else; the backend's
     configuration names it, so that name is the authority. The profile is
     named as the backend API names profiles (``coder``), not by the runtime's
-    reference to it (``named:coder``, ``builtin:coder``). ``usage_summary`` is the
-    worker's tokens with their cost (:func:`~yoi.backend.usage_view.worker_usage`).
+    reference to it (``named:coder``, ``builtin:coder``).
     """
     body["runtime_id"] = runtime_id
     body["display_ref"] = f"{body.get('display_name')}@{runtime_id}"
     profile = body.get("profile")
     if isinstance(profile, str):
         body["profile"] = profile_name(profile)
-    model, usage = body.get("model"), body.get("usage")
-    if isinstance(model, str) and isinstance(usage, dict):
-        body["usage_summary"] = worker_usage(model, usage)
     return body
 
 

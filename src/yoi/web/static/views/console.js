@@ -2,8 +2,8 @@
 //
 // The worker's detail comes from `GET .../workers/{w}` and then from each
 // snapshot of its event stream; its status from the stream's `status` events.
-// Its usage (tokens, and their cost as the backend prices them) is the detail's
-// `usage_summary`: a `usage` event on the stream fetches the detail again.
+// Its usage (tokens, and their cost as the backend prices them) is `GET …/usage`,
+// fetched when the console opens and again on each `usage` event of the stream.
 // A worker or runtime that does not exist shows its error and opens no stream;
 // any other failure (a runtime that is down) shows its error while the stream
 // keeps trying, and the console comes back when the runtime does.
@@ -95,6 +95,7 @@ function open(main, { runtimeId, workerId }) {
       if (closed) return;
       showWorker(worker);
       showStatus(worker.status);
+      usageChanged();
     } catch (error) {
       if (closed) return;
       loadProblem = errorLine(error);
@@ -120,7 +121,6 @@ function open(main, { runtimeId, workerId }) {
       fact("Worker id", worker.worker_id),
       fact("Runtime", worker.runtime_id),
     );
-    if (worker.usage_summary) replace(usage, usageLine(worker.usage_summary, "usage"));
   }
 
   /** Tokens were used: fetch the detail again (its figures and cost), one fetch at a time. */
@@ -134,9 +134,9 @@ function open(main, { runtimeId, workerId }) {
       do {
         refetch.again = false;
         try {
-          const { worker } = await api.get(path());
+          const summary = await api.get(`${path()}/usage`);
           if (closed) return;
-          showWorker(worker);
+          replace(usage, usageLine(summary.usage, "usage"));
         } catch {
           // the stream says what is wrong with the runtime; the last figures stay
         }

@@ -1,7 +1,7 @@
 // Tokens and cost as the backend counts and prices them.
 //
 // A usage is `{input_tokens, output_tokens, cached_tokens, cost_usd}`: a run's, a worker's
-// (`GET /api/orchestrator` → `runs[].usage`) or a worker console's (`worker.usage_summary`).
+// (`GET /api/orchestrator` → `runs[].usage`) or a worker console's (`GET …/workers/{id}/usage`).
 // The backend prices tokens; `cost_usd: null` means it knows no price for the model, shown
 // as "cost unknown". Nothing here computes a figure: it only writes them for people.
 import { h } from "../lib/dom.js";
