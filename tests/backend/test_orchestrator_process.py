@@ -61,17 +61,23 @@ def workspace(tmp_path: Path) -> tuple[Path, list[str]]:
 
 async def status_until(served: Served, check: Callable[[Status], bool]) -> Status:
     """The orchestrator's status, once ``check`` holds for it (asked every 20 ms)."""
-    async with (
-        httpx.AsyncClient(base_url=served.loopback, timeout=DEADLINE) as http,
-        asyncio.timeout(DEADLINE),
-    ):
-        while True:
-            response = await http.get("/api/orchestrator")
-            assert response.status_code == 200, response.text
-            found: Status = response.json()
-            if check(found):
-                return found
-            await asyncio.sleep(0.02)
+    last: Status | None = None
+    try:
+        async with (
+            httpx.AsyncClient(base_url=served.loopback, timeout=DEADLINE) as http,
+            asyncio.timeout(DEADLINE),
+        ):
+            while True:
+                response = await http.get("/api/orchestrator")
+                assert response.status_code == 200, response.text
+                last = response.json()
+                if check(last):
+                    return last
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        runs = [] if last is None else last["runs"]
+        seen = [(r["ticket_id"], r["phase"], r["reason"], r["stop_reason"]) for r in runs]
+        raise AssertionError(f"no status passed the check within {DEADLINE} s: {seen}") from None
 
 
 def in_phase(phase: str) -> Callable[[Status], bool]:
