@@ -93,8 +93,9 @@ async def ask(host: WorkerHost, worker_id: str, text: str) -> str:
     first_line = text.split("\n", 1)[0]
     with _runtime_away(worker_id):
         found = await _sent(host, worker_id, first_line)
-        if found is not None:
+        if found is not None and await _known(host, worker_id, found):
             return found
+        # never sent, or its entry outlived a crash that lost the input itself: send it
         ack = await host.send_input(worker_id, Input(text, on_busy=OnBusy.ENQUEUE))
     return ack.run_id
 
@@ -165,11 +166,27 @@ async def retire(host: WorkerHost, worker_id: str | None, reason: str) -> bool:
 
 
 async def _sent(host: WorkerHost, worker_id: str, first_line: str) -> str | None:
+    """The run of the last input in the worker's transcript that begins with ``first_line``."""
+    found: str | None = None
     start: int | None = 1
     while start is not None:
         page = await host.transcript(worker_id, start, _PAGE)
         for entry in page.items:
             if entry.role is Role.USER and entry.content.split("\n", 1)[0] == first_line:
-                return entry.run_id
+                found = entry.run_id
         start = page.next_start
-    return None
+    return found
+
+
+async def _known(host: WorkerHost, worker_id: str, run_id: str) -> bool:
+    """Whether the worker's runtime knows run ``run_id`` (it accepted, ran or ended it). A
+    process killed between writing an input's transcript entry and its acceptance leaves
+    an entry for a run that never comes: that input was lost, and is sent again."""
+    cursor: str | None = None
+    while True:
+        page = await host.events(worker_id, after=cursor, limit=_PAGE)
+        if any(getattr(event.event, "run_id", None) == run_id for event in page.events):
+            return True
+        if not page.events:
+            return False
+        cursor = page.next_cursor
