@@ -84,11 +84,14 @@ def seed_run(root: Path, run: Run) -> None:
 
 
 @asynccontextmanager
-async def open_board(tmp_path: Path, root: Path, tickets: TicketStore) -> AsyncIterator[Board]:
-    """``yoi serve`` on ``root`` with the offline model, and Chromium on its board."""
+async def open_board(
+    tmp_path: Path, root: Path, tickets: TicketStore, *, model: str = "scripted:offline"
+) -> AsyncIterator[Board]:
+    """``yoi serve`` on ``root`` with ``model`` (the offline one unless named), and Chromium
+    on its board."""
     record = Record()
     async with Serving(tmp_path) as serving, async_playwright() as playwright:
-        backend = await serving.serve(root, "--model", "scripted:offline", env=clean_env())
+        backend = await serving.serve(root, "--model", model, env=clean_env())
         browser = await launch(playwright)
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(DEADLINE * 1000)

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from playwright.async_api import WebSocketRoute, async_playwright, expect
-from tests.backend.test_process import Serving
-from tests.server.test_process import clean_env
-from tests.web.rig import ARTIFACTS, DEADLINE, REMOTE, Record, launch, open_console, watch
+from playwright.async_api import WebSocketRoute, expect
+from tests.web.rig import ARTIFACTS, DEADLINE, REMOTE, open_console
 from tests.web.test_console_orchestrator import (
     Board,
     card,
@@ -200,20 +197,11 @@ pass_interval = 1
 """
 
 
-@asynccontextmanager
-async def open_demo_board(tmp_path: Path, root: Path, tickets: TicketStore) -> AsyncIterator[Board]:
+def open_demo_board(
+    tmp_path: Path, root: Path, tickets: TicketStore
+) -> AbstractAsyncContextManager[Board]:
     """``yoi serve`` on ``root`` with the demo playbook model, and Chromium on its board."""
-    record = Record()
-    async with Serving(tmp_path) as serving, async_playwright() as playwright:
-        backend = await serving.serve(root, "--model", "demo:playbook", env=clean_env())
-        browser = await launch(playwright)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(DEADLINE * 1000)
-        watch(page, record)
-        await page.goto(f"{backend.loopback}/#/board")
-        yield Board(page, backend, tickets)
-        await browser.close()
-    assert record.problems == [], record.problems
+    return open_board(tmp_path, root, tickets, model="demo:playbook")
 
 
 async def gate_of(board: Board, ticket_id: str) -> dict[str, object] | None:
