@@ -10,6 +10,7 @@ paths (with the integration branch merged into the coder's workdir for it to res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from yoi.errors import (
@@ -38,6 +39,7 @@ from yoi.runtime.stores.fs.files import write_atomic
 __all__ = ["Finish"]
 
 _LOG_TAIL = 40
+_RECHECK = 1.0
 
 
 class Finish:
@@ -46,9 +48,29 @@ class Finish:
         self.steps = steps
 
     async def merge(self, run: Run) -> Run:
-        """Merge the approved commit and validate it, holding the merge queue."""
-        async with self.crew.merge_queue:
-            return await self._merge(run)
+        """Merge the approved commit and validate it, holding the merge queue. While
+        another run's merge waits in the integration worktree for its validation (after a
+        restart the runs take the queue in any order), that run goes first: this one waits
+        for it, without spending a try."""
+        while True:
+            async with self.crew.merge_queue:
+                if not await self._behind_another(run):
+                    return await self._merge(run)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_RECHECK), self.crew.changes:
+                    await self.crew.changes.wait()
+
+    async def _behind_another(self, run: Run) -> bool:
+        """Whether the merge waiting in the integration worktree is another active run's."""
+        pending = await self.crew.integration.pending()
+        if pending is None or pending.merged == run.approved_commit:
+            return False
+        return any(
+            other.ticket_id != run.ticket_id
+            and other.approved_commit == pending.merged
+            and other.phase in (Phase.MERGING, Phase.VALIDATING)
+            for other in self.crew.state.runs(active_only=True)
+        )
 
     async def _merge(self, run: Run) -> Run:
         crew = self.crew
