@@ -16,6 +16,7 @@ RANK = {
     "errors": 0,
     "ids": 0,
     "workspace": 0,
+    "cancelling": 0,
     "engine": 1,
     "serving": 1,
     "providers": 1,
@@ -38,7 +39,17 @@ PEERS = {("providers", "engine"), ("tools", "engine"), ("ids", "errors"), ("cli"
 
 WEB_FRAMEWORKS = {"starlette", "fastapi", "uvicorn", "websockets"}
 VENDOR_SDKS = {"openai", "anthropic"}
-CORE = {"errors", "ids", "workspace", "serving", "engine", "providers", "tools", "runtime"}
+CORE = {
+    "errors",
+    "ids",
+    "workspace",
+    "cancelling",
+    "serving",
+    "engine",
+    "providers",
+    "tools",
+    "runtime",
+}
 CORE_THIRD_PARTY: set[str] = set()
 # The ticket store is plain files: the standard library and PyYAML (a core dependency) only.
 TICKETS_THIRD_PARTY = {"yaml"}

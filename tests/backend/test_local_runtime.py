@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from tests.backend.test_no_leak import Announced
 from tests.backend.test_process import converse, text_of, transcript_of
 from tests.git_repo import tagged_repo
@@ -27,8 +26,6 @@ from tests.pids import exited as pid_exited
 from yoi.backend.process import ServeOptions, serve_backend
 from yoi.runtime.stores.fs.files import RootLock
 from yoi.workspace import Workspace
-
-pytestmark = pytest.mark.serial  # kills and restarts a process under deadlines: run alone
 
 DEADLINE = 30.0
 """Seconds for the backend to listen, or for the local runtime to come (back)."""

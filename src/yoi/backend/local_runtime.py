@@ -32,6 +32,7 @@ from yoi.backend.remote import Probing, RemoteSource
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.sources import Observation, RuntimeApi, RuntimeSource
 from yoi.backend.views import Availability, RuntimeView
+from yoi.cancelling import cancel_and_wait
 from yoi.client import RuntimeClient
 from yoi.errors import RuntimeUnavailable, YoiError
 from yoi.providers.selection import ModelChoice
@@ -178,13 +179,12 @@ class LocalRuntime(RuntimeSource):
         self._content = bundle
         self._supervisor = asyncio.create_task(self._supervise(), name="local runtime")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._tried.wait(), FIRST_START_SECONDS)
+            async with asyncio.timeout(FIRST_START_SECONDS):
+                await self._tried.wait()
 
     async def aclose(self) -> None:
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            await cancel_and_wait(self._supervisor)
         if self._process is not None:
             await self._process.stop()
         await self._detach()

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from yoi.cancelling import cancel_and_wait
 from yoi.errors import RuntimeUnavailable
 
 __all__ = ["RuntimeProcess"]
@@ -97,7 +98,8 @@ class RuntimeProcess:
         code = await self._process.wait()
         with contextlib.suppress(TimeoutError):
             # A grandchild that kept the pipe open must not hold this up.
-            await asyncio.wait_for(asyncio.shield(self._stderr), 1.0)
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(self._stderr)
         return code
 
     def ending(self) -> str:
@@ -117,16 +119,13 @@ class RuntimeProcess:
             with contextlib.suppress(ProcessLookupError):
                 self._process.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(self._process.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await self._process.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     self._process.kill()
                 await self._process.wait()
-        for task in (self._stderr, self._stdout):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(*(task for task in (self._stderr, self._stdout) if task is not None))
 
     async def _drain_stderr(self, stream: asyncio.StreamReader) -> None:
         partial = b""

@@ -12,7 +12,6 @@ ticket change, and answers status, explain, stop and retry as browser-safe JSON.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from yoi.backend.registry import RuntimeRegistry, with_bundle
 from yoi.backend.sanitize import Scrubber
 from yoi.backend.sources import Observation, RuntimeSource
 from yoi.backend.ticket_feed import TicketFeed
+from yoi.cancelling import cancel_and_wait
 from yoi.errors import TicketNotFound, UnsupportedOperation, YoiError
 from yoi.orchestrator.hosts import WorkerHost
 from yoi.orchestrator.policy import explain
@@ -223,9 +223,7 @@ class Orchestration:
     async def aclose(self) -> None:
         wakes, self._wakes = self._wakes, None
         if wakes is not None:
-            wakes.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await wakes
+            await cancel_and_wait(wakes)
         orchestrator, self.orchestrator = self.orchestrator, None
         if orchestrator is not None:
             await orchestrator.aclose()

@@ -85,7 +85,8 @@ async def _send(
                 after = transition.cursor
             if len(batch) < _PAGE:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed, _RECHECK)
+                    async with asyncio.timeout(_RECHECK):
+                        await changed
             changed.cancel()
     except (WebSocketDisconnect, OSError, RuntimeError):
         await asyncio.Future()  # the peer is gone: the listener sees it and ends the stream

@@ -150,5 +150,6 @@ class Relay:
             if loop.time() + delay > deadline:
                 raise problem
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._closing.wait()
             delay = min(delay * 2, 1.0)

@@ -23,6 +23,7 @@ from typing import TypeVar
 from yoi.backend.config import RemoteRuntimeSettings
 from yoi.backend.sources import Observation, RuntimeApi, RuntimeSource
 from yoi.backend.views import Availability, RuntimeView
+from yoi.cancelling import cancel_and_wait
 from yoi.client import RuntimeClient
 from yoi.errors import (
     ConfigBundleMissing,
@@ -106,13 +107,12 @@ class RemoteSource(RuntimeSource):
         self._content = bundle
         self._watcher = asyncio.create_task(self._watch(), name=f"probe {self.runtime_id}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._probed.wait(), min(self._timeout, _FIRST_PROBE_SECONDS))
+            async with asyncio.timeout(min(self._timeout, _FIRST_PROBE_SECONDS)):
+                await self._probed.wait()
 
     async def aclose(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await cancel_and_wait(self._watcher)
         await self._client.aclose()
 
     async def until(self, status: Availability) -> None:
@@ -173,7 +173,8 @@ class RemoteSource(RuntimeSource):
                 delay, backoff = backoff, min(backoff * 2, self._probing.max_backoff)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _probe(self) -> None:
         """Refresh the summary, hand over the bundle if needed, and only then say available."""

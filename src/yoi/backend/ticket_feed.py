@@ -27,6 +27,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from yoi.cancelling import cancel_and_wait
 from yoi.tickets import TicketStore
 from yoi.tickets.ids import is_ticket_id
 from yoi.tickets.watch import InotifyFeed, open_feed
@@ -88,9 +89,7 @@ class TicketFeed:
         self._closed.set()
         self._bumped.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         if self._inotify is not None:
             self._inotify.close()
 
@@ -115,7 +114,8 @@ class TicketFeed:
         while not self._closed.is_set():
             pause = self._interval if self._inotify is not None else self._fallback_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._closed.wait()
             if self._closed.is_set():
                 return
             with contextlib.suppress(OSError):

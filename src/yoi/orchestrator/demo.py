@@ -152,7 +152,8 @@ class _Watch:
         """Until a run changes, or a second passes (a ticket's waiting reason has no event)."""
         waiting = asyncio.ensure_future(self._orchestrator.changed())
         try:
-            await asyncio.wait_for(asyncio.shield(waiting), 1.0)
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(waiting)
         except TimeoutError:
             pass
         finally:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from yoi.cancelling import cancel_and_wait
 from yoi.errors import IntegrationBranchBusy, RunStalled, RuntimeUnavailable, YoiError
 from yoi.orchestrator.asks import INTERRUPTED
 from yoi.orchestrator.crew import Crew
@@ -109,11 +110,7 @@ class Passes:
 
     async def aclose(self) -> None:
         tasks = [*self._runs.values(), *([self._loop] if self._loop is not None else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*tasks)
         self._runs.clear()
         self._loop = None
 
@@ -322,9 +319,7 @@ class Passes:
     async def _cancel(self, ticket_id: str) -> None:
         task = self._runs.pop(ticket_id, None)
         if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _drive(self, run: Run) -> None:
         backoff = _FIRST_BACKOFF
@@ -355,9 +350,8 @@ class Passes:
                 done, _ = await asyncio.wait({phase}, timeout=_ACCOUNT_EVERY)
                 breach = await self._account(self.crew.state.run(run.ticket_id) or run)
                 if breach is not None:
-                    phase.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, YoiError):
-                        await phase
+                    with contextlib.suppress(YoiError):
+                        await cancel_and_wait(phase)
                     current = self.crew.state.run(run.ticket_id) or run
                     return await self._end(
                         current, "budget_exhausted", [breach.message], Phase.STOPPED
