@@ -1,0 +1,1 @@
+"""yoi's terminal UI: a Textual client of the backend API (``yoi tui``)."""
