@@ -86,7 +86,13 @@ class Workdirs:
         self._clock = clock
         self._ids = IdGenerator("wd-", clock=clock)
         self._records: dict[str, WorkdirRecord] = {}
-        self._lock = asyncio.Lock()
+        self._claimed: set[str] = set()
+        """Workdirs a create or delete is at work on: git runs outside any lock, so workdirs
+        are made and removed side by side, and these claims keep two calls off one name."""
+        self._claimed_branches: set[str] = set()
+        self._parking: dict[Path, int] = {}
+        """Spares being kept right now, by repository: they count against the limit."""
+        self._excluding = asyncio.Lock()
         self._opened = False
         self.problems: tuple[LedgerProblem, ...] = ()
 
@@ -218,8 +224,13 @@ class Workdirs:
             raise InvalidRequest("base must not begin with '-'", details={"field": "base"})
         if branch is not None:
             branch = _text(branch, "branch")
-        async with self._lock:
+        workdir_id = await self._claim(workdir_id, branch)
+        try:
             record = await self._make(Repository(root), str(root), base, branch, workdir_id)
+        finally:
+            self._claimed.discard(workdir_id)
+            if branch is not None:
+                self._claimed_branches.discard(branch)
         return await self._inspect(record)
 
     async def get(self, workdir_id: str) -> Workdir:
@@ -231,8 +242,11 @@ class Workdirs:
     async def delete(self, workdir_id: str, *, force: bool = False) -> DeletedWorkdir:
         """Remove the worktree and its branch, refusing to drop unmerged commits unless
         ``force``. A worktree deleted by hand is pruned and its record removed."""
-        async with self._lock:
-            record = self._record(workdir_id)
+        record = self._record(workdir_id)
+        if workdir_id in self._claimed:
+            raise WorkdirFailed(f"workdir {workdir_id} is being deleted already")
+        self._claimed.add(workdir_id)
+        try:
             repository = Repository(Path(record.repository))
             path = self._ready() / workdir_id
             worktree = await _listed(repository, path)
@@ -243,10 +257,28 @@ class Workdirs:
                 await repository.remove(path)
             branch_deleted = await _clean(repository, record.branch)
             await self._ledger.drop(workdir_id)
-            del self._records[workdir_id]
+            self._records.pop(workdir_id, None)
+        finally:
+            self._claimed.discard(workdir_id)
         return DeletedWorkdir(workdir_id, removed, branch_deleted)
 
     # -- helpers ---------------------------------------------------------------
+
+    async def _claim(self, named: str | None, branch: str | None) -> str:
+        """The new workdir's id, held for this create (with its branch) until it is made."""
+        workdir_id = self._ids.new() if named is None else named
+        taken = await asyncio.to_thread(os.path.lexists, self._ready() / workdir_id)
+        # From here to the claims there is no await: no other call can come between.
+        if taken or workdir_id in self._records or workdir_id in self._claimed:
+            raise WorkdirExists(
+                f"workdir {workdir_id} exists already", details={"workdir_id": workdir_id}
+            )
+        if branch is not None and branch in self._claimed_branches:
+            raise InvalidRequest(f"branch {branch!r} is being made for another workdir")
+        self._claimed.add(workdir_id)
+        if branch is not None:
+            self._claimed_branches.add(branch)
+        return workdir_id
 
     async def _make(
         self,
@@ -254,14 +286,9 @@ class Workdirs:
         root: str,
         base: str,
         branch: str | None,
-        named: str | None,
+        workdir_id: str,
     ) -> WorkdirRecord:
-        workdir_id = self._ids.new() if named is None else named
         path = self._ready() / workdir_id
-        if workdir_id in self._records or await asyncio.to_thread(os.path.lexists, path):
-            raise WorkdirExists(
-                f"workdir {workdir_id} exists already", details={"workdir_id": workdir_id}
-            )
         commit = await repository.resolve(base)
         if branch is not None:
             await repository.check_branch(branch)
@@ -296,14 +323,18 @@ class Workdirs:
         """Keep a deleted worktree as a spare when there is room; whether it was kept."""
         root = _real(repository.root)
         spares = self._spares.setdefault(root, [])
-        if len(spares) >= self._spare_limit:
+        parking = self._parking.get(root, 0)
+        if len(spares) + parking >= self._spare_limit:
             return False
+        self._parking[root] = parking + 1
         spare = self._ready() / f"{_spare_prefix(root)}{self._ids.new().removeprefix('wd-')}"
         try:
             await repository.park(path, spare)
         except WorkdirFailed as error:
             log.info("a worktree is removed instead of kept: %s", error.message)
             return False
+        finally:
+            self._parking[root] -= 1
         spares.append(spare)
         return True
 
@@ -335,7 +366,8 @@ class Workdirs:
         inside = folder.relative_to(_real(repository.root))
         if inside.parts:
             common = await repository.common_dir()
-            await asyncio.to_thread(exclude_folder, common, inside.as_posix())
+            async with self._excluding:  # a read and a rewrite of one file
+                await asyncio.to_thread(exclude_folder, common, inside.as_posix())
 
     async def _inspect(self, record: WorkdirRecord) -> Workdir:
         repository = Repository(Path(record.repository))
