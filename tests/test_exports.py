@@ -145,7 +145,13 @@ FRONT_DOORS = {
         "run_view",
         "state_path",
     ],
-    "yoi.client": ["BackendClient", "RemoteSubscription", "RuntimeClient"],
+    "yoi.client": [
+        "BackendClient",
+        "OnBusy",
+        "RemoteSubscription",
+        "RuntimeClient",
+        "WorkerStatus",
+    ],
     "yoi.backend": [
         "Backend",
         "BackendSettings",
