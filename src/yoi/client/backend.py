@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from yoi.client.http import JsonApi, query
+from yoi.client.http import query
 from yoi.client.observation import RemoteSubscription, connect_stream
+from yoi.client.tickets import TicketsApi
 from yoi.errors import InvalidRequest, RuntimeUnavailable
 from yoi.ids import validate_id
 from yoi.runtime import (
@@ -235,7 +236,7 @@ class CompanionInfo:
         return body
 
 
-class BackendClient(JsonApi):
+class BackendClient(TicketsApi):
     """Talk to ``yoi serve`` at ``base_url``::
 
     async with BackendClient("http://127.0.0.1:8787", token=token) as client:
