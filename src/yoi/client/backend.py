@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from yoi.client.http import query
 from yoi.client.observation import RemoteSubscription, connect_stream
+from yoi.client.orchestrator_events import OrchestratorEvents, connect_orchestrator_events
 from yoi.client.tickets import TicketsApi
 from yoi.errors import InvalidRequest, RuntimeUnavailable
 from yoi.ids import validate_id
@@ -435,6 +436,11 @@ class BackendClient(TicketsApi):
         if by is not None:
             body["by"] = by
         return await self._call("POST", path, json=body)
+
+    async def orchestrator_events(self, cursor: str | None = None) -> OrchestratorEvents:
+        """Open the board's stream: a snapshot of the status, then every run's transitions;
+        with ``cursor``, the transitions after it (see :mod:`yoi.client.orchestrator_events`)."""
+        return await connect_orchestrator_events(self._stream_url(""), self._token, cursor=cursor)
 
     async def _run_command(self, ticket_id: str, verb: str, by: str | None) -> dict[str, Any]:
         path = f"/api/orchestrator/runs/{canonical_id(ticket_id)}/{verb}"
