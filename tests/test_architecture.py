@@ -53,6 +53,12 @@ CORE = {
 CORE_THIRD_PARTY: set[str] = set()
 # The ticket store is plain files: the standard library and PyYAML (a core dependency) only.
 TICKETS_THIRD_PARTY = {"yaml"}
+# The terminal UI is a client of the backend's API and streams, never of a runtime, the
+# tickets' files or the orchestrator: of yoi it imports only the client, errors and ids.
+TUI_INTERNAL = {"tui", "client", "errors", "ids"}
+TUI_THIRD_PARTY = {"textual", "rich"}
+# Textual is the terminal UI's, and the command that starts it may reach for it.
+TEXTUAL_USERS = {"tui", "cli"}
 
 
 def modules() -> Iterator[tuple[Path, str]]:
@@ -117,7 +123,7 @@ def placement_violations(relative: str, package: str, names: list[str]) -> list[
         misplaced = (
             (top in WEB_FRAMEWORKS and package not in {"server", "backend", "client"})
             or (top in WEB_FRAMEWORKS and package == "client" and top != "websockets")
-            or (top == "textual" and package != "tui")
+            or (top == "textual" and package not in TEXTUAL_USERS)
             or (top in VENDOR_SDKS and relative != f"providers/{top}.py")
             or (
                 package in CORE and not vendor_module and not stdlib and top not in CORE_THIRD_PARTY
@@ -176,3 +182,57 @@ def test_a_third_party_import_in_the_ticket_store_is_caught() -> None:
         "tickets/store.py imports httpx",
         "tickets/store.py imports markdown_it.main",
     ]
+
+
+def tui_violations(names: list[str]) -> list[str]:
+    """What a module of ``yoi.tui`` imports beyond the client, errors, ids, itself, the
+    standard library, Textual and Rich."""
+    found = []
+    for name in names:
+        top, target = name.split(".")[0], internal_target(name)
+        if target is not None:
+            allowed = target in TUI_INTERNAL
+        else:
+            allowed = top in sys.stdlib_module_names or top in {"__future__", *TUI_THIRD_PARTY}
+        if not allowed:
+            found.append(name)
+    return found
+
+
+TUI_MODULES = [(path, package) for path, package in modules() if package == "tui"]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in TUI_MODULES], ids=lambda v: v.name)
+def test_the_tui_imports_only_the_client_textual_and_rich(path: Path) -> None:
+    assert tui_violations(imports(path)) == [], path.relative_to(SRC)
+
+
+def test_the_tui_has_modules_to_check() -> None:
+    assert len(TUI_MODULES) >= 3
+
+
+def test_a_tui_module_reaching_past_the_client_is_caught() -> None:
+    source = (
+        "import asyncio\nfrom textual.app import App\nfrom rich.text import Text\n"
+        "from yoi.client.backend import BackendClient\nfrom ..errors import YoiError\n"
+        "from yoi.backend import Backend\nfrom ..runtime import Runtime\n"
+        "from yoi.tickets import TicketStore\nfrom yoi.orchestrator import Phase\n"
+        "from yoi import cli\nimport httpx\n"
+    )
+    names = imports_of(source, ["yoi", "tui"])
+    assert tui_violations(names) == [
+        "yoi.backend",
+        "yoi.runtime",
+        "yoi.tickets",
+        "yoi.orchestrator",
+        "yoi",  # the package's front door reaches everything
+        "httpx",
+    ]
+
+
+def test_textual_outside_the_tui_and_its_command_is_caught() -> None:
+    names = ["textual.app", "rich.text"]
+    assert placement_violations("backend/app.py", "backend", names) == [
+        "backend/app.py imports textual.app"
+    ]
+    assert placement_violations("cli/tui.py", "cli", names) == []
