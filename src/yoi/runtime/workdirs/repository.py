@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yoi.errors import InvalidRequest, ScopeError, WorkdirFailed
+from yoi.runtime.workdirs.admin_lock import worktree_admin
 from yoi.tools.git_runner import GitFailed, GitOutput, GitRunner, GitSettings
 from yoi.tools.scope import Grant, Scope
 
@@ -39,6 +40,7 @@ class Repository:
     def __init__(self, root: Path, settings: GitSettings | None = None) -> None:
         self.root = root
         self._settings = settings or GitSettings(timeout=300.0)
+        self._common: Path | None = None
 
     async def resolve(self, base: str) -> str:
         """The commit ``base`` (a branch, tag, commit or other revision) names."""
@@ -61,15 +63,19 @@ class Repository:
 
     async def add(self, path: Path, commit: str, branch: str | None) -> None:
         place = ["--no-track", "-b", branch] if branch is not None else ["--detach"]
-        await self._ok("worktree add", "worktree", "add", *place, str(path), commit)
+        await self._add(path, *place, at=commit)
+        await Repository(path, self._settings)._ok("checkout", "reset", "--quiet", "--hard")
 
     async def common_dir(self) -> Path:
         """The repository's git directory, shared by all its worktrees."""
+        if self._common is not None:
+            return self._common
         found = await self._run("rev-parse", "--path-format=absolute", "--git-common-dir")
         text = found.text.strip()
         if found.code != 0 or not text.startswith("/"):
             raise WorkdirFailed(found.failure("git cannot name the repository's git directory"))
-        return Path(text)
+        self._common = Path(text)
+        return self._common
 
     async def park(self, path: Path, spare: Path) -> None:
         """Keep the files of the worktree at ``path`` as ``spare``, a plain folder: the
@@ -86,9 +92,7 @@ class Repository:
         the files of ``spare``: only the files that differ are written, and every file git
         does not track, ignored ones included, is removed."""
         place = ["-b", branch] if branch is not None else ["--detach"]
-        await self._ok(
-            "worktree add", "worktree", "add", "--no-checkout", *place, str(path), commit
-        )
+        await self._add(path, *place, at=commit)
         try:
             await asyncio.to_thread(_move_in, spare, path)
         except OSError as error:
@@ -102,7 +106,15 @@ class Repository:
         await self._ok("worktree remove", "worktree", "remove", "--force", str(path))
 
     async def prune(self) -> None:
-        await self._ok("worktree prune", "worktree", "prune")
+        async with worktree_admin(await self.common_dir(), within=self._settings.timeout):
+            await self._ok("worktree prune", "worktree", "prune")
+
+    async def _add(self, path: Path, *place: str, at: str) -> None:
+        """The worktree's entry and its HEAD at ``at``, made under the worktree lock; its
+        files are written after, outside it."""
+        async with worktree_admin(await self.common_dir(), within=self._settings.timeout):
+            add = ("worktree", "add", "--no-checkout", *place, str(path), at)
+            await self._ok("worktree add", *add)
 
     async def delete_branch(self, branch: str) -> bool:
         output = await self._run("branch", "--delete", "--force", "--end-of-options", branch)
@@ -167,7 +179,8 @@ class Repository:
 
     async def attach(self, path: Path, branch: str) -> None:
         """A worktree at ``path`` with the existing ``branch`` checked out."""
-        await self._ok("worktree add", "worktree", "add", str(path), branch)
+        await self._add(path, at=branch)
+        await Repository(path, self._settings)._ok("checkout", "reset", "--quiet", "--hard")
 
     async def parents(self, commit: str) -> tuple[str, ...]:
         found = await self._run("rev-list", "--parents", "-n", "1", "--end-of-options", commit)
