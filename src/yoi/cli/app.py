@@ -23,6 +23,7 @@ _COMMANDS = {
     "runtime": "yoi.cli.runtime:runtime",
     "serve": "yoi.cli.serve:serve",
     "ticket": "yoi.cli.ticket:ticket",
+    "tui": "yoi.cli.tui:tui",
     "worker": "yoi.cli.worker:worker",
 }
 
