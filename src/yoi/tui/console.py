@@ -317,6 +317,9 @@ class ConsoleScreen(BackedScreen):
     def on_mount(self) -> None:
         self.sub_title = f"{self.worker_id}@{self.runtime_id}"
 
+    def on_backend_restored(self) -> None:
+        self.panel.retry_now()
+
     @property
     def panel(self) -> ConsolePanel:
         return self.query_one(ConsolePanel)
