@@ -27,7 +27,11 @@ from yoi.tui.connection import describe
 from yoi.tui.forms import NewTicket, NewTicketForm
 from yoi.tui.screen import BackedScreen
 
-__all__ = ["BoardScreen", "CardList"]
+__all__ = ["CARDS", "BoardScreen", "CardList"]
+
+CARDS = 50
+"""The most cards a column shows (its count is every ticket in it): a terminal shows a
+dozen at once, and drawing hundreds would slow the board's start."""
 
 
 class CardList(OptionList):
@@ -91,6 +95,8 @@ class BoardScreen(BackedScreen):
         self.orchestration = Orchestration()
         self.loads = 0
         """How many loads were drawn (tests wait on it)."""
+        self._loading = False
+        self._again = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -104,11 +110,31 @@ class BoardScreen(BackedScreen):
 
     # -- loading ---------------------------------------------------------------
 
-    @work(exclusive=True, group="board-load")
-    async def reload(self) -> None:
-        """Load the board and the orchestrator's status; a newer load cancels this one."""
+    def reload(self) -> None:
+        """Load the board and the orchestrator's status; asked during a load, load once more
+        after it (never once per change)."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._load()
+
+    @work(group="board-load")
+    async def _load(self) -> None:
         try:
-            board, orchestration = await asyncio.gather(self.client.board(), self._status())
+            again = True
+            while again:
+                self._again = False
+                await self._load_once()
+                again = self._again
+        finally:
+            self._loading = False
+
+    async def _load_once(self) -> None:
+        try:
+            board, orchestration = await asyncio.gather(
+                self.client.board(limit=CARDS), self._status()
+            )
         except YoiError as error:
             self._note(describe(error))
             return
@@ -153,10 +179,10 @@ class BoardScreen(BackedScreen):
     async def _draw(self, board: Board, orchestration: Orchestration) -> None:
         self.board, self.orchestration = board, orchestration
         holder = self.query_one("#columns", Horizontal)
+        missing = [c.state for c in board.columns if not holder.query(f"#column-{c.state}")]
+        if missing:
+            await holder.mount_all(self._column(state) for state in missing)
         for column in board.columns:
-            found = holder.query(f"#column-{column.state}")
-            if not found:
-                await holder.mount(self._column(column.state))
             self.query_one(f"#title-{column.state}", Label).update(
                 f"{column.label} ({column.count})"
             )
