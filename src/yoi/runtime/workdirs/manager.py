@@ -37,7 +37,7 @@ from yoi.runtime.workdirs.disk_use import DiskUse, measure
 from yoi.runtime.workdirs.git_files import exclude_folder, gitdir_of
 from yoi.runtime.workdirs.ledger import FsLedger, LedgerProblem, MemoryLedger, WorkdirLedger
 from yoi.runtime.workdirs.record import DeletedWorkdir, Workdir, WorkdirRecord, WorktreeState
-from yoi.runtime.workdirs.repository import Repository, Worktree
+from yoi.runtime.workdirs.repository import REMOVING, Repository, Worktree
 
 __all__ = ["Placement", "Workdirs"]
 
@@ -135,6 +135,7 @@ class Workdirs:
         self._records = {record.workdir_id: record for record in records}
         self.problems = tuple(problems)
         self._opened = True
+        await asyncio.to_thread(_finish_removals, self._folder)
         await self._clear_stale_locks()
         if self._spare_limit:
             await self._find_spares()
@@ -452,6 +453,15 @@ def _text(value: object, field: str) -> str:
     except UnicodeEncodeError:
         raise InvalidRequest(f"{field} is not valid Unicode", details={"field": field}) from None
     return value
+
+
+def _finish_removals(folder: Path) -> None:
+    """Delete the files of worktrees whose removal a crash cut short (moved aside as
+    ``.removing-*``, their git entries already gone or prunable)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(REMOVING):
+                shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def _spare_prefix(root: Path) -> str:

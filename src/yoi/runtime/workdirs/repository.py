@@ -8,9 +8,11 @@ reaches git only after ``--end-of-options`` or as the value of a check git makes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from yoi.runtime.workdirs.admin_lock import worktree_admin
 from yoi.tools.git_runner import GitFailed, GitOutput, GitRunner, GitSettings
 from yoi.tools.scope import Grant, Scope
 
-__all__ = ["Repository", "Worktree"]
+__all__ = ["REMOVING", "Repository", "Worktree"]
 
 _LIST_LIMIT = 4_000_000
+REMOVING = ".removing-"
+"""The name a removed worktree's folder has while its files are deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,26 +107,43 @@ class Repository:
         await here._ok("clean", "clean", "-ffdxq")
 
     async def remove(self, path: Path) -> None:
-        await self._ok("worktree remove", "worktree", "remove", "--force", str(path))
+        """The worktree at ``path`` gone, uncommitted work and all: its folder is moved aside
+        at once, its entry pruned under the worktree lock, and its files deleted after."""
+        trash = path.with_name(f"{REMOVING}{path.name}-{secrets.token_hex(4)}")
+        try:
+            await asyncio.to_thread(_unhook, path, trash)
+        except OSError as error:
+            raise WorkdirFailed(f"cannot remove the worktree: {error.strerror}") from None
+        await self.prune()
+        await asyncio.to_thread(shutil.rmtree, trash, True)
 
     async def prune(self) -> None:
-        async with worktree_admin(await self.common_dir(), within=self._settings.timeout):
+        async with self._admin():
             await self._ok("worktree prune", "worktree", "prune")
 
     async def _add(self, path: Path, *place: str, at: str) -> None:
         """The worktree's entry and its HEAD at ``at``, made under the worktree lock; its
         files are written after, outside it."""
-        async with worktree_admin(await self.common_dir(), within=self._settings.timeout):
+        async with self._admin():
             add = ("worktree", "add", "--no-checkout", *place, str(path), at)
             await self._ok("worktree add", *add)
 
+    @contextlib.asynccontextmanager
+    async def _admin(self) -> AsyncIterator[None]:
+        """The worktree lock: held by whatever changes the worktree list or reads every
+        entry of it, since git writes an entry's files one after another."""
+        async with worktree_admin(await self.common_dir(), within=self._settings.timeout):
+            yield
+
     async def delete_branch(self, branch: str) -> bool:
-        output = await self._run("branch", "--delete", "--force", "--end-of-options", branch)
+        async with self._admin():  # git reads every worktree's HEAD to refuse a checked-out one
+            output = await self._run("branch", "--delete", "--force", "--end-of-options", branch)
         return output.code == 0
 
     async def worktrees(self) -> dict[str, Worktree]:
         """Every worktree git knows of, by path."""
-        output = await self._run("worktree", "list", "--porcelain", "-z", limit=_LIST_LIMIT)
+        async with self._admin():
+            output = await self._run("worktree", "list", "--porcelain", "-z", limit=_LIST_LIMIT)
         if output.code != 0 or output.truncated:
             raise WorkdirFailed(output.failure("git worktree list failed"))
         found: dict[str, Worktree] = {}
