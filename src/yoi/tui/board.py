@@ -50,9 +50,10 @@ class CardList(OptionList):
         """Draw ``column``'s cards, keeping the highlighted ticket where it still is."""
         kept = self.selected_id
         self.clear_options()
-        self.add_options(
-            Option(card_text(card, orchestration), id=card.id) for card in column.cards
-        )
+        shown: list[Option | None] = []
+        for card in column.cards:
+            shown += [None, Option(card_text(card, orchestration), id=card.id)]
+        self.add_options(shown[1:])  # a rule between two cards
         hidden = column.count - len(column.cards)
         if hidden > 0:
             self.add_option(Option(f"{hidden} more not shown", disabled=True))
