@@ -1,5 +1,5 @@
 """``yoi tui`` as a real process in a pseudo-terminal, against a real ``yoi serve``: it draws
-the board and quits on ``q``."""
+the board and quits on ``q``; and what it says without the tui extra."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import sys
 import termios
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from tests.backend.test_process import Serving, workspace_at
 from tests.server.test_process import DEADLINE, SHUTDOWN, clean_env
+
+from yoi.cli.app import app
 
 COLUMNS, ROWS = 120, 36
 
@@ -84,3 +88,12 @@ async def test_yoi_tui_draws_the_board_and_quits_on_q(tmp_path: Path) -> None:
                 process.kill()
                 await process.wait()
             terminal.close()
+
+
+def test_without_the_tui_extra_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "textual", None)  # as if Textual were not installed
+    monkeypatch.setitem(sys.modules, "yoi.tui.app", None)
+    result = CliRunner().invoke(app, ["tui", "--backend", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "yoi: unsupported_operation: the terminal UI needs the tui extra" in result.output
+    assert "pip install 'yoi[tui]'" in result.output
