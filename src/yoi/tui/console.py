@@ -32,7 +32,7 @@ from yoi.tui.transcript import Conversation
 
 __all__ = ["ConfirmStop", "ConsolePanel", "ConsoleScreen"]
 
-FLUSH_EVERY = 0.05
+FLUSH_EVERY = 0.1
 """Seconds between two redraws of what the stream brought."""
 PAGE = 50
 """Entries read per page when paging back."""

@@ -18,11 +18,19 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Static
 
-from yoi.tui.transcript import Conversation, Item, format_arguments, looks_like_diff
+from yoi.tui.transcript import (
+    Conversation,
+    Item,
+    cut_points,
+    format_arguments,
+    looks_like_diff,
+)
 
 __all__ = ["ConversationView", "ItemView", "Older", "plain_text"]
 
 _RESULT_LINES = 40
+MARKDOWN_LIMIT = 8_000
+"""A finished reply up to this long is drawn as Markdown; a longer one stays as streamed."""
 
 
 class Older(Message):
@@ -49,7 +57,10 @@ class ItemView(Vertical):
         self.item = item
         self.shown = -1
         self.rendered: RenderableType = ""
-        """What the body shows now."""
+        """What the body shows now (after the blocks of a long streamed text)."""
+        self._blocks: list[Static] = []
+        self._frozen = ""
+        """The text the blocks show."""
         self._assistant = assistant
         self._body = Static(markup=False, classes="body")
 
@@ -75,13 +86,49 @@ class ItemView(Vertical):
     def redraw(self) -> None:
         item = self.item
         self.shown = item.version
-        self.rendered = _render(item)
-        self._body.update(self.rendered)
+        if item.kind in ("assistant", "thinking") and (
+            item.live or item.kind == "thinking" or len(item.text) > MARKDOWN_LIMIT
+        ):
+            self._draw_blocks(item)
+        else:
+            self._unfreeze()
+            self.rendered = _render(item)
+            self._body.update(self.rendered)
         if item.kind == "thinking":
             self.query_one(Collapsible).title = "Thinking…" if item.live else "Thought"
         elif item.kind == "tool":
             pending = item.approval is not None and item.approval.decision == "pending"
             self.query_one(".approval").display = pending
+
+    def _draw_blocks(self, item: Item) -> None:
+        """A streamed text: blocks drawn once, and the tail (all that changes) redrawn."""
+        text = item.text
+        if not text.startswith(self._frozen):
+            self._unfreeze()
+        start = len(self._frozen)
+        parent = self._body.parent
+        assert isinstance(parent, Widget)
+        blocks = []
+        for cut in cut_points(text, start):
+            blocks.append(Static(Text(text[start:cut].removesuffix("\n")), classes="block"))
+            start = cut
+        if blocks:
+            self._blocks.extend(blocks)
+            parent.mount_all(blocks, before=self._body)
+            self._frozen = text[:start]
+        tail: list[RenderableType] = [Text(text[start:])]
+        if item.live:
+            tail.append(Text("▌"))
+        if item.cut:
+            tail.append(Text(f"({item.cut})", style="italic dim"))
+        self.rendered = Group(*tail)
+        self._body.update(self.rendered)
+
+    def _unfreeze(self) -> None:
+        for block in self._blocks:
+            block.remove()
+        self._blocks.clear()
+        self._frozen = ""
 
 
 class ConversationView(VerticalScroll):
@@ -98,12 +145,14 @@ class ConversationView(VerticalScroll):
         self._views: dict[int, ItemView] = {}
         self.can_focus = True
 
+    def on_mount(self) -> None:
+        self.anchor()  # kept at the newest until the reader scrolls up
+
     def flush(self) -> None:
         """Draw what changed since the last flush."""
         changes = self.conversation.take_changes()
         if not changes:
             return
-        stick = self.is_vertical_scroll_end or self.max_scroll_y == 0
         if changes.reset:
             self._views.clear()
             self.remove_children()
@@ -117,9 +166,8 @@ class ConversationView(VerticalScroll):
                 view = self._views.get(item.uid)
                 if view is not None and view.is_mounted and view.shown != item.version:
                     view.redraw()
-        if stick:
-            self.call_after_refresh(self.scroll_end, animate=False)
-        self.call_after_refresh(self._maybe_older)
+        if changes.reset or changes.prepended:
+            self.call_after_refresh(self._maybe_older)
 
     def _mount_all(self, items: list[Item]) -> None:
         views = [self._view(item) for item in items]
@@ -221,5 +269,7 @@ def plain_text(view: Widget, width: int = 100) -> str:
     with console.capture() as captured:
         for item in view.query(ItemView):
             console.print(_who(item.item, "assistant") or "")
+            for block in item._blocks:
+                console.print(block.render())
             console.print(item.rendered)
     return captured.get()

@@ -13,6 +13,7 @@ ends the loop with its error.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -32,6 +33,8 @@ __all__ = ["Frame", "Sink", "StreamState", "Subscribe", "follow"]
 StreamState = Literal["connecting", "live", "reconnecting"]
 _FATAL = (WorkerNotFound, RuntimeNotFound, Unauthorized)
 _RESYNC = (CursorExpired, InvalidCursor)
+SHARE = 0.005
+"""Seconds of frames handed on before the loop lets the rest of the UI run."""
 FIRST_PAUSE = 0.2
 LAST_PAUSE = 5.0
 
@@ -93,7 +96,12 @@ async def _one_connection(subscribe: Subscribe, where: _Position, sink: Sink) ->
     stream = await subscribe(where.cursor)
     async with stream as events:
         first = True
+        turn = time.perf_counter()
         async for event in events:
+            if time.perf_counter() - turn > SHARE:
+                # frames already buffered come without a pause: let keys and redraws in
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
             body = event.to_dict()
             if first:
                 sink.state("live", None)

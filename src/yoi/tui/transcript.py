@@ -28,6 +28,8 @@ __all__ = [
     "Conversation",
     "Item",
     "ItemKind",
+    "BLOCK",
+    "cut_points",
     "format_arguments",
     "looks_like_diff",
 ]
@@ -433,6 +435,27 @@ _HANDLERS = {
     "worker_stopped": Conversation._stopped,
     "usage": Conversation._usage,
 }
+
+
+BLOCK = 4_000
+"""Characters of a streamed text drawn as one block: a growing reply is redrawn only from
+its last block, so each redraw costs the same however long the reply has grown."""
+
+
+def cut_points(text: str, start: int = 0, block: int = BLOCK) -> list[int]:
+    """Where to cut ``text[start:]`` into blocks of at most ``block`` characters, leaving a
+    tail of at most ``block`` uncut: after a newline, else after a space, found in the
+    second half of the block; mid-word only when there is neither. The cuts depend on
+    ``start`` alone, so cutting as the text grows gives the cuts of the whole."""
+    cuts: list[int] = []
+    while len(text) - start > block:
+        end = start + block
+        cut = text.rfind("\n", start + block // 2, end)
+        if cut < 0:
+            cut = text.rfind(" ", start + block // 2, end)
+        start = cut + 1 if cut >= 0 else end
+        cuts.append(start)
+    return cuts
 
 
 def format_arguments(arguments: str) -> str:
