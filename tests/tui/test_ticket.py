@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tui.rig import tui_backend
+from tests.tui.rig import orchestrated_backend, tui_backend
 from tests.tui.until import until
 from textual.events import Paste
 from textual.pilot import Pilot
 from textual.widgets import Button, Static, TextArea
 
+from yoi.orchestrator.settings import OrchestratorSettings
 from yoi.tickets import State
 from yoi.tui.app import YoiApp
 from yoi.tui.board import BoardScreen, CardList
@@ -132,3 +133,37 @@ def test_the_sections_leave_out_what_is_empty() -> None:
     assert "Problems" not in shown
     assert "Plan records" not in shown
     assert thread_markdown([]) == "_No events yet._"
+
+
+async def test_queued_from_the_screen_the_orchestrator_runs_it_past_its_gate(
+    tmp_path: Path,
+) -> None:
+    gated = OrchestratorSettings(pass_interval=0.5, plan_gate=True)
+    async with orchestrated_backend(tmp_path, settings=gated) as served:
+        made = served.tickets.create("Write a note", "Do it.\n", author="ana")
+        app = YoiApp(served.connect)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await until(pilot, lambda: _loads(app) > 0, "the board")
+            await pilot.press("enter")
+            await until(pilot, lambda: _loads(app) > 0 and "ready" in _actions(app), "ticket")
+            await _press(pilot, app, "action-ready")
+            await until(pilot, lambda: isinstance(app.focused, TextArea), "the summary box")
+            await pilot.press(*"A note", "ctrl+s")
+            await _press(pilot, app, "action-queue")
+            await _press(pilot, app, "run-approve")
+            run = app.screen.query_one("#run", Static)
+            await until(pilot, lambda: "Phase: done" in str(run.content), "the run done", 60)
+            await until(pilot, lambda: _state(app) == "done", "the ticket done")
+            await pilot.press("escape")
+            await until(pilot, lambda: _cards(app, "done") == [made.id], "the card in done")
+            assert app.reported == []
+
+
+def _actions(app: YoiApp) -> set[str]:
+    screen = app.screen
+    return set(screen.actions) if isinstance(screen, TicketScreen) else set()
+
+
+def _state(app: YoiApp) -> str:
+    ticket = _ticket(app).ticket
+    return "" if ticket is None else str(ticket["meta"]["state"])

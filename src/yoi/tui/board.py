@@ -25,7 +25,7 @@ from yoi.errors import UnsupportedOperation, YoiError
 from yoi.tui.board_view import Orchestration, card_text
 from yoi.tui.connection import describe
 from yoi.tui.forms import NewTicket, NewTicketForm
-from yoi.tui.screen import BackedScreen
+from yoi.tui.live import LiveScreen
 
 __all__ = ["CARDS", "BoardScreen", "CardList"]
 
@@ -70,8 +70,8 @@ class CardList(OptionList):
         return self.get_option_at_index(index).id
 
 
-class BoardScreen(BackedScreen):
-    """The six ticket columns, with counts; the feed keeps them current."""
+class BoardScreen(LiveScreen):
+    """The six ticket columns, with counts; the feeds keep them current."""
 
     DEFAULT_CSS = """
     BoardScreen #columns { height: 1fr; }
@@ -94,10 +94,6 @@ class BoardScreen(BackedScreen):
         super().__init__()
         self.board: Board | None = None
         self.orchestration = Orchestration()
-        self.loads = 0
-        """How many loads were drawn (tests wait on it)."""
-        self._loading = False
-        self._again = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,31 +103,11 @@ class BoardScreen(BackedScreen):
 
     def on_mount(self) -> None:
         self.title = "Board"
-        self.follow()
 
     # -- loading ---------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Load the board and the orchestrator's status; asked during a load, load once more
-        after it (never once per change)."""
-        if self._loading:
-            self._again = True
-            return
-        self._loading = True
-        self._load()
-
-    @work(group="board-load")
-    async def _load(self) -> None:
-        try:
-            again = True
-            while again:
-                self._again = False
-                await self._load_once()
-                again = self._again
-        finally:
-            self._loading = False
-
-    async def _load_once(self) -> None:
+    async def load(self) -> None:
+        """The board and the orchestrator's status, drawn."""
         try:
             board, orchestration = await asyncio.gather(
                 self.client.board(limit=CARDS), self._status()
@@ -148,25 +124,6 @@ class BoardScreen(BackedScreen):
             return Orchestration()
         except YoiError as error:
             return Orchestration(notes=(f"orchestrator: {describe(error)}",))
-
-    @work(exclusive=True, group="board-feed")
-    async def follow(self) -> None:
-        """Load on each change the ticket feed reports, until the feed ends or is cut."""
-        try:
-            feed = await self.client.ticket_feed()
-        except YoiError:
-            self.reload()  # no feed (yet): show what there is; BackendRestored follows again
-            return
-        try:
-            async for _change in feed:
-                self.reload()
-        except YoiError:
-            pass  # cut: the app's watcher notices and BackendRestored follows again
-        finally:
-            await feed.aclose()
-
-    def on_backend_restored(self) -> None:
-        self.follow()
 
     def on_screen_resume(self) -> None:
         if self.board is not None:
@@ -193,7 +150,6 @@ class BoardScreen(BackedScreen):
         self._note("\n".join(notes))
         if self.focused is None:
             self._focus_first()
-        self.loads += 1
 
     @staticmethod
     def _column(state: str) -> Vertical:

@@ -1,7 +1,7 @@
 """One ticket: what it says, its thread, its run, and what can be done to it now.
 
 It loads ``GET /api/tickets/{id}`` (and, when there is an orchestrator, why the
-ticket waits and its run) and again whenever the ticket feed names it. The
+ticket waits and its run) and again whenever the ticket feed names it or its run moves. The
 buttons are the backend's actions for the ticket's state (mark ready, queue,
 return to planning, comment, review, close), each sent as the backend
 described it, and the run's commands (approve or reject a gate, stop, retry).
@@ -27,7 +27,7 @@ from yoi.client.tickets import Action
 from yoi.errors import StateConflict, UnsupportedOperation, YoiError
 from yoi.tui.connection import describe
 from yoi.tui.forms import AskText
-from yoi.tui.screen import BackedScreen
+from yoi.tui.live import LiveScreen
 from yoi.tui.ticket_view import (
     RunCommand,
     action_note,
@@ -45,8 +45,8 @@ __all__ = ["TicketScreen"]
 _EMPHASIS: dict[str, ButtonVariant] = {"primary": "primary", "danger": "error"}
 
 
-class TicketScreen(BackedScreen):
-    """The ticket ``ticket_id``, live."""
+class TicketScreen(LiveScreen):
+    """The ticket ``ticket_id``, loaded again when it or its run changes."""
 
     DEFAULT_CSS = """
     TicketScreen #ticket { padding: 0 1; }
@@ -66,8 +66,6 @@ class TicketScreen(BackedScreen):
         self.ticket: dict[str, Any] | None = None
         self.actions: dict[str, Action] = {}
         self.commands: dict[str, RunCommand] = {}
-        self.loads = 0
-        """How many loads were drawn (tests wait on it)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,12 +87,14 @@ class TicketScreen(BackedScreen):
 
     def on_mount(self) -> None:
         self.title = f"Ticket {self.ticket_id}"
-        self.follow()
+
+    def concerns(self, ticket_ids: tuple[str, ...] | None) -> bool:
+        return ticket_ids is None or self.ticket_id in ticket_ids
 
     # -- loading ---------------------------------------------------------------
 
-    @work(exclusive=True, group="ticket-load")
-    async def reload(self) -> None:
+    async def load(self) -> None:
+        """The ticket, why it waits and its run, drawn."""
         try:
             ticket, (run, explained) = await asyncio.gather(
                 self.client.ticket(self.ticket_id), self._orchestration()
@@ -113,26 +113,6 @@ class TicketScreen(BackedScreen):
         except UnsupportedOperation:
             return None, None
         return find_run(status, self.ticket_id), explained
-
-    @work(exclusive=True, group="ticket-feed")
-    async def follow(self) -> None:
-        """Load now, then whenever the ticket feed names this ticket (or all of them)."""
-        try:
-            feed = await self.client.ticket_feed()
-        except YoiError:
-            self.reload()
-            return
-        try:
-            async for change in feed:
-                if change.ticket_ids is None or self.ticket_id in change.ticket_ids:
-                    self.reload()
-        except YoiError:
-            pass  # cut: the app's watcher notices and BackendRestored follows again
-        finally:
-            await feed.aclose()
-
-    def on_backend_restored(self) -> None:
-        self.follow()
 
     def action_reload(self) -> None:
         self.reload()
@@ -153,7 +133,6 @@ class TicketScreen(BackedScreen):
         self.query_one("#run", Static).update(run_text(run, explained))
         await self.query_one("#thread", Markdown).update(thread_markdown(ticket["events"]))
         await self._buttons(ticket, run)
-        self.loads += 1
 
     async def _buttons(self, ticket: Mapping[str, Any], run: Mapping[str, Any] | None) -> None:
         focused = self.focused.id if isinstance(self.focused, Button) else None
