@@ -38,6 +38,7 @@ BENCHMARKS = (
     "tools_grep",
     "tools_bash",
     "tools_parallel",
+    "tui_stream",
     "tui_start",
 )
 ROOT = Path(__file__).resolve().parent.parent
