@@ -71,33 +71,25 @@ async def test_made_and_deleted_at_once_through_spares_leaves_no_stray_worktree(
         await workdirs.close()
 
 
-async def test_one_name_asked_for_twice_at_once_is_made_once(repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("asked", "refusal"),
+    [({"workdir_id": "twin"}, WorkdirExists), ({"branch": "work/same"}, InvalidRequest)],
+    ids=["name", "branch"],
+)
+async def test_one_name_or_branch_asked_for_twice_at_once_is_made_once(
+    repo: Path, tmp_path: Path, asked: dict[str, str], refusal: type[Exception]
+) -> None:
     workdirs = await opened(repo, tmp_path)
     try:
         async with asyncio.timeout(DEADLINE):
             results = await asyncio.gather(
-                workdirs.create(str(repo), "main", workdir_id="twin"),
-                workdirs.create(str(repo), "main", workdir_id="twin"),
-                return_exceptions=True,
-            )
-        assert sorted(type(r).__name__ for r in results) == ["Workdir", "WorkdirExists"]
-        assert isinstance(next(r for r in results if isinstance(r, Exception)), WorkdirExists)
-    finally:
-        await workdirs.close()
-
-
-async def test_one_branch_asked_for_twice_at_once_is_made_once(repo: Path, tmp_path: Path) -> None:
-    workdirs = await opened(repo, tmp_path)
-    try:
-        async with asyncio.timeout(DEADLINE):
-            results = await asyncio.gather(
-                workdirs.create(str(repo), "main", branch="work/same"),
-                workdirs.create(str(repo), "main", branch="work/same"),
+                workdirs.create(str(repo), "main", **asked),
+                workdirs.create(str(repo), "main", **asked),
                 return_exceptions=True,
             )
         failures = [r for r in results if isinstance(r, Exception)]
-        assert [type(f) for f in failures] == [InvalidRequest], results
-        assert [w.record.branch for w in await workdirs.list()] == ["work/same"]
+        assert [type(f) for f in failures] == [refusal], results
+        assert len(await workdirs.list()) == 1
     finally:
         await workdirs.close()
 
