@@ -16,7 +16,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import HorizontalScroll, Vertical
 from textual.widgets import Footer, Header, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -27,8 +27,10 @@ from yoi.tui.connection import describe
 from yoi.tui.forms import NewTicket, NewTicketForm
 from yoi.tui.live import LiveScreen
 
-__all__ = ["CARDS", "BoardScreen", "CardList"]
+__all__ = ["CARDS", "BoardScreen", "CardList", "Columns"]
 
+COLUMN_WIDTH = 22
+"""The narrowest a column gets; at 80 columns the board scrolls sideways to the focused one."""
 CARDS = 50
 """The most cards a column shows (its count is every ticket in it): a terminal shows a
 dozen at once, and drawing hundreds would slow the board's start."""
@@ -70,12 +72,16 @@ class CardList(OptionList):
         return self.get_option_at_index(index).id
 
 
+class Columns(HorizontalScroll, can_focus=False):
+    """The columns side by side; they scroll sideways to the focused one when narrow."""
+
+
 class BoardScreen(LiveScreen):
     """The six ticket columns, with counts; the feeds keep them current."""
 
     DEFAULT_CSS = """
     BoardScreen #columns { height: 1fr; }
-    BoardScreen .column { width: 1fr; min-width: 16; border: round $panel; }
+    BoardScreen .column { width: 24; border: round $panel; }
     BoardScreen .column:focus-within { border: round $accent; }
     BoardScreen .column-title { width: 1fr; text-style: bold; padding: 0 1; }
     BoardScreen .cards { height: 1fr; border: none; padding: 0; }
@@ -98,7 +104,7 @@ class BoardScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="notes", classes="-empty")
-        yield Horizontal(id="columns")
+        yield Columns(id="columns")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -136,10 +142,11 @@ class BoardScreen(LiveScreen):
 
     async def _draw(self, board: Board, orchestration: Orchestration) -> None:
         self.board, self.orchestration = board, orchestration
-        holder = self.query_one("#columns", Horizontal)
+        holder = self.query_one("#columns", Columns)
         missing = [c.state for c in board.columns if not holder.query(f"#column-{c.state}")]
         if missing:
             await holder.mount_all(self._column(state) for state in missing)
+            self._fit()
         for column in board.columns:
             self.query_one(f"#title-{column.state}", Label).update(
                 f"{column.label} ({column.count})"
@@ -150,6 +157,17 @@ class BoardScreen(LiveScreen):
         self._note("\n".join(notes))
         if self.focused is None:
             self._focus_first()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Share the width among the columns; below ``COLUMN_WIDTH`` each they scroll."""
+        columns = self.query(".column")
+        if columns:
+            width = max(COLUMN_WIDTH, self.size.width // len(columns))
+            for column in columns:
+                column.styles.width = width
 
     @staticmethod
     def _column(state: str) -> Vertical:
