@@ -55,6 +55,7 @@ class TicketScreen(LiveScreen):
     TicketScreen .bar { height: auto; }
     TicketScreen .bar Button { margin-right: 1; min-width: 10; }
     TicketScreen #notes { color: $warning; }
+    TicketScreen .-empty { display: none; }
     TicketScreen .heading { text-style: bold underline; margin-top: 1; }
     TicketScreen #meta { color: $text-muted; }
     """
@@ -71,9 +72,9 @@ class TicketScreen(LiveScreen):
         yield Header()
         with VerticalScroll(id="ticket"):
             yield Static(self.ticket_id, id="head")
-            yield Static("", id="errors")
+            yield Static("", id="errors", classes="-empty")
             yield Horizontal(id="actions", classes="bar")
-            yield Static("", id="notes")
+            yield Static("", id="notes", classes="-empty")
             yield Static("", id="meta")
             yield Label("Description", classes="heading")
             yield Markdown("", id="body")
@@ -151,7 +152,7 @@ class TicketScreen(LiveScreen):
             for action in self.actions.values()
         )
         notes = [note for note in map(action_note, self.actions.values()) if note]
-        self.query_one("#notes", Static).update("\n".join(notes))
+        self._line("notes", "\n".join(notes))
         run_bar = self.query_one("#run-actions", Horizontal)
         await run_bar.remove_children()
         await run_bar.mount_all(
@@ -163,8 +164,14 @@ class TicketScreen(LiveScreen):
         elif self.focused is None and bar.children:
             bar.children[0].focus()
 
+    def _line(self, name: str, text: str) -> None:
+        """Show ``text`` in the line ``name``, which takes no room while empty."""
+        line = self.query_one(f"#{name}", Static)
+        line.update(text)
+        line.set_class(not text, "-empty")
+
     def _error(self, error: BaseException) -> None:
-        self.query_one("#errors", Static).update(describe(error))
+        self._line("errors", describe(error))
         self.report(error)
 
     # -- acting ----------------------------------------------------------------
@@ -218,7 +225,7 @@ class TicketScreen(LiveScreen):
 
     async def _send(self, call: Awaitable[object]) -> None:
         """Await ``call`` (a request); show its refusal inline, then load the ticket again."""
-        self.query_one("#errors", Static).update("")
+        self._line("errors", "")
         try:
             await call
         except YoiError as error:
