@@ -33,9 +33,15 @@ RANK = {
     "testing": 5,
     "__main__": 6,  # `python -m yoi`: the command line, entered another way
 }
-# Peers of one layer that may lean on each other: the engine's seams, the error tree, and
-# the command that serves the web console's assets.
-PEERS = {("providers", "engine"), ("tools", "engine"), ("ids", "errors"), ("cli", "web")}
+# Peers of one layer that may lean on each other: the engine's seams, the error tree, the
+# command that serves the web console's assets and the one that starts the terminal UI.
+PEERS = {
+    ("providers", "engine"),
+    ("tools", "engine"),
+    ("ids", "errors"),
+    ("cli", "web"),
+    ("cli", "tui"),
+}
 
 WEB_FRAMEWORKS = {"starlette", "fastapi", "uvicorn", "websockets"}
 VENDOR_SDKS = {"openai", "anthropic"}
