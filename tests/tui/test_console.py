@@ -24,8 +24,8 @@ from yoi.runtime.stores import MemoryStore
 from yoi.server.listen import listening
 from yoi.testing import Call, ScriptedModel, Stall, Text, Think
 from yoi.tickets import TicketStore
-from yoi.tui.console import ConsolePanel, ConsoleScreen
-from yoi.tui.conversation_view import plain_text
+from yoi.tui.console import ConfirmStop, ConsolePanel, ConsoleScreen
+from yoi.tui.conversation_view import ItemView, plain_text
 from yoi.tui.transcript import Item
 from yoi.workspace import Workspace
 
@@ -61,6 +61,12 @@ def texts(app: ProbeApp) -> list[tuple[str, str]]:
 def drawn(app: ProbeApp) -> str:
     """Everything the conversation shows, as plain text."""
     return plain_text(panel(app).view)
+
+
+def all_drawn(app: ProbeApp) -> bool:
+    """Whether every item of the conversation has its view, drawn at its version."""
+    views = {view.item.uid: view for view in panel(app).view.query(ItemView)}
+    return all(item.uid in views and views[item.uid].shown == item.version for item in items(app))
 
 
 def drawn_buttons(app: ProbeApp) -> list[str]:
@@ -316,3 +322,76 @@ async def small_log_backend(tmp_path: Path, turns: Sequence[Turn]) -> AsyncItera
         yield TuiBackend(
             f"http://127.0.0.1:{listener.port}", backend, runtime, model, tickets, root
         )
+
+
+async def test_older_entries_are_paged_in_at_the_top(tmp_path: Path) -> None:
+    turns: list[Turn] = [[Text(f"reply {n}")] for n in range(40)]
+    async with tui_backend(tmp_path, turns) as backend:
+        await make_worker(backend, "chatty")
+        async with backend.connect() as client:
+            for n in range(40):
+                await client.send_input(EMBEDDED, "chatty", f"message {n}")
+                await wait_idle(client, "chatty")
+        app = console_app(backend, "chatty")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: panel(app).stream_state == "live", "the stream")
+            conversation = panel(app).conversation
+            assert conversation.oldest == 61  # the snapshot's tail: the last 20 entries
+            panel(app).view.focus()
+            pages = 0
+            while conversation.more_before:
+                shown = conversation.oldest
+                await until(pilot, lambda: all_drawn(app), "the page drawn")
+                await pilot.press("home")
+                await until(pilot, lambda: conversation.oldest != shown, "an older page")  # noqa: B023
+                pages += 1
+            assert pages >= 1  # 61 → 11 → 1, fifty entries a page (one press may read both)
+            sequences = [item.sequence for item in conversation.items]
+            assert sequences == list(range(1, 81))
+            assert texts(app)[:2] == [("user", "message 0"), ("assistant", "reply 0")]
+            await until(pilot, lambda: "message 0" in drawn(app), "the oldest drawn")
+
+
+async def test_the_busy_policy_decides_what_a_message_to_a_busy_worker_does(
+    tmp_path: Path,
+) -> None:
+    turns: list[Turn] = [[Text("Working"), Stall()], [Text("next")]]
+    async with tui_backend(tmp_path, turns) as backend:
+        await make_worker(backend, "busy")
+        app = console_app(backend, "busy")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: panel(app).stream_state == "live", "the stream")
+            await send(pilot, "start")
+            await until(pilot, lambda: ("assistant", "Working") in texts(app), "the run")
+            await send(pilot, "refused")
+            await until(pilot, lambda: app.reported, "the refusal")
+            assert [getattr(error, "code", None) for error in app.reported] == ["worker_busy"]
+            assert app.screen.query_one(Input).value == "refused"  # kept to send again
+            await pilot.press("ctrl+o")  # reject → queue
+            await send(pilot, "queued")
+            await until(pilot, lambda: ("user", "queued") in texts(app), "the queued input")
+            queued = next(item for item in items(app) if item.text == "queued")
+            assert queued.queued
+            await pilot.press("ctrl+g")  # cancel: the run, and the input queued behind it
+            dropped = "run cancelled — cancelled: cancelled before it started"
+            await until(pilot, lambda: ("error", dropped) in texts(app), "the queue dropped")
+            assert not queued.queued
+
+
+async def test_a_worker_is_stopped_after_a_confirmation(tmp_path: Path) -> None:
+    async with tui_backend(tmp_path) as backend:
+        await make_worker(backend, "done")
+        app = console_app(backend, "done")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: panel(app).stream_state == "live", "the stream")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStop), "the question")
+            await pilot.press(*"finished")
+            await pilot.press("enter")
+            await until(
+                pilot, lambda: panel(app).conversation.status == "stopped", "the stopped worker"
+            )
+            assert any(item.text == "worker stopped: finished" for item in items(app))
+            async with backend.connect() as client:
+                worker = await client.get_worker(EMBEDDED, "done")
+            assert str(worker.status) == "stopped"
