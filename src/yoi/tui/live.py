@@ -5,7 +5,8 @@ when the backend has an orchestrator, its run transitions
 (``/api/orchestrator/events/ws``), and asks :meth:`LiveScreen.load` again for
 the changes :meth:`LiveScreen.concerns` says are its own. Loads never overlap:
 one asked for during a load runs once after it. A stream that is cut is opened
-again when the app says the backend is back (``BackendRestored``).
+again when the app says the backend is back (``BackendRestored``). A slow timer
+loads again too, since a run's usage grows with no event.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from yoi.client.tickets import TicketChange
 from yoi.errors import YoiError
 from yoi.tui.screen import BackedScreen
 
-__all__ = ["LiveScreen"]
+__all__ = ["REFRESH_EVERY", "LiveScreen"]
+
+REFRESH_EVERY = 20.0
+"""Seconds between two loads with no change heard: a run's usage grows without events."""
 
 
 class LiveScreen(BackedScreen):
@@ -42,6 +46,7 @@ class LiveScreen(BackedScreen):
     def on_mount(self) -> None:
         self.follow_tickets()
         self.follow_runs()
+        self.set_interval(REFRESH_EVERY, self.reload)
 
     def on_backend_restored(self) -> None:
         self.follow_tickets()
