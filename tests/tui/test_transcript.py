@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yoi.tui.transcript import Conversation, cut_points, format_arguments, looks_like_diff
+from yoi.tui.display import cut_points, format_arguments, looks_like_diff
+from yoi.tui.transcript import Conversation
 
 RUN = "r1"
 

@@ -18,13 +18,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Static
 
-from yoi.tui.transcript import (
-    Conversation,
-    Item,
-    cut_points,
-    format_arguments,
-    looks_like_diff,
-)
+from yoi.tui.display import cut_points, format_arguments, looks_like_diff
+from yoi.tui.transcript import Conversation, Item
 
 __all__ = ["ConversationView", "ItemView", "Older", "plain_text"]
 
@@ -217,11 +212,8 @@ def _who(item: Item, assistant: str) -> str | None:
 def _render(item: Item) -> RenderableType:
     if item.kind == "tool":
         return _render_tool(item)
-    if item.kind == "assistant":
-        text = item.text
-        parts: list[RenderableType] = [Text(text) if item.live else Markdown(text)]
-        if item.live:
-            parts.append(Text("▌", style="blink"))
+    if item.kind == "assistant":  # a finished reply (a streaming one is drawn in blocks)
+        parts: list[RenderableType] = [Markdown(item.text)]
         if item.cut:
             parts.append(Text(f"({item.cut})", style="italic dim"))
         return Group(*parts)
