@@ -84,6 +84,7 @@ class OrchestratorScreen(BackedScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.title = "Orchestrator"
         self.query_one("#runs", DataTable).focus()
         self.reload()
         self.follow()
