@@ -10,14 +10,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
+from rich.syntax import Syntax
 from tests.deploy_tool import Deploy
 from tests.tui.rig import DEADLINE, EMBEDDED, ProbeApp, TuiBackend, tui_backend
 from textual.pilot import Pilot
-from textual.widgets import Button, Input
+from textual.widgets import Button, Collapsible, Input
 
 from yoi.backend import Backend, ModelLabel, create_backend_app
 from yoi.backend.profiles import workspace_bundle
 from yoi.client import BackendClient
+from yoi.engine.tool import ToolResult
 from yoi.providers.script import Turn
 from yoi.runtime import CapabilityRequest, Runtime
 from yoi.runtime.stores import MemoryStore
@@ -395,3 +398,53 @@ async def test_a_worker_is_stopped_after_a_confirmation(tmp_path: Path) -> None:
             async with backend.connect() as client:
                 worker = await client.get_worker(EMBEDDED, "done")
             assert str(worker.status) == "stopped"
+
+
+class Echo:
+    """``echo``: answers with its ``text`` argument (a tool of this test)."""
+
+    name = "echo"
+    description = "Says back what it is given."
+    parameters: Mapping[str, object] = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}},
+    }
+
+    async def call(self, arguments: Mapping[str, object]) -> ToolResult:
+        text = str(arguments.get("text", ""))
+        return ToolResult(f"echoed {len(text)} characters", text)
+
+
+DIFF = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old = 1\n+new = 2\n"
+
+
+async def test_a_diff_is_coloured_and_thinking_is_folded(tmp_path: Path) -> None:
+    profiles = tmp_path / "workspace" / ".yoi" / "profiles"
+    profiles.mkdir(parents=True)
+    (profiles / "echoing.md").write_text('+++\ntools = ["echo"]\n+++\nYou echo.\n')
+    turns: list[Turn] = [
+        [Think("Let me", " look"), Call("echo", {"text": DIFF}, id="c1")],
+        [Text("changed")],
+    ]
+    async with tui_backend(tmp_path, turns, tools=[Echo()]) as backend:
+        async with backend.connect() as client:
+            await client.create_worker(
+                EMBEDDED, worker_id="e", profile="echoing", capabilities=[CapabilityRequest("echo")]
+            )
+        app = console_app(backend, "e")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: panel(app).stream_state == "live", "the stream")
+            await send(pilot, "show me the change")
+            await until(pilot, lambda: ("assistant", "changed") in texts(app), "the reply")
+            call = next(item for item in items(app) if item.kind == "tool")
+            await until(pilot, lambda: call.result == DIFF and all_drawn(app), "the output")
+            view = next(v for v in panel(app).view.query(ItemView) if v.item is call)
+            assert isinstance(view.rendered, Group)
+            arguments, output = [p for p in view.rendered.renderables if isinstance(p, Syntax)]
+            assert arguments.lexer is not None
+            assert output.lexer is not None
+            assert (arguments.lexer.name, output.lexer.name) == ("JSON", "Diff")
+            assert output.code == DIFF.rstrip("\n")
+            assert "+new = 2" in drawn(app)
+            thinking = app.screen.query_one(Collapsible)
+            assert (thinking.collapsed, str(thinking.title)) == (True, "Thought")
