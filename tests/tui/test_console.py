@@ -166,7 +166,12 @@ async def answered(tmp_path: Path, key: str) -> tuple[list[Item], list[dict[str,
             await until(pilot, lambda: panel(app).conversation.pending_approvals, "the approval")
             await until(pilot, lambda: "Allow" in drawn_buttons(app), "the Allow button")
             if key.startswith("#"):
-                await pilot.click(key)
+                # the button itself, reached by Tab as a keyboard user would (a click could
+                # land elsewhere while the view still scrolls to the newest)
+                button = app.screen.query_one(key, Button)
+                button.focus()
+                await until(pilot, lambda: button.has_focus, "the button focused")
+                await pilot.press("enter")
             else:
                 await pilot.press(key)
             await until(pilot, lambda: ("assistant", "over") in texts(app), "the run's end")
@@ -395,6 +400,7 @@ async def test_a_worker_is_stopped_after_a_confirmation(tmp_path: Path) -> None:
                 pilot, lambda: panel(app).conversation.status == "stopped", "the stopped worker"
             )
             assert any(item.text == "worker stopped: finished" for item in items(app))
+            await until(pilot, lambda: app.screen.query_one(Input).disabled, "no more input")
             async with backend.connect() as client:
                 worker = await client.get_worker(EMBEDDED, "done")
             assert str(worker.status) == "stopped"

@@ -82,6 +82,7 @@ class ConsolePanel(Vertical):
         self._send = send
         self._label = label
         self._loading_older = False
+        self._facts = ""
         self.view = ConversationView(self.conversation, assistant=self.assistant_name)
 
     @property
@@ -178,10 +179,14 @@ class ConsolePanel(Vertical):
         if conversation.pending_approvals:
             parts.append(f"{len(conversation.pending_approvals)} waiting for approval")
         text = " · ".join(parts)
-        facts = self.query_one("#facts", Static)
-        if getattr(facts, "_shown", None) != text:
-            facts.update(text)
-            facts._shown = text  # type: ignore[attr-defined]
+        if text != self._facts:
+            self._facts = text
+            self.query_one("#facts", Static).update(text)
+            stopped = conversation.status == "stopped"
+            composer = self.query_one(Input)
+            composer.disabled = stopped
+            if stopped:
+                composer.placeholder = "This worker is stopped: it takes no more input."
 
     # -- older entries ------------------------------------------------------------------
 
