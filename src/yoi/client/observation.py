@@ -26,7 +26,7 @@ from yoi.errors import RuntimeTimeout, RuntimeUnavailable, YoiError
 from yoi.runtime import Event
 from yoi.runtime.wire import read_event
 
-__all__ = ["FrameStream", "RemoteSubscription", "connect_stream", "open_stream"]
+__all__ = ["FrameStream", "RemoteSubscription", "close_stream", "connect_stream", "open_stream"]
 
 _NORMAL_ENDS = {1000, 1001}
 _TOO_BIG = 1009
@@ -34,6 +34,16 @@ _CLOSE_SECONDS = 1.0
 """How long closing waits for the server's close frame; frames left unread can delay it."""
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 """Frames are events and snapshots; a snapshot cuts long transcript entries, so this is ample."""
+
+
+async def close_stream(connection: ClientConnection) -> None:
+    """Close ``connection``; should the close be cut short (its task cancelled, as when an
+    app shuts down), the socket is dropped at once rather than left open."""
+    try:
+        await connection.close()
+    except BaseException:
+        connection.transport.abort()
+        raise
 
 
 async def open_stream(
@@ -125,7 +135,7 @@ class FrameStream:
         )
 
     async def aclose(self) -> None:
-        await self._connection.close()
+        await close_stream(self._connection)
 
     async def __aenter__(self) -> Self:
         return self

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
-from yoi.client.errors import envelope_error
 from yoi.client.http import JsonApi, query
-from yoi.errors import InvalidRequest, RuntimeTimeout, RuntimeUnavailable
+from yoi.client.observation import close_stream, open_stream
+from yoi.errors import InvalidRequest, RuntimeUnavailable
 from yoi.tickets.ids import ticket_id as canonical_id
 
 __all__ = [
@@ -238,20 +238,7 @@ class TicketsApi(JsonApi):
     async def ticket_feed(self, open_timeout: float = 10.0) -> TicketFeed:
         """Open the ticket feed: a change at once (load everything), then one per change."""
         url = self._stream_url("/api/tickets/events/ws")
-        headers = {} if self._token is None else {"Authorization": f"Bearer {self._token}"}
-        try:
-            connection = await connect(
-                url, additional_headers=headers, open_timeout=open_timeout, close_timeout=1.0
-            )
-        except InvalidStatus as error:
-            response = error.response
-            raise envelope_error(response.status_code, bytes(response.body or b"")) from error
-        except TimeoutError as error:
-            raise RuntimeTimeout("the backend did not open the ticket feed in time") from error
-        except (OSError, InvalidHandshake) as error:
-            raise RuntimeUnavailable(
-                f"cannot reach the backend to open the ticket feed ({type(error).__name__})"
-            ) from error
+        connection = await open_stream(url, self._token, peer="backend", open_timeout=open_timeout)
         return TicketFeed(connection)
 
     async def _summary(self, path: str, payload: dict[str, object]) -> dict[str, Any]:
@@ -288,7 +275,7 @@ class TicketFeed:
             ) from error
 
     async def aclose(self) -> None:
-        await self._connection.close()
+        await close_stream(self._connection)
 
 
 def _path(ticket_id: str) -> str:
