@@ -23,6 +23,11 @@ __all__ = ["JsonApi", "query"]
 T = TypeVar("T")
 
 
+_KEEPALIVE_SECONDS = 2.0
+"""How long an idle connection is kept for the next call: well under uvicorn's 5 s, so the
+client never sends on a connection the server is closing at that moment (a ReadError)."""
+
+
 class JsonApi:
     peer: ClassVar[str]
     """What is at the other end, for messages."""
@@ -42,7 +47,11 @@ class JsonApi:
         self._timeout = timeout
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._http = httpx.AsyncClient(
-            base_url=self._base_url, headers=headers, transport=transport, timeout=timeout
+            base_url=self._base_url,
+            headers=headers,
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_SECONDS),
         )
 
     async def __aenter__(self) -> Self:
