@@ -225,13 +225,7 @@ async def test_a_dropped_stream_resumes_without_loss_or_duplication(tmp_path: Pa
             await until(pilot, lambda: ("assistant", "one") in texts(app), "one")
             fresh = count_fresh_snapshots(panel(app))
             # while the stream is cut, the worker runs: its events wait in the backlog
-            panel(app).reconnect_pause = 60.0
-            await cut(pilot, panel(app))
-            async with backend.connect() as client:
-                await client.send_input(EMBEDDED, "w", "second")
-                await wait_idle(client, "w")
-            panel(app).reconnect_pause = 0.05
-            await cut(pilot, panel(app))  # ends the long pause: the loop resumes now
+            await answered_while_cut(pilot, backend, app, "second")
             await until(pilot, lambda: ("assistant", "two") in texts(app), "two, resumed")
             await send(pilot, "third")
             await until(pilot, lambda: ("assistant", "three") in texts(app), "three")
@@ -256,13 +250,7 @@ async def test_an_expired_cursor_resyncs_from_a_snapshot(tmp_path: Path) -> None
             await send(pilot, "first")
             await until(pilot, lambda: ("assistant", "one") in texts(app), "one")
             fresh = count_fresh_snapshots(panel(app))
-            panel(app).reconnect_pause = 60.0
-            await cut(pilot, panel(app))
-            async with backend.connect() as client:
-                await client.send_input(EMBEDDED, "w", "second")
-                await wait_idle(client, "w")
-            panel(app).reconnect_pause = 0.05
-            await cut(pilot, panel(app))
+            await answered_while_cut(pilot, backend, app, "second")
             reply = "many deltas, more than the log keeps"
             await until(pilot, lambda: ("assistant", reply) in texts(app), "the resync")
             assert fresh == [True]
@@ -300,6 +288,20 @@ async def cut(pilot: Pilot[None], console: ConsolePanel) -> None:
     transport = subscription._connection.transport
     transport.abort()
     await until(pilot, lambda: console.stream_state == "reconnecting", "the cut")
+
+
+async def answered_while_cut(
+    pilot: Pilot[None], backend: TuiBackend, app: ProbeApp, content: str
+) -> None:
+    """Cut the console's stream, have worker ``w`` answer ``content`` meanwhile (its events
+    wait in the backlog), then end the long reconnect pause: the loop resumes at once."""
+    panel(app).reconnect_pause = 60.0
+    await cut(pilot, panel(app))
+    async with backend.connect() as client:
+        await client.send_input(EMBEDDED, "w", content)
+        await wait_idle(client, "w")
+    panel(app).reconnect_pause = 0.05
+    await cut(pilot, panel(app))
 
 
 async def wait_idle(client: BackendClient, worker_id: str) -> None:
